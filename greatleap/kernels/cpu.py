@@ -1,0 +1,387 @@
+"""CPU backend: the compiled person-level kernels (Numba) and the counter-based random numbers.
+
+All backend-specific code lives here; the mechanism modules compute place-level quantities
+with NumPy and hand the per-person work to these kernels. A GPU backend provides the same
+functions with the same signatures.
+
+Random numbers are counter-based: ``uniform(seed, stream, step, uid)`` hashes its four
+arguments (SplitMix64 finaliser), so a draw depends only on who (the person's unique id), when
+(step), why (the named stream) and the run seed - never on thread count or processing order.
+Elementwise passes run in parallel (``prange``); passes that sum floats or allocate slots run
+serially in index order, so results are bit-identical for any ``NUMBA_NUM_THREADS``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# ---------------------------------------------------------------- random streams
+STREAM_LABOR, STREAM_RECRUIT, STREAM_DEST = 1, 2, 3
+STREAM_DEATH, STREAM_CAUSE, STREAM_REG_DEATH = 4, 5, 6
+STREAM_CONCEIVE, STREAM_FETAL, STREAM_REG_BIRTH, STREAM_SEX = 7, 8, 9, 10
+STREAM_ESCAPE, STREAM_ESCAPE_OK, STREAM_ESCAPE_DEST = 11, 12, 13
+
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xBF58476D1CE4E5B9)
+_K3 = np.uint64(0x94D049BB133111EB)
+_K4 = np.uint64(0xD6E8FEB86659FD93)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0
+
+# activity codes
+NONE, FARM, FURNACE, WATERWORKS, URBAN_WORK = 0, 1, 2, 3, 4
+# status bits written by person_month
+DIED_NATURAL, DIED_FAMINE, DIED_VIOLENCE = 1, 2, 3
+DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED = 3, 4, 8, 16
+N_AGE_GROUPS = 5  # 0, 1-4, 5-14, 15-59, 60+
+
+
+@njit(inline="always", cache=True)
+def _mix(x):
+    x = (x ^ (x >> _S30)) * _K2
+    x = (x ^ (x >> _S27)) * _K3
+    return x ^ (x >> _S31)
+
+
+@njit(inline="always", cache=True)
+def uniform(seed, stream, step, uid):
+    """A uniform number in [0, 1) from (seed, stream, step, uid)."""
+    x = _mix(np.uint64(seed) * _K1 + np.uint64(stream) * _K4)
+    x = _mix(x ^ (np.uint64(step) * _K2))
+    x = _mix(x ^ (np.uint64(uid) * _K3))
+    return float(x >> _S11) * _INV53
+
+
+@njit(cache=True)
+def uniform_array(seed, stream, step, uids):
+    out = np.empty(uids.shape[0])
+    for i in range(uids.shape[0]):
+        out[i] = uniform(seed, stream, step, uids[i])
+    return out
+
+
+@njit(inline="always", cache=True)
+def age_group(age_years):
+    if age_years < 1:
+        return 0
+    if age_years < 5:
+        return 1
+    if age_years < 15:
+        return 2
+    if age_years < 60:
+        return 3
+    return 4
+
+
+# ---------------------------------------------------------------- labor allocation and moves
+@njit(parallel=True, cache=True)
+def assign_labor(alive, age_m, hukou, place, activity, uid, seed, step,
+                 furnace_share, water_share, recruit_rate, senddown_rate,
+                 place_province, province_city, province_first_commune, province_n_communes):
+    """Each working-age person's activity this month; recruitment to towns and send-downs.
+
+    Rural working-age (15-59) people farm, or are drawn to furnaces / water works by the
+    month's shares; a share ``recruit_rate`` is recruited to the province's city (urban hukou).
+    Urban working-age people work in town, or are sent down (``senddown_rate``) to a random
+    commune of their province (rural hukou).
+    """
+    for i in prange(alive.shape[0]):
+        if alive[i] == 0:
+            continue
+        age_y = age_m[i] // 12
+        if age_y < 15 or age_y >= 60:
+            activity[i] = NONE
+            continue
+        p = place_province[place[i]]
+        if hukou[i] == 0:
+            if recruit_rate > 0.0 and uniform(seed, STREAM_RECRUIT, step, uid[i]) < recruit_rate:
+                place[i] = province_city[p]
+                hukou[i] = 1
+                activity[i] = URBAN_WORK
+                continue
+            u = uniform(seed, STREAM_LABOR, step, uid[i])
+            if u < furnace_share:
+                activity[i] = FURNACE
+            elif u < furnace_share + water_share:
+                activity[i] = WATERWORKS
+            else:
+                activity[i] = FARM
+        else:
+            if senddown_rate > 0.0 and uniform(seed, STREAM_RECRUIT, step, uid[i]) < senddown_rate:
+                k = int(uniform(seed, STREAM_DEST, step, uid[i]) * province_n_communes[p])
+                place[i] = province_first_commune[p] + min(k, province_n_communes[p] - 1)
+                hukou[i] = 0
+                activity[i] = FARM
+            else:
+                activity[i] = URBAN_WORK
+
+
+@njit(inline="always", cache=True)
+def person_need(sex, age_y, activity, need_table, extra_by_activity):
+    return need_table[sex, min(age_y, 110)] + extra_by_activity[activity]
+
+
+@njit(inline="always", cache=True)
+def ration_weight(klass, age_y, activity, canteen_share, w_cadre, w_black, w_non_worker, damping):
+    """Relative ration weight: canteen rules weighted by the canteen share, household rules otherwise."""
+    w = 1.0
+    if klass == 1:
+        w = w_cadre
+    elif klass == 2:
+        w = w_black
+    if age_y >= 15 and activity == NONE:
+        w *= w_non_worker
+    return canteen_share * w + (1.0 - canteen_share) * (1.0 + damping * (w - 1.0))
+
+
+@njit(cache=True)
+def census(alive, age_m, sex, place, klass, activity, intake_ratio, prev_place, n_places,
+           need_table, extra_by_activity, nongrain_share, canteen_share_by_place,
+           w_cadre, w_black, w_non_worker, damping, theta, want_pyramid):
+    """Count people and sum labor and weighted needs per place (serial: float sums in index order).
+
+    Returns per place: population, working-age, effective farm/furnace/water-works labor
+    (work capacity e = min(1, intake/need)^theta), weighted daily grain need (kcal/day), moves
+    in and out since ``prev_place``; and the national age-sex pyramid (0..100) if requested.
+    """
+    pop = np.zeros(n_places, np.int64)
+    working = np.zeros(n_places, np.int64)
+    farm = np.zeros(n_places)
+    furnace = np.zeros(n_places)
+    water = np.zeros(n_places)
+    weighted_need = np.zeros(n_places)
+    moved_in = np.zeros(n_places, np.int64)
+    moved_out = np.zeros(n_places, np.int64)
+    pyramid = np.zeros((2, 101), np.int64)
+    for i in range(alive.shape[0]):
+        if alive[i] == 0:
+            continue
+        c = place[i]
+        pop[c] += 1
+        if prev_place[i] != c:
+            moved_in[c] += 1
+            moved_out[prev_place[i]] += 1
+        age_y = age_m[i] // 12
+        if want_pyramid:
+            pyramid[sex[i], min(age_y, 100)] += 1
+        act = activity[i]
+        if act != NONE:
+            working[c] += 1
+            e = min(1.0, intake_ratio[i]) ** theta
+            if act == FARM:
+                farm[c] += e
+            elif act == FURNACE:
+                furnace[c] += e
+            elif act == WATERWORKS:
+                water[c] += e
+        need = person_need(sex[i], age_y, act, need_table, extra_by_activity)
+        w = ration_weight(klass[i], age_y, act, canteen_share_by_place[c], w_cadre, w_black, w_non_worker, damping)
+        weighted_need[c] += w * need * (1.0 - nongrain_share[c])
+    return pop, working, farm, furnace, water, weighted_need, moved_in, moved_out, pyramid
+
+
+@njit(parallel=True, cache=True)
+def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, reserve_start, intake_ratio,
+                 preg, mother, mother_uid, uid, status, eaten_kg, seed, step,
+                 ration_ratio, nongrain_share, canteen_share_by_place, place_is_city, violence_pressure,
+                 need_table, extra_by_activity, capacity_table, base_hazard, conception_table,
+                 kcal_per_kg, famine_substitute_kcal, recovery_efficiency, metabolic_adaptation,
+                 w_cadre, w_black, w_non_worker, damping,
+                 beta_by_group, gamma, starvation_hazard, starvation_threshold, orphan_multiplier,
+                 violence_rate, black_violence_factor, urban_mortality_factor, urban_fertility_factor,
+                 death_completeness, famine_death_penalty,
+                 fert_zero_depletion, fert_exponent, postpartum_months, fetal_loss_hunger,
+                 escape_rate, escape_success, n_communes):
+    """One month of a person's life: eat, gain or lose reserve, maybe die, conceive, give birth, flee, age.
+
+    Intake (kcal/day) = non-grain share of need + weight x grain need x the place's ration ratio
+    + famine substitutes. Reserve (share of capacity) changes by
+    30 x (intake - need x (1 - adaptation x depletion)) / capacity, surplus stored with
+    ``recovery_efficiency`` (a depleted body needs less, so mild deficits settle at a lower reserve). Monthly death hazard
+    h = m0/12 x (1 + beta_age x depletion^gamma) + starvation + violence. Writes ``status`` bits
+    (death cause, registered, gives birth, escaped) and the grain eaten (kg) for the ledgers.
+    """
+    for i in prange(alive.shape[0]):
+        status[i] = 0
+        eaten_kg[i] = 0.0
+        if alive[i] == 0:
+            continue
+        c = place[i]
+        age_y = age_m[i] // 12
+        a = min(age_y, 110)
+        s = sex[i]
+        act = activity[i]
+        need = person_need(s, age_y, act, need_table, extra_by_activity)
+        w = ration_weight(klass[i], age_y, act, canteen_share_by_place[c], w_cadre, w_black, w_non_worker, damping)
+        grain_kcal = w * need * (1.0 - nongrain_share[c]) * ration_ratio[c]
+        eaten_kg[i] = grain_kcal * 30.0 / kcal_per_kg
+        depletion0 = 1.0 - reserve_start[i]
+        intake = need * nongrain_share[c] + grain_kcal + famine_substitute_kcal * depletion0 * (1.0 - place_is_city[c])
+        intake_ratio[i] = intake / need
+        delta = 30.0 * (intake - need * (1.0 - metabolic_adaptation * depletion0)) / capacity_table[s, a]
+        if delta > 0.0:
+            delta *= recovery_efficiency
+        r = min(1.0, max(0.0, reserve_start[i] + delta))
+        reserve[i] = r
+        d = 1.0 - r
+        m0 = base_hazard[s, a]
+        if place_is_city[c] == 1:
+            m0 *= urban_mortality_factor
+        g = age_group(age_y)
+        if age_y < 2 and mother[i] >= 0:
+            m = mother[i]
+            if alive[m] == 1 and uid[m] == mother_uid[i]:
+                d = max(d, 1.0 - reserve_start[m])  # a nursing child shares its mother's hunger
+            else:
+                m0 *= orphan_multiplier
+        natural = m0 / 12.0
+        famine = natural * beta_by_group[g] * d ** gamma
+        if d > starvation_threshold:
+            x = (d - starvation_threshold) / (1.0 - starvation_threshold)
+            famine += starvation_hazard * x * x
+        violent = 0.0
+        if hukou[i] == 0 and age_y >= 15 and age_y < 60:
+            violent = violence_rate * violence_pressure[c]
+            if klass[i] == 2:
+                violent *= black_violence_factor
+        total = natural + famine + violent
+        p_die = 1.0 - math.exp(-total)
+        if uniform(seed, STREAM_DEATH, step, uid[i]) < p_die:
+            u = uniform(seed, STREAM_CAUSE, step, uid[i]) * total
+            cause = DIED_NATURAL if u < natural else (DIED_FAMINE if u < natural + famine else DIED_VIOLENCE)
+            st = cause
+            if uniform(seed, STREAM_REG_DEATH, step, uid[i]) < death_completeness * (1.0 - famine_death_penalty * d):
+                st |= REGISTERED_DEATH
+            status[i] = st
+            continue
+        st = 0
+        # pregnancy, births, conception
+        if preg[i] > 0:
+            if uniform(seed, STREAM_FETAL, step, uid[i]) < fetal_loss_hunger * d * d:
+                preg[i] = 0
+            else:
+                preg[i] += 1
+                if preg[i] >= 10:
+                    st |= GIVES_BIRTH
+                    preg[i] = -postpartum_months
+        elif preg[i] < 0:
+            preg[i] += 1
+        elif s == 1:
+            p = conception_table[a]
+            if p > 0.0:
+                if place_is_city[c] == 1:
+                    p *= urban_fertility_factor
+                f = max(0.0, 1.0 - d / fert_zero_depletion) ** fert_exponent
+                if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * f:
+                    preg[i] = 1
+        # flight from hunger: blocked by hukou enforcement
+        if hukou[i] == 0 and d > 0.2 and escape_rate > 0.0:
+            if uniform(seed, STREAM_ESCAPE, step, uid[i]) < escape_rate * d * d:
+                if uniform(seed, STREAM_ESCAPE_OK, step, uid[i]) < escape_success:
+                    best = c
+                    best_ratio = ration_ratio[c]
+                    for k in range(3):
+                        v = uniform(seed, STREAM_ESCAPE_DEST + 16 * k, step, uid[i])
+                        cand = min(int(v * n_communes), n_communes - 1)
+                        if ration_ratio[cand] > best_ratio:
+                            best = cand
+                            best_ratio = ration_ratio[cand]
+                    if best != c:
+                        place[i] = best
+                        st |= ESCAPED
+        status[i] = st
+        age_m[i] += 1
+
+
+@njit(cache=True)
+def tally_month(alive, age_m, place, hukou, klass, status, eaten_kg, prev_place, n_places):
+    """Serial tally of the month's events per place, and national deaths by age group, class, sector and cause.
+
+    Marks the dead (alive = 0) and returns the mothers giving birth, in index order.
+    """
+    deaths = np.zeros(n_places, np.int64)
+    deaths_reg = np.zeros(n_places, np.int64)
+    deaths_cause = np.zeros((n_places, 3), np.int64)
+    esc_in = np.zeros(n_places, np.int64)
+    esc_out = np.zeros(n_places, np.int64)
+    eaten = np.zeros(n_places)
+    deaths_detail = np.zeros((N_AGE_GROUPS, 3, 2, 3), np.int64)  # age group, class, urban, cause
+    mothers = np.empty(alive.shape[0], np.int64)
+    n_mothers = 0
+    for i in range(alive.shape[0]):
+        if alive[i] == 0:
+            continue
+        st = status[i]
+        c = place[i]
+        eaten[prev_place[i]] += eaten_kg[i]
+        cause = st & DEATH_MASK
+        if cause != 0:
+            deaths[c] += 1
+            deaths_cause[c, cause - 1] += 1
+            if st & REGISTERED_DEATH:
+                deaths_reg[c] += 1
+            deaths_detail[age_group(age_m[i] // 12), klass[i], hukou[i], cause - 1] += 1
+            alive[i] = 0
+            continue
+        if st & ESCAPED:
+            esc_in[c] += 1
+            esc_out[prev_place[i]] += 1
+        if st & GIVES_BIRTH:
+            mothers[n_mothers] = i
+            n_mothers += 1
+    return deaths, deaths_reg, deaths_cause, esc_in, esc_out, eaten, deaths_detail, mothers[:n_mothers]
+
+
+@njit(cache=True)
+def give_births(mothers, alive, age_m, sex, place, hukou, klass, household, reserve, intake_ratio, preg,
+                activity, mother, mother_uid, uid, next_uid, seed, step, male_probability,
+                birth_completeness, n_places):
+    """Place each newborn in the lowest free slot (serial, so slots and ids do not depend on threads).
+
+    The child takes its mother's place, hukou (it follows the mother), class label and household.
+    Returns births and registered births per place, and the next unused id.
+    """
+    births = np.zeros(n_places, np.int64)
+    births_reg = np.zeros(n_places, np.int64)
+    slot = 0
+    for k in range(mothers.shape[0]):
+        m = mothers[k]
+        while alive[slot] == 1:
+            slot += 1
+        new_id = next_uid + k
+        alive[slot] = 1
+        age_m[slot] = 0
+        sex[slot] = 0 if uniform(seed, STREAM_SEX, step, new_id) < male_probability else 1
+        place[slot] = place[m]
+        hukou[slot] = hukou[m]
+        klass[slot] = 2 if klass[m] == 2 else 0
+        household[slot] = household[m]
+        reserve[slot] = 1.0
+        intake_ratio[slot] = 1.0
+        preg[slot] = 0
+        activity[slot] = NONE
+        mother[slot] = m
+        mother_uid[slot] = uid[m]
+        uid[slot] = new_id
+        births[place[m]] += 1
+        if uniform(seed, STREAM_REG_BIRTH, step, new_id) < birth_completeness:
+            births_reg[place[m]] += 1
+    return births, births_reg, next_uid + mothers.shape[0]
+
+
+# ---------------------------------------------------------------- place-level random draws
+STREAM_WEATHER, STREAM_COMMUNE_YIELD, STREAM_REPORT = 20, 21, 22
+STREAM_INIT_AGE, STREAM_INIT_CLASS, STREAM_INIT_PREG, STREAM_INIT_PLACE = 30, 31, 32, 33
+
+
+@njit(cache=True)
+def normal_array(seed, stream, step, ids):
+    """Standard normal draws (Box-Muller on two counter-based uniforms) for the given ids."""
+    out = np.empty(ids.shape[0])
+    for i in range(ids.shape[0]):
+        u1 = max(uniform(seed, stream, step, ids[i]), 1e-300)
+        u2 = uniform(seed, stream + 1000, step, ids[i])
+        out[i] = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    return out

@@ -1,0 +1,341 @@
+"""Observation: a recorder with preallocated monthly arrays, the tidy result tables, atomic writing.
+
+Units in tables: persons (real, i.e. agents x scale); rates per mille per year; grain in Mt of
+unhusked grain; retention in kg/person/year; steel in Mt; shares in 0..1.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from greatleap.kernels.cpu import N_AGE_GROUPS
+from greatleap.timeline import month_label
+
+AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
+CLASSES = ("ordinary", "cadre", "black_element")
+SECTORS = ("rural", "urban")
+CAUSES = ("natural", "famine", "violence")
+
+_SECTOR_SERIES = ("pop", "births", "births_reg", "deaths", "deaths_reg", "deaths_famine", "deaths_violence",
+                  "reg_pop", "harvest", "procured", "relief", "stock", "eaten", "reported_commune",
+                  "reported_province", "escapes_in")
+_NATIONAL_SERIES = ("pop", "births", "births_reg", "deaths", "deaths_reg", "reg_pop", "harvest", "seed_feed",
+                    "procured", "due", "relief", "drawn", "waste", "eaten_rural", "eaten_urban", "commune_stock",
+                    "state_stock", "losses", "urban_supply", "urban_demand", "exports", "imports",
+                    "state_other_use", "steel_modern", "steel_furnace_usable", "steel_unusable",
+                    "rural_working", "farm_labor", "furnace_labor", "water_labor", "urban_working",
+                    "ration_ratio_rural", "ration_ratio_urban", "reserve_rural", "reserve_urban", "escapes",
+                    "believed", "reported_commune", "reported_province", "moves")
+
+
+class Recorder:
+    """Preallocated monthly records by province x sector and nationally (agents or kg as given)."""
+
+    def __init__(self, n_months: int, places, start_month: int):
+        self.n_months, self.places, self.start = n_months, places, start_month
+        npv = places.n_provinces
+        self.sector_key = (places.place_province.astype(np.int64) * 2 + places.place_is_city).astype(np.int64)
+        self.sector = {name: np.zeros((n_months, npv, 2)) for name in _SECTOR_SERIES}
+        self.national = {name: np.zeros(n_months) for name in _NATIONAL_SERIES}
+        self.deaths_detail = np.zeros((n_months, N_AGE_GROUPS, 3, 2, 3), np.int64)
+        self.pyramids: dict[int, np.ndarray] = {}
+        self.years: dict[int, dict] = {}
+        self.harvest_factors: list[dict] = []
+
+    def _roll(self, values: np.ndarray) -> np.ndarray:
+        npv = self.places.n_provinces
+        return np.bincount(self.sector_key, values, minlength=2 * npv).reshape(npv, 2)
+
+    def record(self, t: int, *, pop, working, farm, furnace, water, births, births_reg, deaths, deaths_reg,
+               deaths_cause, deaths_detail, esc_in, esc_out, moved_in, moved_out, reg_pop, harvest, seed_feed,
+               procured, due, relief, drawn, waste, eaten, stock, losses, ratio, flows, state_stock, steel, report,
+               pyramid, scale, people) -> None:
+        pl = self.places
+        nc = pl.n_communes
+        s, n = self.sector, self.national
+        relief_full = np.zeros(pl.n_places)
+        relief_full[:nc] = relief
+        for name, values in (("pop", pop), ("births", births), ("births_reg", births_reg), ("deaths", deaths),
+                             ("deaths_reg", deaths_reg), ("deaths_famine", deaths_cause[:, 1]),
+                             ("deaths_violence", deaths_cause[:, 2]), ("reg_pop", reg_pop), ("escapes_in", esc_in)):
+            s[name][t] = self._roll(values.astype(float)) * scale
+        for name, values in (("harvest", harvest), ("procured", procured), ("relief", relief_full),
+                             ("stock", stock), ("eaten", eaten)):
+            s[name][t] = self._roll(values)
+        if report is not None:
+            prov = pl.place_province[:nc]
+            s["reported_commune"][t, :, 0] = np.bincount(prov, report["commune_reports"], minlength=pl.n_provinces)
+            s["reported_province"][t, :, 0] = report["province_reports"]
+            n["believed"][t] = report["believed"]
+            n["reported_commune"][t] = report["commune_reports"].sum()
+            n["reported_province"][t] = report["province_reports"].sum()
+        n["pop"][t] = pop.sum() * scale
+        n["births"][t], n["births_reg"][t] = births.sum() * scale, births_reg.sum() * scale
+        n["deaths"][t], n["deaths_reg"][t] = deaths.sum() * scale, deaths_reg.sum() * scale
+        n["reg_pop"][t] = reg_pop.sum() * scale
+        n["harvest"][t], n["seed_feed"][t], n["procured"][t] = harvest.sum(), seed_feed.sum(), procured.sum()
+        n["due"][t] = 0.0 if due is None else float(np.sum(due))
+        n["relief"][t], n["drawn"][t], n["waste"][t] = relief.sum(), drawn.sum(), waste.sum()
+        n["eaten_rural"][t], n["eaten_urban"][t] = eaten[:nc].sum(), eaten[nc:].sum()
+        n["commune_stock"][t], n["state_stock"][t] = stock[:nc].sum(), state_stock
+        n["losses"][t] = losses.sum() + flows["state_loss"]
+        for key in ("urban_supply", "urban_demand", "exports", "imports", "state_other_use"):
+            n[key][t] = flows[key]
+        n["steel_modern"][t], n["steel_furnace_usable"][t], n["steel_unusable"][t] = steel
+        n["rural_working"][t], n["urban_working"][t] = working[:nc].sum(), working[nc:].sum()
+        n["farm_labor"][t], n["furnace_labor"][t], n["water_labor"][t] = farm.sum(), furnace.sum(), water.sum()
+        n["ration_ratio_rural"][t] = np.average(ratio[:nc], weights=np.maximum(pop[:nc], 1e-9))
+        n["ration_ratio_urban"][t] = np.average(ratio[nc:], weights=np.maximum(pop[nc:], 1e-9))
+        alive = people.alive == 1
+        urban = people.hukou == 1
+        n["reserve_rural"][t] = float(people.reserve[alive & ~urban].mean()) if (alive & ~urban).any() else 0.0
+        n["reserve_urban"][t] = float(people.reserve[alive & urban].mean()) if (alive & urban).any() else 0.0
+        n["escapes"][t] = esc_in.sum() * scale
+        n["moves"][t] = moved_in.sum() * scale
+        self.deaths_detail[t] = deaths_detail
+        if pyramid is not None:
+            self.pyramids[(self.start + t) // 12] = pyramid * scale
+
+    def record_year(self, year: int, totals: dict, scale: float) -> None:
+        self.years[year] = totals
+
+
+def _rates(events, pop_mean):
+    return np.where(pop_mean > 0, events / np.maximum(pop_mean, 1e-9) * 1000.0, np.nan)
+
+
+class Results:
+    """Tidy result tables (pandas DataFrames) of one run, with ``save`` and ``plot``."""
+
+    def __init__(self, recorder: Recorder, meta: dict):
+        self.recorder, self.meta = recorder, meta
+        self.places = recorder.places
+        months = np.arange(recorder.n_months) + recorder.start
+        self.month_labels = [month_label(int(m)) for m in months]
+        self.years = months // 12
+        self._tables: dict[str, pd.DataFrame] = {}
+
+    # ---------------------------------------------------------------- tables
+    @property
+    def monthly_national(self) -> pd.DataFrame:
+        if "monthly_national" not in self._tables:
+            n = self.recorder.national
+            sec = self.recorder.sector
+            df = pd.DataFrame({"month": self.month_labels, "year": self.years})
+            df["population"] = n["pop"]
+            df["population_urban"] = sec["pop"][:, :, 1].sum(axis=1)
+            df["population_rural"] = sec["pop"][:, :, 0].sum(axis=1)
+            df["registered_population"] = n["reg_pop"]
+            for key in ("births", "births_reg", "deaths", "deaths_reg"):
+                df[key.replace("_reg", "_registered")] = n[key]
+            df["deaths_famine"] = sec["deaths_famine"].sum(axis=(1, 2))
+            df["deaths_violence"] = sec["deaths_violence"].sum(axis=(1, 2))
+            for key, col in (("births", "cbr"), ("deaths", "cdr")):
+                df[f"{col}_true"] = _rates(n[key] * 12, n["pop"])
+                df[f"{col}_registered"] = _rates(n[f"{key}_reg"] * 12, n["reg_pop"])
+            mt = {"harvest": "grain_harvest_mt", "seed_feed": "seed_feed_mt", "procured": "procurement_mt",
+                  "due": "procurement_due_mt", "relief": "relief_mt", "eaten_rural": "eaten_rural_mt",
+                  "eaten_urban": "eaten_urban_mt", "waste": "canteen_waste_mt", "commune_stock": "commune_stock_mt",
+                  "state_stock": "state_stock_mt", "losses": "storage_losses_mt", "urban_supply": "urban_supply_mt",
+                  "exports": "exports_mt", "imports": "imports_mt", "state_other_use": "state_other_use_mt",
+                  "reported_commune": "grain_reported_commune_mt", "reported_province": "grain_reported_province_mt",
+                  "believed": "grain_believed_mt"}
+            for key, col in mt.items():
+                df[col] = n[key] / 1e9
+            for key in ("steel_modern", "steel_furnace_usable", "steel_unusable"):
+                df[f"{key}_mt"] = n[key]
+            rural = np.maximum(n["rural_working"], 1e-9)
+            df["labor_share_furnace"] = n["furnace_labor"] / rural
+            df["labor_share_waterworks"] = n["water_labor"] / rural
+            df["labor_share_farm"] = n["farm_labor"] / rural
+            df["urban_workers"] = n["urban_working"] * self.meta["scale"]
+            for key in ("ration_ratio_rural", "ration_ratio_urban", "reserve_rural", "reserve_urban"):
+                df[key] = n[key]
+            df["escapes"] = n["escapes"]
+            self._tables["monthly_national"] = df
+        return self._tables["monthly_national"]
+
+    @property
+    def monthly_province(self) -> pd.DataFrame:
+        if "monthly_province" not in self._tables:
+            sec = self.recorder.sector
+            nm, npv = self.recorder.n_months, self.places.n_provinces
+            frames = []
+            for s, sector in enumerate(SECTORS):
+                df = pd.DataFrame({"month": np.repeat(self.month_labels, npv), "year": np.repeat(self.years, npv),
+                                   "province": np.tile(self.places.province_names, nm), "sector": sector})
+                for key in ("pop", "births", "births_reg", "deaths", "deaths_reg", "deaths_famine",
+                            "deaths_violence", "reg_pop"):
+                    df[{"pop": "population", "reg_pop": "registered_population"}.get(key, key.replace("_reg", "_registered"))] = sec[key][:, :, s].ravel()
+                for key in ("harvest", "procured", "relief", "stock", "eaten", "reported_commune", "reported_province"):
+                    df[f"{key}_mt"] = sec[key][:, :, s].ravel() / 1e9
+                frames.append(df)
+            self._tables["monthly_province"] = pd.concat(frames, ignore_index=True)
+        return self._tables["monthly_province"]
+
+    def _annual(self, frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        sums = ["births", "births_registered", "deaths", "deaths_registered", "deaths_famine", "deaths_violence"]
+        g = frame.groupby(keys, sort=False)
+        out = g[sums].sum()
+        out["population_mean"] = g["population"].mean()
+        out["population_end"] = g["population"].last() + g["births"].last() - g["deaths"].last()
+        out["registered_population_mean"] = g["registered_population"].mean()
+        out["registered_population_end"] = g["registered_population"].last() + g["births_registered"].last() \
+            - g["deaths_registered"].last()
+        out["cbr_true"] = _rates(out["births"], out["population_mean"])
+        out["cdr_true"] = _rates(out["deaths"], out["population_mean"])
+        out["cbr_registered"] = _rates(out["births_registered"], out["registered_population_mean"])
+        out["cdr_registered"] = _rates(out["deaths_registered"], out["registered_population_mean"])
+        return out
+
+    @property
+    def annual_national(self) -> pd.DataFrame:
+        if "annual_national" not in self._tables:
+            m = self.monthly_national
+            df = self._annual(m, ["year"])
+            prov = self.monthly_province
+            for sector in SECTORS:
+                monthly = prov[prov.sector == sector].groupby(["year", "month"], sort=False).sum(
+                    numeric_only=True).reset_index()
+                sub = self._annual(monthly, ["year"])
+                for col in ("cbr_true", "cdr_true", "cbr_registered", "cdr_registered", "deaths", "births"):
+                    df[f"{col}_{sector}"] = sub[col]
+                df[f"population_{sector}_end"] = sub["population_end"]
+            g = m.groupby("year")
+            for col in ("grain_harvest_mt", "seed_feed_mt", "procurement_mt", "relief_mt", "eaten_rural_mt",
+                        "eaten_urban_mt", "canteen_waste_mt", "storage_losses_mt", "urban_supply_mt", "exports_mt",
+                        "imports_mt", "grain_reported_commune_mt", "grain_reported_province_mt", "grain_believed_mt",
+                        "steel_modern_mt", "steel_furnace_usable_mt", "steel_unusable_mt"):
+                df[col] = g[col].sum()
+            df["net_exports_mt"] = df["exports_mt"] - df["imports_mt"]
+            df["steel_total_mt"] = df[["steel_modern_mt", "steel_furnace_usable_mt", "steel_unusable_mt"]].sum(axis=1)
+            df["procurement_share"] = df["procurement_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
+            df["reported_to_actual"] = df["grain_reported_province_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
+            rural_mean = g["population_rural"].mean()
+            df["rural_retention_kg"] = (df["grain_harvest_mt"] - df["procurement_mt"]) * 1e9 / rural_mean
+            df["commune_stock_end_mt"] = g["commune_stock_mt"].last()
+            df["state_stock_end_mt"] = g["state_stock_mt"].last()
+            for col in ("labor_share_furnace", "labor_share_waterworks", "labor_share_farm", "ration_ratio_rural",
+                        "ration_ratio_urban", "reserve_rural", "reserve_urban"):
+                df[col] = g[col].mean()
+            df["labor_share_furnace_max"] = g["labor_share_furnace"].max()
+            df["urban_workers_end"] = g["urban_workers"].last()
+            self._tables["annual_national"] = df.reset_index()
+        return self._tables["annual_national"]
+
+    @property
+    def annual_province(self) -> pd.DataFrame:
+        if "annual_province" not in self._tables:
+            prov = self.monthly_province
+            total = prov.groupby(["year", "month", "province"], sort=False).sum(numeric_only=True).reset_index()
+            total["sector"] = "total"
+            frames = []
+            for sector, sub in (("total", total), ("rural", prov[prov.sector == "rural"]),
+                                ("urban", prov[prov.sector == "urban"])):
+                a = self._annual(sub, ["year", "province"]).reset_index()
+                g = sub.groupby(["year", "province"], sort=False)
+                for key in ("harvest", "procured", "relief", "eaten", "reported_commune", "reported_province"):
+                    a[f"{key}_mt"] = g[f"{key}_mt"].sum().to_numpy()
+                a["sector"] = sector
+                frames.append(a)
+            df = pd.concat(frames, ignore_index=True)
+            rural_pop = df[df.sector == "rural"].set_index(["year", "province"])["population_mean"]
+            key = pd.MultiIndex.from_frame(df[["year", "province"]])
+            df["rural_retention_kg"] = ((df["harvest_mt"] - df["procured_mt"]) * 1e9
+                                        / rural_pop.reindex(key).to_numpy())
+            df.loc[df.sector == "urban", "rural_retention_kg"] = np.nan
+            self._tables["annual_province"] = df
+        return self._tables["annual_province"]
+
+    @property
+    def deaths_by_age_class(self) -> pd.DataFrame:
+        if "deaths_by_age_class" not in self._tables:
+            d = self.recorder.deaths_detail
+            years = np.unique(self.years)
+            rows = []
+            for y in years:
+                tot = d[self.years == y].sum(axis=0) * self.meta["scale"]
+                for a, ag in enumerate(AGE_GROUPS):
+                    for c, cl in enumerate(CLASSES):
+                        for s, sec in enumerate(SECTORS):
+                            for k, cause in enumerate(CAUSES):
+                                rows.append((int(y), ag, cl, sec, cause, float(tot[a, c, s, k])))
+            self._tables["deaths_by_age_class"] = pd.DataFrame(
+                rows, columns=["year", "age_group", "class", "sector", "cause", "deaths"])
+        return self._tables["deaths_by_age_class"]
+
+    @property
+    def population_by_age(self) -> pd.DataFrame:
+        if "population_by_age" not in self._tables:
+            rows = [(y, sex, age, float(p[s, age])) for y, p in sorted(self.recorder.pyramids.items())
+                    for s, sex in enumerate(("male", "female")) for age in range(101)]
+            self._tables["population_by_age"] = pd.DataFrame(rows, columns=["year", "sex", "age", "population"])
+        return self._tables["population_by_age"]
+
+    TABLES = ("monthly_national", "monthly_province", "annual_national", "annual_province",
+              "deaths_by_age_class", "population_by_age")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in self.TABLES}
+
+    def summary(self) -> pd.DataFrame:
+        """A yearly summary: population, true and registered CBR/CDR, grain, procurement, retention, deaths."""
+        a = self.annual_national
+        return pd.DataFrame({
+            "year": a.year, "pop_end_m": a.population_end / 1e6, "cbr_reg": a.cbr_registered,
+            "cdr_reg": a.cdr_registered, "cbr_true": a.cbr_true, "cdr_true": a.cdr_true,
+            "grain_mt": a.grain_harvest_mt, "reported_mt": a.grain_reported_province_mt,
+            "procured_mt": a.procurement_mt, "proc_share": a.procurement_share,
+            "retention_kg": a.rural_retention_kg, "deaths_m": a.deaths / 1e6, "famine_deaths_m": a.deaths_famine / 1e6})
+
+    def excess_deaths(self, baseline_years=(1956, 1957), period=(1958, 1962)) -> float:
+        """True deaths in ``period`` above the baseline CDR (mean of baseline years present), persons."""
+        a = self.annual_national.set_index("year")
+        base_years = [y for y in baseline_years if y in a.index] or [int(a.index.min())]
+        base = a.loc[base_years, "cdr_true"].mean()
+        sel = a.loc[period[0]:period[1]]
+        return float((sel.deaths - base / 1000.0 * sel.population_mean).sum())
+
+    # ---------------------------------------------------------------- output
+    def plot(self, path: str | Path | None = None):
+        from greatleap.plots import summary_figure
+        return summary_figure(self, path)
+
+    def save(self, out_dir: str | Path, plot: bool = True) -> Path:
+        """Write the run folder atomically: Parquet tables, run.json, summary.png.
+
+        Everything is written to a temporary sibling folder that is renamed into place only
+        when complete, so a failure leaves no partial results folder.
+        """
+        out = Path(out_dir)
+        if out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"results folder {out} exists and is not empty; choose another --out")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            for name, frame in self.tables().items():
+                frame.to_parquet(tmp / f"{name}.parquet", index=False)
+            (tmp / "run.json").write_text(json.dumps(self.meta, indent=2, default=_json_default), encoding="utf-8")
+            if plot:
+                self.plot(tmp / "summary.png")
+            if out.exists():
+                out.rmdir()
+            os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value)}")
