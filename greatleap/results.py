@@ -55,7 +55,7 @@ class Recorder:
     def record(self, t: int, *, pop, working, farm, furnace, water, births, births_reg, deaths, deaths_reg,
                deaths_cause, deaths_detail, esc_in, esc_out, moved_in, moved_out, reg_pop, harvest, seed_feed,
                procured, due, relief, drawn, waste, eaten, stock, losses, ratio, flows, state_stock, steel, report,
-               pyramid, scale, people) -> None:
+               pyramid, scale, reserve_sum) -> None:
         pl = self.places
         nc = pl.n_communes
         s, n = self.sector, self.national
@@ -92,10 +92,8 @@ class Recorder:
         n["farm_labor"][t], n["furnace_labor"][t], n["water_labor"][t] = farm.sum(), furnace.sum(), water.sum()
         n["ration_ratio_rural"][t] = np.average(ratio[:nc], weights=np.maximum(pop[:nc], 1e-9))
         n["ration_ratio_urban"][t] = np.average(ratio[nc:], weights=np.maximum(pop[nc:], 1e-9))
-        alive = people.alive == 1
-        urban = people.hukou == 1
-        n["reserve_rural"][t] = float(people.reserve[alive & ~urban].mean()) if (alive & ~urban).any() else 0.0
-        n["reserve_urban"][t] = float(people.reserve[alive & urban].mean()) if (alive & urban).any() else 0.0
+        n["reserve_rural"][t] = reserve_sum[:nc].sum() / max(pop[:nc].sum(), 1)
+        n["reserve_urban"][t] = reserve_sum[nc:].sum() / max(pop[nc:].sum(), 1)
         n["escapes"][t] = esc_in.sum() * scale
         n["moves"][t] = moved_in.sum() * scale
         self.deaths_detail[t] = deaths_detail

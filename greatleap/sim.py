@@ -29,14 +29,14 @@ class Sim:
 
     PLAN = (
         ("policy", "levers of the month from the timeline (greatleap.timeline)"),
-        ("labor", "activities, recruitment to towns, send-downs (mechanisms.labor; kernel assign_labor)"),
-        ("census", "people, labor and weighted needs per place; people ledger (kernel census)"),
+        ("labor", "diversion shares of the month (mechanisms.labor)"),
+        ("census", "activities, recruitment, send-downs; people, labor, needs per place; people ledger (kernel labor_and_census)"),
         ("production", "season labor, birds; harvests in June and October; steel (mechanisms.agriculture, labor)"),
         ("reports_and_plans", "inflated reports, belief; January plans and quotas (mechanisms.hierarchy)"),
         ("procurement", "quota collection at harvests; state granary, urban supply, trade, relief (mechanisms.procurement)"),
         ("distribution", "canteen/household grain draw and ration ratio (mechanisms.canteens)"),
         ("nutrition_and_demography", "intake, reserve, deaths, pregnancies, flight, ageing (kernel person_month)"),
-        ("births_and_records", "tally, births in free slots, registration, ledgers (kernels tally_month, give_births)"),
+        ("births_and_records", "the dead, births in free slots, registration, ledgers, records (kernels finish_month, give_births)"),
     )
 
     def __init__(self, scenario: Scenario | str | None = None, *, scale: float | None = None,
@@ -80,11 +80,19 @@ class Sim:
         self.urban_workers_start = float(work.sum())
         self.t = 0
         self.compile_seconds = 0.0
+        self._buffers(self.people.capacity)
+
+    def _buffers(self, capacity: int) -> None:
+        """Per-person work arrays reused every month (touched once, not re-allocated)."""
+        self.reserve_start = np.full(capacity, 0, np.float32)
+        self.status = np.full(capacity, 0, np.uint8)
+
 
     # ------------------------------------------------------------------ helpers
-    def plan(self) -> str:
+    @classmethod
+    def plan(cls) -> str:
         """The month's step plan, in order."""
-        return "\n".join(f"{i + 1}. {name:<26} {what}" for i, (name, what) in enumerate(self.PLAN))
+        return "\n".join(f"{i + 1}. {name:<26} {what}" for i, (name, what) in enumerate(cls.PLAN))
 
     def _place_name(self, k: int) -> str:
         pl = self.places
@@ -108,18 +116,16 @@ class Sim:
         lev = self.levers[t]
         t0 = self._tick("policy", t0)
 
-        prev_place = pp.place.copy()
         furnace_share, water_share = labor.diversion_shares(lev)
-        k.assign_labor(pp.alive, pp.age_m, pp.hukou, pp.place, pp.activity, pp.uid, sc.run.seed, t,
-                       furnace_share, water_share, lev[L["recruitment"]], lev[L["senddown"]],
-                       pl.place_province, pl.province_city, pl.province_first_commune, pl.province_n_communes)
         t0 = self._tick("labor", t0)
 
         nongrain = nutrition.nongrain_share(sc.nutrition, pl.place_is_city, lev[L["private_plots"]])
         canteen_by_place = np.where(pl.place_is_city == 1, 0.0, lev[L["canteen"]])
         cp = sc.canteens
-        pop, working, farm, furnace, water, wneed, mv_in, mv_out, pyramid = k.census(
-            pp.alive, pp.age_m, pp.sex, pp.place, pp.klass, pp.activity, pp.intake_ratio, prev_place, pl.n_places,
+        pop, working, farm, furnace, water, wneed, mv_in, mv_out, reserve_sum, pyramid = k.labor_and_census(
+            pp.alive, pp.age_m, pp.sex, pp.place, pp.hukou, pp.klass, pp.activity, pp.intake_ratio, pp.reserve,
+            pp.uid, sc.run.seed, t, furnace_share, water_share, lev[L["recruitment"]], lev[L["senddown"]],
+            pl.place_province, pl.province_city, pl.province_first_commune, pl.province_n_communes, pl.n_places,
             self.need_table, self.extra, nongrain, canteen_by_place, cp.weight_cadre, cp.weight_black_element,
             cp.weight_non_worker, cp.household_weight_damping, sc.nutrition.work_capacity_theta, month == 7)
         if self.expected_pop is not None and sc.run.check_ledgers:
@@ -182,16 +188,14 @@ class Sim:
         pl.stock_kg -= losses
         t0 = self._tick("distribution", t0)
 
-        reserve_start = pp.reserve.copy()
-        place_at_census = pp.place.copy()
-        status = np.empty(pp.capacity, np.uint8)
-        eaten_kg = np.empty(pp.capacity, np.float64)
+        reserve_start, status = self.reserve_start, self.status
+        np.copyto(reserve_start, pp.reserve)
         m, f, mg = sc.mortality, sc.fertility, sc.migration
         reg = sc.registration
         escape_success = mg.escape_success_free * (1.0 - lev[L["hukou"]]) + 0.1 * lev[L["hukou"]]
-        k.person_month(
+        eaten_agents, deaths, deaths_reg, deaths_cause, esc_in, esc_out, deaths_detail = k.person_month(
             pp.alive, pp.age_m, pp.sex, pp.place, pp.hukou, pp.klass, pp.activity, pp.reserve, reserve_start,
-            pp.intake_ratio, pp.preg, pp.mother, pp.mother_uid, pp.uid, status, eaten_kg, sc.run.seed, t,
+            pp.intake_ratio, pp.preg, pp.mother, pp.mother_uid, pp.uid, status, sc.run.seed, t, pl.n_places,
             ratio, nongrain, canteen_by_place, pl.place_is_city, self.violence_pressure,
             self.need_table, self.extra, self.capacity, self.tables["base_hazard"], self.tables["conception"],
             kcal, sc.nutrition.famine_substitute_kcal, sc.nutrition.recovery_efficiency, sc.nutrition.metabolic_adaptation,
@@ -204,11 +208,11 @@ class Sim:
         t0 = self._tick("nutrition_and_demography", t0)
 
         alive_before = int(pop.sum())
-        deaths, deaths_reg, deaths_cause, esc_in, esc_out, eaten_agents, deaths_detail, mothers = k.tally_month(
-            pp.alive, pp.age_m, pp.place, pp.hukou, pp.klass, status, eaten_kg, place_at_census, pl.n_places)
+        mothers = k.finish_month(pp.alive, status)
         free = pp.capacity - (alive_before - int(deaths.sum()))
         if free < mothers.shape[0] + 1:
             pp.grow(int(pp.capacity * 1.25) + mothers.shape[0])
+            self._buffers(pp.capacity)
         births, births_reg, pp.next_uid = k.give_births(
             mothers, pp.alive, pp.age_m, pp.sex, pp.place, pp.hukou, pp.klass, pp.household, pp.reserve,
             pp.intake_ratio, pp.preg, pp.activity, pp.mother, pp.mother_uid, pp.uid, pp.next_uid, sc.run.seed, t,
@@ -238,7 +242,8 @@ class Sim:
             esc_in=esc_in, esc_out=esc_out, moved_in=mv_in, moved_out=mv_out, reg_pop=self.reg_pop,
             harvest=harvest, seed_feed=seed_feed, procured=taken, due=due, relief=relief, drawn=drawn, waste=waste,
             eaten=eaten_real, stock=pl.stock_kg, losses=losses, ratio=ratio, flows=flows, state_stock=self.granary.stock,
-            steel=steel, report=report, pyramid=pyramid if month == 7 else None, scale=self.scale, people=pp)
+            steel=steel, report=report, pyramid=pyramid if month == 7 else None, scale=self.scale,
+            reserve_sum=reserve_sum)
         if month == 12 or t == self.n_months - 1:
             self.recorder.record_year(year, self.hierarchy.close_year(), self.scale)
         self._tick("births_and_records", t0)

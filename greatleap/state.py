@@ -42,10 +42,18 @@ class People:
     def arrays(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "next_uid"}
 
+    @classmethod
+    def empty(cls, capacity: int) -> "People":
+        """All slots empty. Arrays are filled explicitly (np.full), not calloc'ed: lazily mapped
+        zero pages made the parallel kernels ~20x slower."""
+        people = cls(**{name: np.full(capacity, 0, dt) for name, dt in cls.DTYPES.items()})
+        people.mother[:] = -1
+        return people
+
     def grow(self, new_capacity: int) -> None:
         """Enlarge every array to ``new_capacity`` slots (new slots empty)."""
         for name, arr in self.arrays().items():
-            bigger = np.zeros(new_capacity, arr.dtype)
+            bigger = np.full(new_capacity, 0, arr.dtype)
             bigger[: arr.shape[0]] = arr
             if name == "mother":
                 bigger[arr.shape[0]:] = -1

@@ -1,7 +1,7 @@
 """Compute backends. ``get_backend("cpu")`` returns the module of compiled CPU kernels.
 
-A backend exposes: uniform_array, normal_array, assign_labor, census, person_month,
-tally_month, give_births, and the stream, activity and status constants. A GPU backend
+A backend exposes: uniform_array, normal_array, labor_and_census, person_month,
+finish_month, give_births, and the stream, activity and status constants. A GPU backend
 (CuPy raw kernels) would be a sibling module with the same names.
 """
 from __future__ import annotations

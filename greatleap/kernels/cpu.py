@@ -75,49 +75,7 @@ def age_group(age_years):
     return 4
 
 
-# ---------------------------------------------------------------- labor allocation and moves
-@njit(parallel=True, cache=True)
-def assign_labor(alive, age_m, hukou, place, activity, uid, seed, step,
-                 furnace_share, water_share, recruit_rate, senddown_rate,
-                 place_province, province_city, province_first_commune, province_n_communes):
-    """Each working-age person's activity this month; recruitment to towns and send-downs.
-
-    Rural working-age (15-59) people farm, or are drawn to furnaces / water works by the
-    month's shares; a share ``recruit_rate`` is recruited to the province's city (urban hukou).
-    Urban working-age people work in town, or are sent down (``senddown_rate``) to a random
-    commune of their province (rural hukou).
-    """
-    for i in prange(alive.shape[0]):
-        if alive[i] == 0:
-            continue
-        age_y = age_m[i] // 12
-        if age_y < 15 or age_y >= 60:
-            activity[i] = NONE
-            continue
-        p = place_province[place[i]]
-        if hukou[i] == 0:
-            if recruit_rate > 0.0 and uniform(seed, STREAM_RECRUIT, step, uid[i]) < recruit_rate:
-                place[i] = province_city[p]
-                hukou[i] = 1
-                activity[i] = URBAN_WORK
-                continue
-            u = uniform(seed, STREAM_LABOR, step, uid[i])
-            if u < furnace_share:
-                activity[i] = FURNACE
-            elif u < furnace_share + water_share:
-                activity[i] = WATERWORKS
-            else:
-                activity[i] = FARM
-        else:
-            if senddown_rate > 0.0 and uniform(seed, STREAM_RECRUIT, step, uid[i]) < senddown_rate:
-                k = int(uniform(seed, STREAM_DEST, step, uid[i]) * province_n_communes[p])
-                place[i] = province_first_commune[p] + min(k, province_n_communes[p] - 1)
-                hukou[i] = 0
-                activity[i] = FARM
-            else:
-                activity[i] = URBAN_WORK
-
-
+# ---------------------------------------------------------------- per-person rules (inlined)
 @njit(inline="always", cache=True)
 def person_need(sex, age_y, activity, need_table, extra_by_activity):
     return need_table[sex, min(age_y, 110)] + extra_by_activity[activity]
@@ -136,55 +94,109 @@ def ration_weight(klass, age_y, activity, canteen_share, w_cadre, w_black, w_non
     return canteen_share * w + (1.0 - canteen_share) * (1.0 + damping * (w - 1.0))
 
 
-@njit(cache=True)
-def census(alive, age_m, sex, place, klass, activity, intake_ratio, prev_place, n_places,
-           need_table, extra_by_activity, nongrain_share, canteen_share_by_place,
-           w_cadre, w_black, w_non_worker, damping, theta, want_pyramid):
-    """Count people and sum labor and weighted needs per place (serial: float sums in index order).
+@njit(inline="always", cache=True)
+def assign_activity(i, age_y, hukou, place, activity, uid, seed, step, furnace_share, water_share,
+                    recruit_rate, senddown_rate, place_province, province_city, province_first_commune,
+                    province_n_communes):
+    """A person's activity this month; recruitment to the province's city or send-down to a commune.
 
-    Returns per place: population, working-age, effective farm/furnace/water-works labor
-    (work capacity e = min(1, intake/need)^theta), weighted daily grain need (kcal/day), moves
-    in and out since ``prev_place``; and the national age-sex pyramid (0..100) if requested.
+    Rural working-age (15-59) people farm, or are drawn to furnaces / water works by the month's
+    shares; a share ``recruit_rate`` is recruited to town (urban hukou). Urban working-age people
+    work in town, or are sent down (``senddown_rate``) to a random commune of their province.
     """
-    pop = np.zeros(n_places, np.int64)
-    working = np.zeros(n_places, np.int64)
-    farm = np.zeros(n_places)
-    furnace = np.zeros(n_places)
-    water = np.zeros(n_places)
-    weighted_need = np.zeros(n_places)
-    moved_in = np.zeros(n_places, np.int64)
-    moved_out = np.zeros(n_places, np.int64)
-    pyramid = np.zeros((2, 101), np.int64)
-    for i in range(alive.shape[0]):
-        if alive[i] == 0:
-            continue
-        c = place[i]
-        pop[c] += 1
-        if prev_place[i] != c:
-            moved_in[c] += 1
-            moved_out[prev_place[i]] += 1
-        age_y = age_m[i] // 12
-        if want_pyramid:
-            pyramid[sex[i], min(age_y, 100)] += 1
-        act = activity[i]
-        if act != NONE:
-            working[c] += 1
-            e = min(1.0, intake_ratio[i]) ** theta
-            if act == FARM:
-                farm[c] += e
-            elif act == FURNACE:
-                furnace[c] += e
-            elif act == WATERWORKS:
-                water[c] += e
-        need = person_need(sex[i], age_y, act, need_table, extra_by_activity)
-        w = ration_weight(klass[i], age_y, act, canteen_share_by_place[c], w_cadre, w_black, w_non_worker, damping)
-        weighted_need[c] += w * need * (1.0 - nongrain_share[c])
-    return pop, working, farm, furnace, water, weighted_need, moved_in, moved_out, pyramid
+    if age_y < 15 or age_y >= 60:
+        activity[i] = NONE
+        return
+    p = place_province[place[i]]
+    if hukou[i] == 0:
+        if recruit_rate > 0.0 and uniform(seed, STREAM_RECRUIT, step, uid[i]) < recruit_rate:
+            place[i] = province_city[p]
+            hukou[i] = 1
+            activity[i] = URBAN_WORK
+            return
+        u = uniform(seed, STREAM_LABOR, step, uid[i])
+        if u < furnace_share:
+            activity[i] = FURNACE
+        elif u < furnace_share + water_share:
+            activity[i] = WATERWORKS
+        else:
+            activity[i] = FARM
+    elif senddown_rate > 0.0 and uniform(seed, STREAM_RECRUIT, step, uid[i]) < senddown_rate:
+        k = int(uniform(seed, STREAM_DEST, step, uid[i]) * province_n_communes[p])
+        place[i] = province_first_commune[p] + min(k, province_n_communes[p] - 1)
+        hukou[i] = 0
+        activity[i] = FARM
+    else:
+        activity[i] = URBAN_WORK
 
 
-@njit(parallel=True, cache=True)
+# Reductions run in parallel over a FIXED number of chunks (not threads); each chunk sums
+# into its own row and rows are added in chunk order, so float sums do not depend on threads.
+N_CHUNKS = 32
+
+
+@njit(inline="always", cache=True)
+def _chunk(c, n):
+    return (c * n) // N_CHUNKS, ((c + 1) * n) // N_CHUNKS
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def labor_and_census(alive, age_m, sex, place, hukou, klass, activity, intake_ratio, reserve, uid, seed, step,
+                     furnace_share, water_share, recruit_rate, senddown_rate, place_province, province_city,
+                     province_first_commune, province_n_communes, n_places,
+                     need_table, extra_by_activity, nongrain_share, canteen_share_by_place,
+                     w_cadre, w_black, w_non_worker, damping, theta, want_pyramid):
+    """Assign the month's activities and moves, then count people, labor and needs per place.
+
+    Returns per place: population, working people, effective farm/furnace/water-works labor
+    (work capacity e = min(1, intake/need)^theta), weighted daily grain need (kcal/day), people
+    who moved in and out, summed reserve; and the national age-sex pyramid (0..100) if requested.
+    """
+    n = alive.shape[0]
+    ints = np.zeros((N_CHUNKS, 4, n_places), np.int64)     # pop, working, moved in, moved out
+    floats = np.zeros((N_CHUNKS, 5, n_places))             # farm, furnace, water, weighted need, reserve
+    pyr = np.zeros((N_CHUNKS, 2, 101), np.int64)
+    for c in prange(N_CHUNKS):
+        lo, hi = _chunk(c, n)
+        for i in range(lo, hi):
+            if alive[i] == 0:
+                continue
+            age_y = age_m[i] // 12
+            before = place[i]
+            assign_activity(i, age_y, hukou, place, activity, uid, seed, step, furnace_share, water_share,
+                            recruit_rate, senddown_rate, place_province, province_city, province_first_commune,
+                            province_n_communes)
+            pl = place[i]
+            ints[c, 0, pl] += 1
+            if before != pl:
+                ints[c, 2, pl] += 1
+                ints[c, 3, before] += 1
+            if want_pyramid:
+                pyr[c, sex[i], min(age_y, 100)] += 1
+            act = activity[i]
+            if act != NONE:
+                ints[c, 1, pl] += 1
+                if act != URBAN_WORK:
+                    ir = min(1.0, intake_ratio[i])
+                    e = ir if theta == 1.0 else ir ** theta
+                    floats[c, act - 1, pl] += e  # FARM=1, FURNACE=2, WATERWORKS=3
+            need = person_need(sex[i], age_y, act, need_table, extra_by_activity)
+            w = ration_weight(klass[i], age_y, act, canteen_share_by_place[pl], w_cadre, w_black, w_non_worker, damping)
+            floats[c, 3, pl] += w * need * (1.0 - nongrain_share[pl])
+            floats[c, 4, pl] += reserve[i]
+    ti = ints[0].copy()
+    tf = floats[0].copy()
+    tp = pyr[0].copy()
+    for c in range(1, N_CHUNKS):
+        ti += ints[c]
+        tf += floats[c]
+        tp += pyr[c]
+    return ti[0], ti[1], tf[0], tf[1], tf[2], tf[3], ti[2], ti[3], tf[4], tp
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
 def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, reserve_start, intake_ratio,
-                 preg, mother, mother_uid, uid, status, eaten_kg, seed, step,
+                 preg, mother, mother_uid, uid, status, seed, step, n_places,
                  ration_ratio, nongrain_share, canteen_share_by_place, place_is_city, violence_pressure,
                  need_table, extra_by_activity, capacity_table, base_hazard, conception_table,
                  kcal_per_kg, famine_substitute_kcal, recovery_efficiency, metabolic_adaptation,
@@ -194,144 +206,149 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                  death_completeness, famine_death_penalty,
                  fert_zero_depletion, fert_exponent, postpartum_months, fetal_loss_hunger,
                  escape_rate, escape_success, n_communes):
-    """One month of a person's life: eat, gain or lose reserve, maybe die, conceive, give birth, flee, age.
+    """One month of every person's life, with the month's tallies per place.
 
+    Each person eats, gains or loses reserve, may die, conceive, give birth, flee, and ages.
     Intake (kcal/day) = non-grain share of need + weight x grain need x the place's ration ratio
     + famine substitutes. Reserve (share of capacity) changes by
     30 x (intake - need x (1 - adaptation x depletion)) / capacity, surplus stored with
-    ``recovery_efficiency`` (a depleted body needs less, so mild deficits settle at a lower reserve). Monthly death hazard
-    h = m0/12 x (1 + beta_age x depletion^gamma) + starvation + violence. Writes ``status`` bits
-    (death cause, registered, gives birth, escaped) and the grain eaten (kg) for the ledgers.
+    ``recovery_efficiency`` (a depleted body needs less, so mild deficits settle at a lower reserve).
+    Monthly death hazard h = m0/12 x (1 + beta_age x depletion^gamma) + starvation + violence;
+    a nursing child (< 2) shares its mother's depletion. Writes ``status`` bits (death cause,
+    registered, gives birth, escaped); ``alive`` is left for ``finish_month`` so that a mother's
+    state is read consistently. Returns per place: grain eaten (kg per agent), deaths, registered
+    deaths, deaths by cause, escapes in and out; and national deaths by age group, class, sector, cause.
     """
-    for i in prange(alive.shape[0]):
-        status[i] = 0
-        eaten_kg[i] = 0.0
-        if alive[i] == 0:
-            continue
-        c = place[i]
-        age_y = age_m[i] // 12
-        a = min(age_y, 110)
-        s = sex[i]
-        act = activity[i]
-        need = person_need(s, age_y, act, need_table, extra_by_activity)
-        w = ration_weight(klass[i], age_y, act, canteen_share_by_place[c], w_cadre, w_black, w_non_worker, damping)
-        grain_kcal = w * need * (1.0 - nongrain_share[c]) * ration_ratio[c]
-        eaten_kg[i] = grain_kcal * 30.0 / kcal_per_kg
-        depletion0 = 1.0 - reserve_start[i]
-        intake = need * nongrain_share[c] + grain_kcal + famine_substitute_kcal * depletion0 * (1.0 - place_is_city[c])
-        intake_ratio[i] = intake / need
-        delta = 30.0 * (intake - need * (1.0 - metabolic_adaptation * depletion0)) / capacity_table[s, a]
-        if delta > 0.0:
-            delta *= recovery_efficiency
-        r = min(1.0, max(0.0, reserve_start[i] + delta))
-        reserve[i] = r
-        d = 1.0 - r
-        m0 = base_hazard[s, a]
-        if place_is_city[c] == 1:
-            m0 *= urban_mortality_factor
-        g = age_group(age_y)
-        if age_y < 2 and mother[i] >= 0:
-            m = mother[i]
-            if alive[m] == 1 and uid[m] == mother_uid[i]:
-                d = max(d, 1.0 - reserve_start[m])  # a nursing child shares its mother's hunger
-            else:
-                m0 *= orphan_multiplier
-        natural = m0 / 12.0
-        famine = natural * beta_by_group[g] * d ** gamma
-        if d > starvation_threshold:
-            x = (d - starvation_threshold) / (1.0 - starvation_threshold)
-            famine += starvation_hazard * x * x
-        violent = 0.0
-        if hukou[i] == 0 and age_y >= 15 and age_y < 60:
-            violent = violence_rate * violence_pressure[c]
-            if klass[i] == 2:
-                violent *= black_violence_factor
-        total = natural + famine + violent
-        p_die = 1.0 - math.exp(-total)
-        if uniform(seed, STREAM_DEATH, step, uid[i]) < p_die:
-            u = uniform(seed, STREAM_CAUSE, step, uid[i]) * total
-            cause = DIED_NATURAL if u < natural else (DIED_FAMINE if u < natural + famine else DIED_VIOLENCE)
-            st = cause
-            if uniform(seed, STREAM_REG_DEATH, step, uid[i]) < death_completeness * (1.0 - famine_death_penalty * d):
-                st |= REGISTERED_DEATH
-            status[i] = st
-            continue
-        st = 0
-        # pregnancy, births, conception
-        if preg[i] > 0:
-            if uniform(seed, STREAM_FETAL, step, uid[i]) < fetal_loss_hunger * d * d:
-                preg[i] = 0
-            else:
+    n = alive.shape[0]
+    ints = np.zeros((N_CHUNKS, 7, n_places), np.int64)  # deaths, registered, 3 causes, escapes in, out
+    eaten_c = np.zeros((N_CHUNKS, n_places))
+    detail_c = np.zeros((N_CHUNKS, N_AGE_GROUPS, 3, 2, 3), np.int64)
+    for ch in prange(N_CHUNKS):
+        lo, hi = _chunk(ch, n)
+        for i in range(lo, hi):
+            status[i] = 0
+            if alive[i] == 0:
+                continue
+            c = place[i]
+            age_y = age_m[i] // 12
+            a = min(age_y, 110)
+            s = sex[i]
+            act = activity[i]
+            need = person_need(s, age_y, act, need_table, extra_by_activity)
+            w = ration_weight(klass[i], age_y, act, canteen_share_by_place[c], w_cadre, w_black, w_non_worker, damping)
+            grain_kcal = w * need * (1.0 - nongrain_share[c]) * ration_ratio[c]
+            eaten_c[ch, c] += grain_kcal * 30.0 / kcal_per_kg
+            depletion0 = 1.0 - reserve_start[i]
+            intake = need * nongrain_share[c] + grain_kcal + famine_substitute_kcal * depletion0 * (1.0 - place_is_city[c])
+            intake_ratio[i] = intake / need
+            delta = 30.0 * (intake - need * (1.0 - metabolic_adaptation * depletion0)) / capacity_table[s, a]
+            if delta > 0.0:
+                delta *= recovery_efficiency
+            r = min(1.0, max(0.0, reserve_start[i] + delta))
+            reserve[i] = r
+            d = 1.0 - r
+            m0 = base_hazard[s, a]
+            if place_is_city[c] == 1:
+                m0 *= urban_mortality_factor
+            g = age_group(age_y)
+            if age_y < 2 and mother[i] >= 0:
+                m = mother[i]
+                if alive[m] == 1 and uid[m] == mother_uid[i]:
+                    d = max(d, 1.0 - reserve_start[m])  # a nursing child shares its mother's hunger
+                else:
+                    m0 *= orphan_multiplier
+            natural = m0 / 12.0
+            dg = d * d if gamma == 2.0 else d ** gamma
+            famine = natural * beta_by_group[g] * dg
+            if d > starvation_threshold:
+                x = (d - starvation_threshold) / (1.0 - starvation_threshold)
+                famine += starvation_hazard * x * x
+            violent = 0.0
+            if hukou[i] == 0 and age_y >= 15 and age_y < 60:
+                violent = violence_rate * violence_pressure[c]
+                if klass[i] == 2:
+                    violent *= black_violence_factor
+            total = natural + famine + violent
+            if uniform(seed, STREAM_DEATH, step, uid[i]) < 1.0 - math.exp(-total):
+                u = uniform(seed, STREAM_CAUSE, step, uid[i]) * total
+                cause = DIED_NATURAL if u < natural else (DIED_FAMINE if u < natural + famine else DIED_VIOLENCE)
+                st = cause
+                ints[ch, 0, c] += 1
+                ints[ch, 1 + cause, c] += 1
+                if uniform(seed, STREAM_REG_DEATH, step, uid[i]) < death_completeness * (1.0 - famine_death_penalty * d):
+                    st |= REGISTERED_DEATH
+                    ints[ch, 1, c] += 1
+                detail_c[ch, g, klass[i], hukou[i], cause - 1] += 1
+                status[i] = st
+                continue
+            st = 0
+            if preg[i] > 0:  # pregnancy; famine raises fetal loss
+                if uniform(seed, STREAM_FETAL, step, uid[i]) < fetal_loss_hunger * d * d:
+                    preg[i] = 0
+                else:
+                    preg[i] += 1
+                    if preg[i] >= 10:
+                        st |= GIVES_BIRTH
+                        preg[i] = -postpartum_months
+            elif preg[i] < 0:
                 preg[i] += 1
-                if preg[i] >= 10:
-                    st |= GIVES_BIRTH
-                    preg[i] = -postpartum_months
-        elif preg[i] < 0:
-            preg[i] += 1
-        elif s == 1:
-            p = conception_table[a]
-            if p > 0.0:
-                if place_is_city[c] == 1:
-                    p *= urban_fertility_factor
-                f = max(0.0, 1.0 - d / fert_zero_depletion) ** fert_exponent
-                if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * f:
-                    preg[i] = 1
-        # flight from hunger: blocked by hukou enforcement
-        if hukou[i] == 0 and d > 0.2 and escape_rate > 0.0:
-            if uniform(seed, STREAM_ESCAPE, step, uid[i]) < escape_rate * d * d:
-                if uniform(seed, STREAM_ESCAPE_OK, step, uid[i]) < escape_success:
-                    best = c
-                    best_ratio = ration_ratio[c]
-                    for k in range(3):
-                        v = uniform(seed, STREAM_ESCAPE_DEST + 16 * k, step, uid[i])
-                        cand = min(int(v * n_communes), n_communes - 1)
-                        if ration_ratio[cand] > best_ratio:
-                            best = cand
-                            best_ratio = ration_ratio[cand]
-                    if best != c:
-                        place[i] = best
-                        st |= ESCAPED
-        status[i] = st
-        age_m[i] += 1
+            elif s == 1:
+                p = conception_table[a]
+                if p > 0.0:
+                    if place_is_city[c] == 1:
+                        p *= urban_fertility_factor
+                    f = max(0.0, 1.0 - d / fert_zero_depletion) ** fert_exponent
+                    if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * f:
+                        preg[i] = 1
+            # flight from hunger to a better-fed commune; hukou enforcement makes most attempts fail
+            if hukou[i] == 0 and d > 0.2 and escape_rate > 0.0:
+                if uniform(seed, STREAM_ESCAPE, step, uid[i]) < escape_rate * d * d:
+                    if uniform(seed, STREAM_ESCAPE_OK, step, uid[i]) < escape_success:
+                        best = c
+                        best_ratio = ration_ratio[c]
+                        for k in range(3):
+                            v = uniform(seed, STREAM_ESCAPE_DEST + 16 * k, step, uid[i])
+                            cand = min(int(v * n_communes), n_communes - 1)
+                            if ration_ratio[cand] > best_ratio:
+                                best = cand
+                                best_ratio = ration_ratio[cand]
+                        if best != c:
+                            place[i] = best
+                            st |= ESCAPED
+                            ints[ch, 5, best] += 1
+                            ints[ch, 6, c] += 1
+            status[i] = st
+            age_m[i] += 1
+    ti = ints[0].copy()
+    eaten = eaten_c[0].copy()
+    detail = detail_c[0].copy()
+    for ch in range(1, N_CHUNKS):
+        ti += ints[ch]
+        eaten += eaten_c[ch]
+        detail += detail_c[ch]
+    deaths_cause = np.empty((n_places, 3), np.int64)
+    for j in range(3):
+        deaths_cause[:, j] = ti[2 + j]
+    return eaten, ti[0], ti[1], deaths_cause, ti[5], ti[6], detail
 
 
 @njit(cache=True)
-def tally_month(alive, age_m, place, hukou, klass, status, eaten_kg, prev_place, n_places):
-    """Serial tally of the month's events per place, and national deaths by age group, class, sector and cause.
-
-    Marks the dead (alive = 0) and returns the mothers giving birth, in index order.
-    """
-    deaths = np.zeros(n_places, np.int64)
-    deaths_reg = np.zeros(n_places, np.int64)
-    deaths_cause = np.zeros((n_places, 3), np.int64)
-    esc_in = np.zeros(n_places, np.int64)
-    esc_out = np.zeros(n_places, np.int64)
-    eaten = np.zeros(n_places)
-    deaths_detail = np.zeros((N_AGE_GROUPS, 3, 2, 3), np.int64)  # age group, class, urban, cause
-    mothers = np.empty(alive.shape[0], np.int64)
+def finish_month(alive, status):
+    """Mark the dead and list the mothers giving birth, in index order (serial: thread-independent)."""
     n_mothers = 0
     for i in range(alive.shape[0]):
-        if alive[i] == 0:
-            continue
         st = status[i]
-        c = place[i]
-        eaten[prev_place[i]] += eaten_kg[i]
-        cause = st & DEATH_MASK
-        if cause != 0:
-            deaths[c] += 1
-            deaths_cause[c, cause - 1] += 1
-            if st & REGISTERED_DEATH:
-                deaths_reg[c] += 1
-            deaths_detail[age_group(age_m[i] // 12), klass[i], hukou[i], cause - 1] += 1
+        if st & DEATH_MASK:
             alive[i] = 0
-            continue
-        if st & ESCAPED:
-            esc_in[c] += 1
-            esc_out[prev_place[i]] += 1
-        if st & GIVES_BIRTH:
-            mothers[n_mothers] = i
+        elif st & GIVES_BIRTH:
             n_mothers += 1
-    return deaths, deaths_reg, deaths_cause, esc_in, esc_out, eaten, deaths_detail, mothers[:n_mothers]
+    mothers = np.empty(n_mothers, np.int64)
+    k = 0
+    for i in range(alive.shape[0]):
+        if status[i] & GIVES_BIRTH:
+            mothers[k] = i
+            k += 1
+    return mothers
 
 
 @njit(cache=True)

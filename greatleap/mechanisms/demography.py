@@ -83,8 +83,7 @@ def build_world(scenario) -> tuple[People, Places, dict]:
 
     # people: place, then age/sex/class drawn from counter-based streams keyed by id
     capacity = int(n_agents * run.capacity_factor)
-    people = People(**{name: np.zeros(capacity, dt) for name, dt in People.DTYPES.items()})
-    people.mother[:] = -1
+    people = People.empty(capacity)
     ids = np.arange(n_agents, dtype=np.int64)
     people.uid[:n_agents] = ids
     people.next_uid = n_agents
