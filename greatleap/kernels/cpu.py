@@ -130,6 +130,39 @@ def assign_activity(i, age_y, hukou, place, activity, uid, seed, step, furnace_s
         activity[i] = URBAN_WORK
 
 
+@njit(inline="always", cache=True)
+def famine_hazard(natural, beta, gamma, depletion, starvation_hazard, starvation_threshold):
+    """Monthly hazard added by hunger: natural x beta x depletion^gamma, plus starvation near exhaustion."""
+    dg = depletion * depletion if gamma == 2.0 else depletion ** gamma
+    h = natural * beta * dg
+    if depletion > starvation_threshold:
+        x = (depletion - starvation_threshold) / (1.0 - starvation_threshold)
+        h += starvation_hazard * x * x
+    return h
+
+
+@njit(inline="always", cache=True)
+def fertility_factor(depletion, zero_depletion, exponent):
+    """Share of normal conception probability left at a given depletion (famine amenorrhoea)."""
+    return max(0.0, 1.0 - depletion / zero_depletion) ** exponent
+
+
+@njit(cache=True)
+def famine_hazard_array(natural, beta, gamma, depletion, starvation_hazard, starvation_threshold):
+    out = np.empty(depletion.shape[0])
+    for i in range(depletion.shape[0]):
+        out[i] = famine_hazard(natural, beta, gamma, depletion[i], starvation_hazard, starvation_threshold)
+    return out
+
+
+@njit(cache=True)
+def fertility_factor_array(depletion, zero_depletion, exponent):
+    out = np.empty(depletion.shape[0])
+    for i in range(depletion.shape[0]):
+        out[i] = fertility_factor(depletion[i], zero_depletion, exponent)
+    return out
+
+
 # Reductions run in parallel over a FIXED number of chunks (not threads); each chunk sums
 # into its own row and rows are added in chunk order, so float sums do not depend on threads.
 N_CHUNKS = 32
@@ -258,11 +291,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                 else:
                     m0 *= orphan_multiplier
             natural = m0 / 12.0
-            dg = d * d if gamma == 2.0 else d ** gamma
-            famine = natural * beta_by_group[g] * dg
-            if d > starvation_threshold:
-                x = (d - starvation_threshold) / (1.0 - starvation_threshold)
-                famine += starvation_hazard * x * x
+            famine = famine_hazard(natural, beta_by_group[g], gamma, d, starvation_hazard, starvation_threshold)
             violent = 0.0
             if hukou[i] == 0 and age_y >= 15 and age_y < 60:
                 violent = violence_rate * violence_pressure[c]
@@ -297,8 +326,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                 if p > 0.0:
                     if place_is_city[c] == 1:
                         p *= urban_fertility_factor
-                    f = max(0.0, 1.0 - d / fert_zero_depletion) ** fert_exponent
-                    if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * f:
+                    if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * fertility_factor(d, fert_zero_depletion, fert_exponent):
                         preg[i] = 1
             # flight from hunger to a better-fed commune; hukou enforcement makes most attempts fail
             if hukou[i] == 0 and d > 0.2 and escape_rate > 0.0:

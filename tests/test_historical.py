@@ -1,0 +1,56 @@
+"""The historical run, un-calibrated, already has the right shape (issue 2's checks)."""
+
+
+def test_registered_cdr_peaks_in_1960_above_twice_1957(historical_annual):
+    cdr = historical_annual.cdr_registered
+    assert cdr.idxmax() == 1960
+    assert cdr.loc[1960] > 2 * cdr.loc[1957]
+
+
+def test_baseline_matches_the_official_1957_rates(historical_annual):
+    a = historical_annual
+    assert abs(a.cdr_registered.loc[1957] - 10.8) < 1.0
+    assert abs(a.cbr_registered.loc[1957] - 34.0) < 2.0
+    assert abs(a.population_end.loc[1957] / 1e6 - 646.5) < 0.01 * 646.5
+
+
+def test_births_collapse_and_rebound(historical_annual):
+    cbr = historical_annual.cbr_registered
+    assert cbr.loc[1960] < 25 and cbr.loc[1961] < 25
+    assert cbr.loc[1963] > 35
+
+
+def test_grain_falls_and_reports_run_ahead(historical_annual):
+    a = historical_annual
+    assert a.grain_harvest_mt.loc[1960] < 0.8 * a.grain_harvest_mt.loc[1957]
+    assert a.grain_reported_province_mt.loc[1958] > 1.5 * a.grain_harvest_mt.loc[1958]
+    assert a.grain_believed_mt.loc[1958] > 1.3 * a.grain_harvest_mt.loc[1958]
+    assert abs(a.grain_harvest_mt.loc[1957] - 195.05) < 0.05 * 195.05
+
+
+def test_procurement_share_peaks_in_1959(historical_annual):
+    share = historical_annual.procurement_share
+    assert share.idxmax() == 1959
+
+
+def test_rural_deaths_rise_far_more_than_urban(historical_annual):
+    a = historical_annual
+    rural_rise = a.cdr_true_rural.loc[1960] - a.cdr_true_rural.loc[1957]
+    urban_rise = a.cdr_true_urban.loc[1960] - a.cdr_true_urban.loc[1957]
+    assert rural_rise > 3 * max(urban_rise, 0.1)
+
+
+def test_furnaces_steel_and_exports(historical_annual):
+    a = historical_annual
+    assert a.labor_share_furnace_max.loc[1958] > 0.15
+    assert a.steel_unusable_mt.loc[1958] > 1.0
+    assert abs(a.net_exports_mt.loc[1959] - 4.155) < 0.2
+    assert a.net_exports_mt.loc[1961] < 0
+
+
+def test_violence_and_black_elements(historical):
+    d = historical.deaths_by_age_class
+    famine_years = d[d.year.between(1959, 1961)]
+    assert famine_years[famine_years.cause == "violence"].deaths.sum() > 0
+    by_class = famine_years.groupby("class").deaths.sum()
+    assert by_class["black_element"] > 0
