@@ -64,6 +64,7 @@ class PopulationParams(_Section):
     cadre_share: float = P(0.03, 0.0, 0.2, "share of rural people", "estimate (team, brigade and commune cadres with families)")
     black_element_share: float = P(0.05, 0.0, 0.3, "share of people", "estimate (landlord, rich-peasant, rightist labels)")
     sex_ratio_at_birth: float = P(1.06, 0.9, 1.2, "males per female", "demographic norm")
+    mortality_decline_per_year: float = P(0.03, 0.0, 0.2, "relative decline of baseline mortality per year after 1957", "UN WPP 2022 CDR 18.99 (1957) -> 14.17 (1966)")
     urban_mortality_factor: float = P(0.75, 0.3, 1.5, "ratio", "estimate: urban baseline mortality below rural")
     urban_fertility_factor: float = P(0.85, 0.3, 1.5, "ratio", "estimate: urban fertility below rural")
 
@@ -94,8 +95,8 @@ class MortalityParams(_Section):
 
 
 class FertilityParams(_Section):
-    hunger_zero_depletion: float = P(0.8, 0.1, 1.0, "depletion where conception stops", "famine amenorrhoea; calibrate")
-    hunger_exponent: float = P(1.5, 0.2, 6.0, "exponent", "calibrate")
+    hunger_zero_depletion: float = P(0.9, 0.1, 1.0, "depletion where conception stops", "famine amenorrhoea; calibrate")
+    hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "calibrate")
     postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea (estimate)")
     fetal_loss_hunger: float = P(0.05, 0.0, 0.5, "monthly fetal-loss probability at full depletion", "estimate")
 
@@ -111,6 +112,10 @@ class AgricultureParams(_Section):
     bird_recovery_per_year: float = P(0.25, 0.0, 2.0, "per year toward full bird population", "estimate")
     sparrow_kill_per_month: float = P(0.12, 0.0, 1.0, "share of birds killed per month at full campaign", "210 M+ sparrows killed 1958; estimate")
     incentive_loss: float = P(0.05, 0.0, 0.6, "yield share lost at full commune egalitarianism", "calibrate")
+    capital_elasticity: float = P(0.3, 0.0, 1.0, "yield elasticity to farm capital", "estimate")
+    capital_furnace_loss: float = P(0.04, 0.0, 1.0, "capital share melted per month at full furnace labor", "pots and tools melted (DESIGN item 3); estimate")
+    capital_hunger_loss: float = P(0.04, 0.0, 1.0, "capital share lost per month per unit of rural depletion above 0.1", "draught animals 53.8 M (1957) -> 38.3 M (1961); calibrate")
+    capital_recovery_per_year: float = P(0.12, 0.0, 2.0, "per year toward the 1957 level", "estimate")
     weather: dict[int, float] = Field(
         default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
         description="national weather factor by harvest year (1 = normal; missing years = 1); calibrate (Houser et al.: ~31% nature)")

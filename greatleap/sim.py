@@ -139,7 +139,8 @@ class Sim:
         harvest = np.zeros(pl.n_places)
         seed_feed = np.zeros(pl.n_places)
         taken = np.zeros(pl.n_places)
-        labor_ratio = self.agriculture.month(month, lev, farm)
+        rural_depletion = 1.0 - float(reserve_sum[:nc].sum() / max(pop[:nc].sum(), 1))
+        labor_ratio = self.agriculture.month(month, lev, farm, rural_depletion)
         steel = labor.steel_month(sc.industry, float(furnace.sum()), float(working[nc:].sum()),
                                   self.urban_workers_start, self.scale)
         report = None
@@ -197,8 +198,9 @@ class Sim:
             pp.alive, pp.age_m, pp.sex, pp.place, pp.hukou, pp.klass, pp.activity, pp.reserve, reserve_start,
             pp.intake_ratio, pp.preg, pp.mother, pp.mother_uid, pp.uid, status, sc.run.seed, t, pl.n_places,
             ratio, nongrain, canteen_by_place, pl.place_is_city, self.violence_pressure,
-            self.need_table, self.extra, self.capacity, self.tables["base_hazard"], self.tables["conception"],
-            kcal, sc.nutrition.famine_substitute_kcal, sc.nutrition.recovery_efficiency, sc.nutrition.metabolic_adaptation,
+            self.need_table, self.extra, self.capacity,
+            self.tables["base_hazard"] * (1.0 - sc.population.mortality_decline_per_year) ** max(0.0, year + (month - 1) / 12 - 1957),
+            self.tables["conception"], kcal, sc.nutrition.famine_substitute_kcal, sc.nutrition.recovery_efficiency, sc.nutrition.metabolic_adaptation,
             cp.weight_cadre, cp.weight_black_element, cp.weight_non_worker, cp.household_weight_damping,
             self.beta, m.hunger_gamma, m.starvation_hazard, m.starvation_threshold, m.orphan_infant_multiplier,
             m.violence_rate, m.black_element_violence_factor, sc.population.urban_mortality_factor,

@@ -165,7 +165,7 @@ def fertility_factor_array(depletion, zero_depletion, exponent):
 
 # Reductions run in parallel over a FIXED number of chunks (not threads); each chunk sums
 # into its own row and rows are added in chunk order, so float sums do not depend on threads.
-N_CHUNKS = 32
+N_CHUNKS = 16
 
 
 @njit(inline="always", cache=True)

@@ -8,7 +8,9 @@ demand of each month of the season, and the harvest loss grows with the labor sh
 the harvest month. Techniques, fallowing and pests act through the state of the fields at
 planting time (October for the summer crop, April for the autumn crop); techniques are adopted
 more where provincial leaders are more radical. Birds (sparrows) fall with the Four Pests
-campaign and recover slowly; pest losses grow as birds disappear.
+campaign and recover slowly; pest losses grow as birds disappear. Farm capital (draught
+animals, tools) is melted in the furnaces and eaten or lost in hunger, and is rebuilt slowly;
+yields scale with capital^capital_elasticity (draught animals fell by ~29% 1957-61).
 Units: kg of unhusked grain (real, not per agent).
 """
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Agriculture:
         self.seed = scenario.run.seed
         self.places = places
         self.birds = 1.0  # share of the pre-campaign bird population
+        self.capital = 1.0  # farm capital (draught animals, tools) relative to 1957
         self.history: list[tuple[np.ndarray, float]] = []  # (levers, birds) of each month so far
         nc = places.n_communes
         self.adoption = np.minimum(1.0, 0.5 + places.radicalism)[places.place_province[:nc]]
@@ -67,8 +70,8 @@ class Agriculture:
             self._weather[year] = self.p.weather.get(year, 1.0) * np.exp(sd * z - 0.5 * sd * sd)
         return self._weather[year]
 
-    def month(self, month: int, levers: np.ndarray, farm_labor: np.ndarray) -> np.ndarray:
-        """Accumulate this month's effective farm labor; update birds. Returns the labor ratio."""
+    def month(self, month: int, levers: np.ndarray, farm_labor: np.ndarray, rural_depletion: float = 0.0) -> np.ndarray:
+        """Accumulate this month's effective farm labor; update birds and farm capital. Returns the labor ratio."""
         nc = self.places.n_communes
         ratio = np.minimum(farm_labor[:nc] / self.places.farm_norm[:nc], 1.3)
         w = LABOR_DEMAND[month - 1]
@@ -79,6 +82,9 @@ class Agriculture:
         kill = self.p.sparrow_kill_per_month * levers[L["sparrow_campaign"]]
         self.birds = self.birds * (1.0 - kill)
         self.birds += self.p.bird_recovery_per_year / 12.0 * (1.0 - self.birds)
+        lost = self.p.capital_furnace_loss * levers[L["furnace_labor"]] + self.p.capital_hunger_loss * max(0.0, rural_depletion - 0.1)
+        self.capital = self.capital * (1.0 - min(lost, 0.5))
+        self.capital += self.p.capital_recovery_per_year / 12.0 * (1.0 - self.capital)
         return ratio
 
     def harvest(self, year: int, month: int, harvest_labor_ratio: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -98,9 +104,10 @@ class Agriculture:
         loss = p.harvest_loss_max * np.maximum(0.0, 1.0 - harvest_labor_ratio)
         trend = (1.0 + p.yield_trend) ** (year - 1957)
         y = (pl.potential_kg[:nc] * share * self.weather(year)[prov] * trend * technique * pests * incentive
+             * self.capital ** p.capital_elasticity
              * fallow * season_labor ** p.labor_elasticity * (1.0 - loss))
         factors = {"technique": float(np.mean(technique)), "pests": pests, "incentive": incentive,
                    "harvest_loss": float(np.mean(loss)), "season_labor": float(np.mean(season_labor)),
-                   "weather": float(p.weather.get(year, 1.0))}
+                   "weather": float(p.weather.get(year, 1.0)), "capital": self.capital}
         self._reset_season()
         return y, factors
