@@ -1,0 +1,1 @@
+"""Analyses: estimate (excess-death methods); validate, calibrate, compare and decompose come later."""
