@@ -89,6 +89,100 @@ def run(
                   f"compile/load); results in [bold]{path}[/]")
 
 
+def _progress_bar(description: str):
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+@app.command()
+def validate(
+    scenario: str = typer.Argument("historical", help="built-in scenario or TOML path"),
+    seeds: int = typer.Option(8, "--seeds", help="ensemble size (seeds 1..N)"),
+    scale: float = typer.Option(5000.0, "--scale", help="real persons per agent"),
+    jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
+    vintage: str = typer.Option("official", "--vintage", help="official (registered series) or banister (as truth)"),
+    targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/validate-<scenario>-<time>)"),
+) -> None:
+    """Run an ensemble and compare every target with the record; write a report (CSV, PNG, HTML)."""
+    from greatleap.analysis.targets import TargetError, load_targets
+    from greatleap.analysis.validate import validate as run_validation
+    from greatleap.analysis.validate import validation_report
+
+    if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
+        _fail(f"--seeds {seeds} / --jobs {jobs} / --scale {scale}: allowed seeds >= 1, jobs >= 1, scale 1..1e6")
+    try:
+        scen = load_scenario(scenario)
+        table = load_targets(targets, vintage)
+    except (ScenarioError, TargetError) as exc:
+        _fail(str(exc))
+    out = out or Path("runs") / f"validate-{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and any(out.iterdir()):
+        _fail(f"--out = {str(out)!r}: exists and is not empty")
+    with _progress_bar("runs") as bar:
+        task = bar.add_task(f"{seeds} runs of {scen.name}", total=seeds)
+        evaluated, runs, failures = run_validation(scen, table, list(range(1, seeds + 1)), scale, jobs,
+                                                   lambda d, n: bar.update(task, completed=d))
+    for f in failures:
+        err.print(f"[red]run with seed {f.seed} failed:[/] {f.error.splitlines()[0]}")
+    from greatleap.analysis.calibrate import current_values
+    try:
+        from greatleap.analysis.calibrate import check_parameters
+        params = current_values(scen, check_parameters(scen))
+    except ScenarioError:
+        params = {}
+    meta = {"scenario": scen.name, "vintage": vintage, "seeds": len(runs), "scale": scale, "parameters": params}
+    path = validation_report(evaluated, runs, meta, out)
+    by = evaluated.groupby("name").passed.agg(["sum", "count"])
+    t = Table(title=f"validate {scen.name} ({vintage}): targets within tolerance")
+    for col in ("series", "passed", "of"):
+        t.add_column(col)
+    for name, row in by.iterrows():
+        t.add_row(name, str(int(row["sum"])), str(int(row["count"])))
+    console.print(t)
+    from greatleap.analysis.targets import score
+    console.print(f"passed {int(evaluated.passed.sum())} of {len(evaluated)} targets; score {score(evaluated):.3f}; "
+                  f"report in [bold]{path}[/] (open index.html)")
+
+
+@app.command()
+def calibrate(
+    scenario: str = typer.Argument("historical", help="built-in scenario or TOML path with [[calibration.parameters]]"),
+    trials: int = typer.Option(200, "--trials", help="run until the study has this many finished trials"),
+    jobs: int = typer.Option(2, "--jobs", help="parallel worker processes"),
+    seeds: int = typer.Option(2, "--seeds", help="seeds per trial"),
+    scale: float = typer.Option(20000.0, "--scale", help="real persons per agent during the search"),
+    vintage: str = typer.Option("official", "--vintage", help="official or banister"),
+    storage: Path = typer.Option(Path("calibration.sqlite"), "--storage", help="Optuna study storage (SQLite file); resumable"),
+    study: Optional[str] = typer.Option(None, "--study", help="study name (default <scenario>-<vintage>)"),
+    out: Path = typer.Option(Path("runs/calibration"), "--out", help="folder for best.toml, top.csv, trials.csv"),
+) -> None:
+    """Fit the scenario's declared uncertain parameters to the targets (Optuna, resumable)."""
+    from greatleap.analysis import calibrate as cal
+    from greatleap.analysis.targets import TargetError, load_targets
+
+    if trials < 1 or jobs < 1 or seeds < 1 or not 1 <= scale <= 1e6:
+        _fail("--trials, --jobs, --seeds must be >= 1 and --scale within 1..1e6")
+    try:
+        cal.require_optuna()
+        scen = load_scenario(scenario)
+        specs = cal.check_parameters(scen)
+        table = load_targets(None, vintage)
+    except (ScenarioError, TargetError) as exc:
+        _fail(str(exc))
+    name = study or f"{scen.name}-{vintage}"
+    url = f"sqlite:///{storage.resolve()}"
+    with _progress_bar("trials") as bar:
+        task = bar.add_task(f"calibrating {len(specs)} parameters", total=trials)
+        st = cal.calibrate(scen, table, url, name, trials, jobs, tuple(range(1, seeds + 1)), scale,
+                           progress=lambda d, n: bar.update(task, completed=d))
+    source = scenario if not Path(scenario).is_file() else str(Path(scenario).resolve())
+    path = cal.write_outputs(st, scen, specs, out, extends=source)
+    best = cal.results_table(st, specs).iloc[0]
+    console.print(f"best score {best.score:.4f} (trial {int(best.trial)}, {best.passed} targets passed); "
+                  f"overlay in [bold]{path / 'best.toml'}[/]; study {name} in {storage}")
+
+
 @app.command()
 def estimate(
     series: str = typer.Argument("official", help="official | banister | a CSV file (year,population,births,deaths "

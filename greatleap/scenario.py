@@ -127,7 +127,7 @@ class AgricultureParams(_Section):
 
 
 class IndustryParams(_Section):
-    furnace_steel_kg_per_labor_month: float = P(60.0, 0.0, 1000.0, "kg steel per furnace labor-month", "calibrate to ~4 Mt native steel 1958")
+    furnace_steel_kg_per_labor_month: float = P(15.0, 0.0, 1000.0, "kg steel per furnace labor-month", "calibrate to ~4 Mt native steel 1958")
     furnace_unusable_share: float = P(0.8, 0.0, 1.0, "share of furnace steel unusable", ">3 Mt of 1958 output unusable (DESIGN item 3)")
     modern_steel_mt_1957: float = P(5.35, 0.0, 50.0, "Mt/year", "1957 steel output (glf_campaign_quantities)")
 
@@ -225,6 +225,24 @@ class Event(_Section):
         return self
 
 
+class CalibrationParameter(_Section):
+    key: str = Field(description="dotted parameter (section.name) or lever:NAME@YYYY-MM (an event's value)")
+    low: float
+    high: float
+    log: bool = False
+    note: str = Field("", description="the literature range or reasoning behind the bounds")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "CalibrationParameter":
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        return self
+
+
+class CalibrationConfig(_Section):
+    parameters: list[CalibrationParameter] = Field(default_factory=list)
+
+
 class Scenario(_Section):
     name: str = "unnamed"
     description: str = ""
@@ -242,6 +260,7 @@ class Scenario(_Section):
     canteens: CanteenParams = Field(default_factory=CanteenParams)
     migration: MigrationParams = Field(default_factory=MigrationParams)
     registration: RegistrationParams = Field(default_factory=RegistrationParams)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     events: list[Event] = Field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

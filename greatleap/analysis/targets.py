@@ -1,0 +1,159 @@
+"""Targets: the record the simulation is validated and calibrated against, and the error measures.
+
+``load_targets()`` reads ``greatleap/data/targets.toml`` (tolerances and weights) and the observed
+values from the sourced CSVs it names, giving one row per target (series x year, or scalar fact)
+with its acceptance interval [lower, upper]. ``evaluate()`` puts an ensemble of runs beside them.
+"""
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from greatleap import data
+
+TARGETS_FILE = resources.files("greatleap.data") / "targets.toml"
+VINTAGES = ("official", "banister")
+_SERIES_KEYS = {"name", "vintage", "column", "table", "province", "sector", "file", "field", "multiply", "divide_by",
+                "wide_variable", "long_province", "years", "tolerance", "tolerance_by_year", "relative", "weight", "unit"}
+_SCALAR_KEYS = {"name", "column", "table", "year", "lower", "upper", "weight", "unit", "source"}
+
+
+class TargetError(ValueError):
+    """The targets file is malformed; the message names the entry, the key and what is allowed."""
+
+
+def _observed(entry: dict, where: str) -> pd.Series:
+    """Observed values by year for a series entry, read from its sourced CSV."""
+    frame = data.read_sourced_csv(entry["file"])
+    if "wide_variable" in entry:
+        rows = frame[(frame.province == entry["province"]) & (frame.variable == entry["wide_variable"])]
+        if rows.empty:
+            raise TargetError(f"{where}: no row {entry['province']}/{entry['wide_variable']} in {entry['file']}")
+        values = rows.iloc[0].drop(["province", "variable"])
+        out = pd.to_numeric(values, errors="coerce")
+        out.index = out.index.astype(int)
+    else:
+        if "long_province" in entry:
+            frame = frame[frame.province == entry["long_province"]]
+        for col in [entry.get("field"), entry.get("divide_by")]:
+            if col is not None and col not in frame.columns:
+                raise TargetError(f"{where}: field {col!r} not in {entry['file']}; allowed: {list(frame.columns)}")
+        out = pd.to_numeric(frame[entry["field"]], errors="coerce")
+        if "divide_by" in entry:
+            out = out / pd.to_numeric(frame[entry["divide_by"]], errors="coerce")
+        out.index = frame.year.astype(int)
+    return out * float(entry.get("multiply", 1.0))
+
+
+def load_targets(path: str | Path | None = None, vintage: str = "official") -> pd.DataFrame:
+    """One row per target: name, table, column, province, sector, year, observed, lower, upper, weight, unit, source."""
+    if vintage not in VINTAGES:
+        raise TargetError(f"vintage = {vintage!r}; allowed: {', '.join(VINTAGES)}")
+    label = str(path or "greatleap/data/targets.toml")
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else TARGETS_FILE.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TargetError(f"targets file {label}: cannot read ({exc.strerror})") from None
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetError(f"targets file {label}: malformed TOML: {exc}") from None
+    unknown = set(spec) - {"series", "scalar"}
+    if unknown:
+        raise TargetError(f"targets file {label}: unknown table(s) {sorted(unknown)}; allowed: series, scalar")
+    rows = []
+    chosen = {}
+    for i, entry in enumerate(spec.get("series", [])):
+        where = f"targets file {label}: series.{i} ({entry.get('name', '?')})"
+        bad = set(entry) - _SERIES_KEYS
+        if bad:
+            raise TargetError(f"{where}: unknown key(s) {sorted(bad)}; allowed: {sorted(_SERIES_KEYS)}")
+        for key in ("name", "column", "file", "years", "tolerance", "weight"):
+            if key not in entry:
+                raise TargetError(f"{where}: missing key {key!r}")
+        v = entry.get("vintage")
+        if v is not None and v not in VINTAGES:
+            raise TargetError(f"{where}: vintage = {v!r}; allowed: {', '.join(VINTAGES)}")
+        if v is not None and v != vintage:
+            continue
+        for key in ("tolerance", "weight"):
+            if not isinstance(entry[key], (int, float)) or entry[key] < 0:
+                raise TargetError(f"{where}: {key} = {entry[key]!r}; allowed: a number >= 0")
+        years = entry["years"]
+        if not (isinstance(years, list) and len(years) == 2 and years[0] <= years[1]):
+            raise TargetError(f"{where}: years = {years!r}; allowed: [first, last] with first <= last")
+        try:
+            observed = _observed(entry, where)
+        except data.DataError as exc:
+            raise TargetError(f"{where}: {exc}") from None
+        chosen[entry["name"]] = entry
+        for year in range(years[0], years[1] + 1):
+            if year not in observed.index or not np.isfinite(observed.loc[year]):
+                continue
+            obs = float(observed.loc[year])
+            tol = float(entry.get("tolerance_by_year", {}).get(str(year), entry["tolerance"]))
+            half = tol * abs(obs) if entry.get("relative", False) else tol
+            rows.append({"name": entry["name"], "table": entry.get("table", "annual_national"),
+                         "column": entry["column"], "province": entry.get("province"), "sector": entry.get("sector"),
+                         "year": year, "observed": obs, "lower": obs - half, "upper": obs + half,
+                         "weight": float(entry["weight"]), "unit": entry.get("unit", ""),
+                         "source": f"{entry['file']}:{entry.get('field', entry.get('wide_variable'))}"})
+    for i, entry in enumerate(spec.get("scalar", [])):
+        where = f"targets file {label}: scalar.{i} ({entry.get('name', '?')})"
+        bad = set(entry) - _SCALAR_KEYS
+        if bad:
+            raise TargetError(f"{where}: unknown key(s) {sorted(bad)}; allowed: {sorted(_SCALAR_KEYS)}")
+        for key in ("name", "column", "year", "lower", "upper", "weight", "source"):
+            if key not in entry:
+                raise TargetError(f"{where}: missing key {key!r}")
+        if entry["lower"] > entry["upper"]:
+            raise TargetError(f"{where}: lower {entry['lower']} > upper {entry['upper']}; allowed: lower <= upper")
+        rows.append({"name": entry["name"], "table": entry.get("table", "annual_national"), "column": entry["column"],
+                     "province": None, "sector": None, "year": int(entry["year"]),
+                     "observed": (entry["lower"] + entry["upper"]) / 2, "lower": float(entry["lower"]),
+                     "upper": float(entry["upper"]), "weight": float(entry["weight"]), "unit": entry.get("unit", ""),
+                     "source": entry["source"]})
+    if not rows:
+        raise TargetError(f"targets file {label}: no targets for vintage {vintage!r}")
+    return pd.DataFrame(rows)
+
+
+def simulated_values(targets: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> np.ndarray:
+    """The simulated value of every target from one run's tables (NaN where the run lacks the year)."""
+    out = np.full(len(targets), np.nan)
+    nat = tables["annual_national"].set_index("year")
+    prov = tables.get("annual_province")
+    prov_idx = prov.set_index(["province", "sector", "year"]) if prov is not None else None
+    for k, row in enumerate(targets.itertuples(index=False)):
+        if row.table == "annual_national":
+            if row.year in nat.index:
+                out[k] = nat.at[row.year, row.column]
+        elif prov_idx is not None and (row.province, row.sector, row.year) in prov_idx.index:
+            out[k] = prov_idx.at[(row.province, row.sector, row.year), row.column]
+    return out
+
+
+def evaluate(targets: pd.DataFrame, runs: Sequence[dict[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Targets beside an ensemble: simulated mean and 5-95% interval, error, normalised error, pass."""
+    sims = np.vstack([simulated_values(targets, r) for r in runs])
+    out = targets.copy()
+    out["sim_mean"] = np.nanmean(sims, axis=0)
+    out["sim_p05"] = np.nanpercentile(sims, 5, axis=0)
+    out["sim_p95"] = np.nanpercentile(sims, 95, axis=0)
+    out["error"] = out.sim_mean - out.observed
+    half = np.maximum((out.upper - out.lower) / 2, 1e-12)
+    centre = (out.upper + out.lower) / 2
+    out["normalised_error"] = (out.sim_mean - centre) / half
+    out["passed"] = (out.sim_mean >= out.lower) & (out.sim_mean <= out.upper)
+    return out
+
+
+def score(evaluated: pd.DataFrame) -> float:
+    """Weighted mean of squared normalised errors (0 = every target at its centre; 1 = at its edge)."""
+    e = evaluated.dropna(subset=["normalised_error"])
+    return float((e.weight * e.normalised_error ** 2).sum() / max(e.weight.sum(), 1e-12))
