@@ -6,14 +6,12 @@ unhusked grain; retention in kg/person/year; steel in Mt; shares in 0..1.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from greatleap.io import atomic_folder
 from greatleap.kernels.cpu import N_AGE_GROUPS
 from greatleap.timeline import month_label
 
@@ -311,24 +309,13 @@ class Results:
         Everything is written to a temporary sibling folder that is renamed into place only
         when complete, so a failure leaves no partial results folder.
         """
-        out = Path(out_dir)
-        if out.exists() and any(out.iterdir()):
-            raise FileExistsError(f"results folder {out} exists and is not empty; choose another --out")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
+        with atomic_folder(out_dir) as tmp:
             for name, frame in self.tables().items():
                 frame.to_parquet(tmp / f"{name}.parquet", index=False)
             (tmp / "run.json").write_text(json.dumps(self.meta, indent=2, default=_json_default), encoding="utf-8")
             if plot:
                 self.plot(tmp / "summary.png")
-            if out.exists():
-                out.rmdir()
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+        return Path(out_dir)
 
 
 def _json_default(value):

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from greatleap import data
+from greatleap.io import atomic_folder
 
 PERIODS = {"1958-1961": (1958, 1961), "1959-1961": (1959, 1961), "1958-1962": (1958, 1962)}
 POPULATION_CONVENTIONS = ("mid", "yearend", "previous")
@@ -394,20 +395,11 @@ def testbed(annual: pd.DataFrame, period: str = "1958-1961", population: str = "
 def write_report(table: pd.DataFrame, series: VitalSeries, out_dir: str | Path,
                  testbed_table: pd.DataFrame | None = None) -> Path:
     """Write ``estimates.csv``, ``estimates.png`` and ``report.md`` (a person-readable report) atomically."""
-    import os
-    import shutil
-    import tempfile
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"report folder {out} exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         table.to_csv(tmp / "estimates.csv", index=False)
         fig, ax = plt.subplots(figsize=(10, 5), constrained_layout=True)
         piv = table.pivot(index="method", columns="period", values="excess_deaths_m")
@@ -429,13 +421,7 @@ def write_report(table: pd.DataFrame, series: VitalSeries, out_dir: str | Path,
                   _markdown(published_estimates()[["estimate_million", "author", "year_published", "period",
                                                     "confidence"]]), "", "![chart](estimates.png)", ""]
         (tmp / "report.md").write_text("\n".join(lines), encoding="utf-8")
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out_dir)
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from greatleap.analysis.targets import evaluate, score
+from greatleap.io import atomic_folder
 
 
 def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out_dir: str | Path) -> Path:
@@ -20,12 +18,7 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"report folder {out} exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         evaluated.to_csv(tmp / "targets.csv", index=False)
         summary = {**meta, "score": score(evaluated), "passed": int(evaluated.passed.sum()),
                    "targets": int(len(evaluated)),
@@ -63,13 +56,7 @@ tr.fail td{{color:#b00}} img{{margin:4px}}</style></head><body>
 <h2>Series</h2>{''.join(f"<img src='{i}'>" for i in images)}
 <h2>Targets</h2><table><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{rows}</table></body></html>"""
         (tmp / "index.html").write_text(page, encoding="utf-8")
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out_dir)
 
 
 def validate(scenario, targets: pd.DataFrame, seeds, scale, jobs=1, progress=None):
