@@ -98,6 +98,9 @@ class FertilityParams(_Section):
     hunger_zero_depletion: float = P(0.9, 0.1, 1.0, "depletion where conception stops", "famine amenorrhoea; calibrate")
     hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "calibrate")
     postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea (estimate)")
+    separation_effect: float = P(0.5, 0.0, 1.0, "conception lost per unit share of rural labor diverted", "spouses separated by mobilisation; calibrate")
+    catchup_strength: float = P(0.25, 0.0, 2.0, "conception gain per year of postponed births", "post-famine rebound (CBR 43.4 registered in 1963); calibrate")
+    catchup_decay: float = P(0.04, 0.0, 0.5, "per month", "estimate")
     fetal_loss_hunger: float = P(0.05, 0.0, 0.5, "monthly fetal-loss probability at full depletion", "estimate")
 
 
@@ -150,6 +153,7 @@ class PlanningParams(_Section):
 
 class ProcurementParams(_Section):
     min_retention_kg: float = P(200.0, 0.0, 400.0, "kg food grain/person/year protected at zero enforcement", "estimate (1955 'three fixes' retention standard)")
+    radical_enforcement_gain: float = P(0.6, 0.0, 3.0, "enforcement x (1 + gain x (radicalism - 0.5))", "zealous provinces enforce harder (Sichuan, Anhui, Henan, Gansu); calibrate")
     concealment_max: float = P(0.15, 0.0, 0.6, "share of stock hidden under full pressure", "estimate")
     initial_state_stock_mt: float = P(30.0, 0.0, 100.0, "Mt", "estimate")
     state_reserve_floor_mt: float = P(12.0, 0.0, 100.0, "Mt kept back from relief", "22 Mt stayed in granaries at the famine's height (DESIGN item 10)")

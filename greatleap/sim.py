@@ -16,7 +16,7 @@ from greatleap.ledger import (check_grain_national, check_grain_places, check_pe
                               check_people_places)
 from greatleap.mechanisms import canteens, labor, nutrition, procurement
 from greatleap.mechanisms.agriculture import AUTUMN, SUMMER, Agriculture, months_to_next_harvest
-from greatleap.mechanisms.demography import build_world, completeness
+from greatleap.mechanisms.demography import FertilityTiming, build_world, completeness
 from greatleap.mechanisms.hierarchy import Hierarchy
 from greatleap.results import Recorder, Results
 from greatleap.scenario import Scenario, ScenarioError, load_scenario, validate_scenario
@@ -69,6 +69,9 @@ class Sim:
         m = scenario.mortality
         self.beta = np.array([m.hunger_beta_child, m.hunger_beta_child, m.hunger_beta_adult,
                               m.hunger_beta_adult, m.hunger_beta_old])
+        base_births = scenario.population.registered_cbr_1957 / 1000.0 / 12.0 / completeness(
+            scenario.registration.birth_completeness, 1957)
+        self.fertility_timing = FertilityTiming(scenario.fertility, base_births)
         self.recorder = Recorder(self.n_months, self.places, self.start)
         self.expected_pop = None
         self.reg_pop = None
@@ -204,7 +207,9 @@ class Sim:
             cp.weight_cadre, cp.weight_black_element, cp.weight_non_worker, cp.household_weight_damping,
             self.beta, m.hunger_gamma, m.starvation_hazard, m.starvation_threshold, m.orphan_infant_multiplier,
             m.violence_rate, m.black_element_violence_factor, sc.population.urban_mortality_factor,
-            sc.population.urban_fertility_factor, completeness(reg.death_completeness, year),
+            sc.population.urban_fertility_factor,
+            self.fertility_timing.multiplier(furnace_share + water_share, float(pop.sum())),
+            completeness(reg.death_completeness, year),
             reg.famine_death_penalty, f.hunger_zero_depletion, f.hunger_exponent, f.postpartum_months,
             f.fetal_loss_hunger, mg.escape_rate, escape_success, nc)
         t0 = self._tick("nutrition_and_demography", t0)
@@ -221,6 +226,7 @@ class Sim:
             sc.population.sex_ratio_at_birth / (1.0 + sc.population.sex_ratio_at_birth),
             completeness(reg.birth_completeness, year), pl.n_places)
         self.expected_pop = pop + births - deaths + esc_in - esc_out
+        self.fertility_timing.record(float(births.sum()), float(pop.sum()))
         self.reg_pop += births_reg - deaths_reg + esc_in - esc_out
         eaten_real = eaten_agents * self.scale
 

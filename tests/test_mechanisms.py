@@ -46,7 +46,7 @@ def test_inflation_rises_with_pressure_campaign_and_anti_right():
     calm = inflation(p, np.ones(1), 0.1, 0.0, 0.3, 0.0, np.zeros(1))[0]
     leap = inflation(p, np.ones(1), 1.0, 0.5, 0.3, 0.0, np.zeros(1))[0]
     anti_right = inflation(p, np.ones(1), 1.0, 0.5, 0.3, 1.0, np.zeros(1))[0]
-    assert calm < 0.05 < leap < anti_right <= p.inflation_max
+    assert calm < 0.1 < leap < anti_right <= p.inflation_max
     radical = inflation(p, np.ones(1), 1.0, 0.5, 0.95, 0.0, np.zeros(1))[0]
     assert radical > leap
 
@@ -202,7 +202,7 @@ def test_person_kernel_hungry_people_die_more_and_conceive_less():
         pp.intake_ratio, pp.preg, pp.mother, pp.mother_uid, pp.uid, status, 1, 0, 2,
         np.array([1.0, 0.3]), np.array([0.1, 0.1]), np.zeros(2), np.zeros(2, np.uint8), np.zeros(2),
         need, extra, cap, base, conceive, 3000.0, 0.0, 0.5, 0.5, 1.3, 0.8, 0.85, 0.0, beta, m.hunger_gamma,
-        m.starvation_hazard, m.starvation_threshold, 3.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0,
+        m.starvation_hazard, m.starvation_threshold, 3.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
         f.hunger_zero_depletion, f.hunger_exponent, 12, 0.0, 0.0, 0.0, 1)
     eaten, deaths = out[0], out[1]
     assert deaths[1] > 20 * max(deaths[0], 1)
@@ -238,3 +238,13 @@ def test_registration_completeness_lookup():
     table = SC.registration.death_completeness
     assert completeness(table, 1960) == 0.57
     assert completeness(table, 1950) == table[1957] and completeness(table, 1970) == table[1966]
+
+
+def test_separation_lowers_and_catch_up_raises_conception():
+    from greatleap.mechanisms.demography import FertilityTiming
+    ft = FertilityTiming(SC.fertility, 0.0035)
+    assert ft.multiplier(0.0, 1e6) == 1.0
+    assert ft.multiplier(0.3, 1e6) == pytest.approx(1 - SC.fertility.separation_effect * 0.3)
+    for _ in range(24):  # two famine years with half the expected births
+        ft.record(0.5 * 0.0035 * 1e6, 1e6)
+    assert ft.multiplier(0.0, 1e6) > 1.1

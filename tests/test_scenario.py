@@ -95,3 +95,12 @@ def test_every_parameter_has_unit_range_and_source():
                 assert "unit" in extra and "source" in extra, f"{section}.{name}"
                 assert any(getattr(m, "ge", None) is not None for m in f.metadata), f"{section}.{name} has no range"
     assert np.isfinite(1.0)
+
+
+def test_overlay_can_change_one_year_of_a_by_year_table(tmp_path):
+    f = tmp_path / "dry1960.toml"
+    f.write_text('extends = "historical"\n[agriculture.weather]\n1960 = 0.85\n', encoding="utf-8")
+    s = load_scenario(f)
+    base = load_scenario("historical").agriculture.weather
+    assert s.agriculture.weather[1960] == 0.85
+    assert all(s.agriculture.weather[y] == v for y, v in base.items() if y != 1960)

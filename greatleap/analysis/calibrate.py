@@ -51,6 +51,8 @@ def apply_params(data: dict[str, Any], params: dict[str, float]) -> dict[str, An
             if not isinstance(node.get(part), dict):
                 raise ScenarioError(f"calibration key {key!r}: no table {part!r}")
             node = node[part]
+        if last not in node and last.isdigit() and int(last) in node:
+            last = int(last)  # a year in a by-year table (agriculture.weather.1960)
         if last not in node:
             raise ScenarioError(f"calibration key {key!r}: unknown parameter {last!r}")
         node[last] = type(node[last])(value) if isinstance(node[last], (int, float)) else value
@@ -84,7 +86,7 @@ def current_values(scenario, specs: list[dict]) -> dict[str, float]:
         else:
             node = data
             for part in key.split("."):
-                node = node[part]
+                node = node[int(part)] if part.isdigit() and int(part) in node else node[part]
             out[key] = float(node)
     return out
 
@@ -182,6 +184,9 @@ def overlay_toml(base, params: dict[str, float], header: str = "", extends: str 
             events.append((lever, start, ev.end, value))
         else:
             section, _, name = key.rpartition(".")
+            if name.isdigit():  # a year of a by-year table: agriculture.weather.1960 -> [agriculture.weather] 1960 = v
+                tables.setdefault(section, {})[name] = value
+                continue
             tables.setdefault(section, {})[name] = value
     lines = [f"# {line}" for line in header.splitlines()]
     lines += [f'extends = "{extends or base.name}"', f'name = "{base.name}_calibrated"', ""]

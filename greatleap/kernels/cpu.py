@@ -236,6 +236,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                  w_cadre, w_black, w_non_worker, damping,
                  beta_by_group, gamma, starvation_hazard, starvation_threshold, orphan_multiplier,
                  violence_rate, black_violence_factor, urban_mortality_factor, urban_fertility_factor,
+                 fertility_multiplier,
                  death_completeness, famine_death_penalty,
                  fert_zero_depletion, fert_exponent, postpartum_months, fetal_loss_hunger,
                  escape_rate, escape_success, n_communes):
@@ -322,7 +323,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
             elif preg[i] < 0:
                 preg[i] += 1
             elif s == 1:
-                p = conception_table[a]
+                p = conception_table[a] * fertility_multiplier
                 if p > 0.0:
                     if place_is_city[c] == 1:
                         p *= urban_fertility_factor

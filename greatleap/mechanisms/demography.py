@@ -160,3 +160,28 @@ def build_world(scenario) -> tuple[People, Places, dict]:
     tables = {"base_hazard": hazard, "conception": conceive, "annual_fertility": annual_fert,
               "pyramid": pyramid}
     return people, places, tables
+
+
+class FertilityTiming:
+    """National timing effects on conception (a multiplier on every woman's monthly probability).
+
+    - Separation: labor campaigns (furnaces, water works) take spouses away from home, so
+      conception falls by ``separation_effect`` x the diverted share of rural labor.
+    - Catch-up: births that hunger prevented (expected at baseline fertility minus actual) form a
+      stock of postponed births (marriages and births put off) that decays at ``catchup_decay``
+      per month; conception is raised by ``catchup_strength`` x that stock in years of births.
+    """
+
+    def __init__(self, fert, baseline_births_per_person_month: float):
+        self.p = fert
+        self.base = baseline_births_per_person_month
+        self.postponed = 0.0
+
+    def multiplier(self, diverted_share: float, population: float) -> float:
+        expected_year = self.base * 12.0 * max(population, 1.0)
+        catchup = 1.0 + self.p.catchup_strength * self.postponed / expected_year
+        return max(0.0, 1.0 - self.p.separation_effect * diverted_share) * min(catchup, 1.8)
+
+    def record(self, births: float, population: float) -> None:
+        expected = self.base * population
+        self.postponed = self.postponed * (1.0 - self.p.catchup_decay) + max(0.0, expected - births)

@@ -2,7 +2,7 @@
 
 At a harvest the season's share of the quota is due. What can be taken is the accessible
 stock (hidden grain is found by searches) above a protected floor that shrinks with
-enforcement (harder in more radical provinces):
+enforcement, harder in more radical provinces (x (1 + gain x (radicalism - 0.5))):
 taken = clip(min(due, accessible - floor), 0), floor = min_retention x people x months to the
 next harvest / 12 x (1 - enforcement). Where the quota bites, violence follows (the
 ``violence_pressure`` read by the nutrition kernel). The state granary gains procurement and
@@ -19,7 +19,8 @@ from greatleap.timeline import LEVER_INDEX as L
 
 def collect(params, due, stock, people_real, months_left, levers, radicalism):
     """Grain taken from each commune (kg) and the bite (due / accessible stock)."""
-    enforcement = np.minimum(1.0, levers[L["enforcement"]] * (0.5 + 0.5 * radicalism))
+    enforcement = np.minimum(1.0, levers[L["enforcement"]] * np.maximum(
+        0.0, 1.0 + params.radical_enforcement_gain * (radicalism - 0.5)))
     pressure = np.minimum(1.0, due / np.maximum(stock, 1.0))
     hidden = params.concealment_max * pressure * (1.0 - levers[L["search"]])
     accessible = stock * (1.0 - hidden)
