@@ -19,8 +19,9 @@ from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="greatleap: simulate the Great Leap Forward and the famine it caused.")
-console = Console()
-err = Console(stderr=True)
+# wide enough for the summary tables when the output is a file or a pipe
+console = Console() if sys.stdout.isatty() else Console(width=170)
+err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=170)
 
 
 def _fail(message: str) -> None:
