@@ -184,6 +184,97 @@ def calibrate(
                   f"overlay in [bold]{path / 'best.toml'}[/]; study {name} in {storage}")
 
 
+def _load_all(names: list[str]):
+    try:
+        return [load_scenario(n) for n in names]
+    except ScenarioError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def compare(
+    scenarios: list[str] = typer.Argument(..., help="two or more scenarios (built-in names or TOML paths); the first is the reference"),
+    seeds: int = typer.Option(4, "--seeds", help="seeds per scenario (common random numbers)"),
+    scale: float = typer.Option(5000.0, "--scale", help="real persons per agent"),
+    jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
+    cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
+    out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/compare-<time>)"),
+) -> None:
+    """Scenarios side by side: excess deaths, lost births, grain, procurement, with intervals."""
+    from greatleap.analysis.compare import compare as run_compare
+    from greatleap.analysis.compare import write_comparison
+
+    if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
+        _fail("--seeds and --jobs must be >= 1 and --scale within 1..1e6")
+    scens = _load_all(scenarios)
+    out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and any(out.iterdir()):
+        _fail(f"--out = {str(out)!r}: exists and is not empty")
+    with _progress_bar("runs") as bar:
+        task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds", total=len(scens) * seeds)
+        c = run_compare(scens, list(range(1, seeds + 1)), scale, jobs, cache, lambda d, n: bar.update(task, completed=d))
+    for f in c.failures:
+        err.print(f"[red]failed:[/] {f}")
+    t = Table(title=f"1958-1962, {len(c.seeds)} seeds; differences against {c.names[0]} (5-95%)")
+    for col in ("scenario", "excess deaths true (M)", "registered (M)", "lost births (M)", "grain (Mt)", "diff excess (M)"):
+        t.add_column(col, justify="left" if col == "scenario" else "right")
+    sm = c.summary.set_index(["scenario", "metric"])
+    for name in c.names:
+        g = lambda m, k="mean": sm.loc[(name, m), k]
+        t.add_row(name, f"{g('excess_deaths_true') / 1e6:.2f} [{g('excess_deaths_true', 'p05') / 1e6:.2f}, "
+                        f"{g('excess_deaths_true', 'p95') / 1e6:.2f}]",
+                  f"{g('excess_deaths_registered') / 1e6:.2f}", f"{g('lost_births') / 1e6:.2f}", f"{g('grain_mt'):.0f}",
+                  f"{g('excess_deaths_true', 'diff_mean') / 1e6:+.2f} [{g('excess_deaths_true', 'diff_p05') / 1e6:+.2f}, "
+                  f"{g('excess_deaths_true', 'diff_p95') / 1e6:+.2f}]")
+    console.print(t)
+    console.print(f"report in [bold]{write_comparison(c, out)}[/]")
+
+
+@app.command()
+def decompose(
+    scenario: str = typer.Argument("historical", help="built-in scenario or TOML path"),
+    mechanisms: Optional[str] = typer.Option(None, "--mechanisms", help="comma-separated; default: all nine"),
+    seeds: int = typer.Option(2, "--seeds", help="seeds (common random numbers)"),
+    scale: float = typer.Option(20000.0, "--scale", help="real persons per agent"),
+    jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
+    permutations: int = typer.Option(0, "--permutations", help="0 = exact over all coalitions; N = sampled permutations"),
+    cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
+    out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/decompose-<time>)"),
+) -> None:
+    """Attribute the excess deaths to mechanisms with Shapley values over on/off combinations."""
+    from greatleap.analysis.compare import DEFAULT_MECHANISMS, MECHANISMS
+    from greatleap.analysis.compare import decompose as run_decompose
+    from greatleap.analysis.compare import write_decomposition
+
+    names = [m.strip() for m in mechanisms.split(",")] if mechanisms else list(DEFAULT_MECHANISMS)
+    bad = [m for m in names if m not in MECHANISMS]
+    if bad or not names or len(set(names)) != len(names):
+        _fail(f"--mechanisms = {mechanisms!r}: unknown or repeated {bad}; allowed: {', '.join(MECHANISMS)}")
+    if seeds < 1 or jobs < 1 or permutations < 0 or not 1 <= scale <= 1e6:
+        _fail("--seeds and --jobs must be >= 1, --permutations >= 0 and --scale within 1..1e6")
+    scen = _load_all([scenario])[0]
+    out = out or Path("runs") / f"decompose-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and any(out.iterdir()):
+        _fail(f"--out = {str(out)!r}: exists and is not empty")
+    t0 = time.perf_counter()
+    with _progress_bar("runs") as bar:
+        task = bar.add_task("coalition runs", total=None)
+        d = run_decompose(scen, names, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
+                          lambda done, n: bar.update(task, completed=done, total=n))
+    for f in d.failures:
+        err.print(f"[red]failed:[/] {f}")
+    t = Table(title=f"Shapley attribution of excess deaths 1958-62 (M): total {d.total[0] / 1e6:.2f} "
+                    f"[{d.total[1] / 1e6:.2f}, {d.total[2] / 1e6:.2f}]; {'exact' if d.exact else 'sampled'}, {len(d.seeds)} seeds")
+    for col in ("mechanism", "shapley", "5-95%", "alone", "total effect"):
+        t.add_column(col, justify="left" if col == "mechanism" else "right")
+    for r in d.shapley.itertuples():
+        t.add_row(r.mechanism, f"{r.shapley / 1e6:.2f}", f"[{r.shapley_p05 / 1e6:.2f}, {r.shapley_p95 / 1e6:.2f}]",
+                  f"{r.effect_alone / 1e6:.2f}", f"{r.total_effect / 1e6:.2f}")
+    console.print(t)
+    console.print(f"sum of Shapley values {d.shapley.shapley.sum() / 1e6:.2f} M = total {d.total[0] / 1e6:.2f} M; "
+                  f"{time.perf_counter() - t0:.0f} s; report in [bold]{write_decomposition(d, out)}[/]")
+
+
 @app.command()
 def estimate(
     series: str = typer.Argument("official", help="official | banister | a CSV file (year,population,births,deaths "

@@ -26,3 +26,18 @@ def atomic_folder(out_dir: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def markdown_table(frame) -> str:
+    """A pandas DataFrame as a Markdown table (floats to 2 decimals, or 4 significant digits if small)."""
+    import numpy as np
+
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return f"{v:.2f}" if abs(v) >= 0.01 or v == 0 else f"{v:.4g}"
+        return str(v)
+
+    cols = list(frame.columns)
+    rows = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    rows += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+    return "\n".join(rows)

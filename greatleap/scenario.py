@@ -149,6 +149,7 @@ class ReportingParams(_Section):
 
 class PlanningParams(_Section):
     progressive_eta: float = P(0.5, 0.0, 3.0, "quota elasticity to believed output per head", "DESIGN.md section 8")
+    flexible_quotas: bool = Field(False, description="counterfactual: quotas follow the true harvest (procurement_rate x actual season output) instead of being fixed in January from believed output")
 
 
 class ProcurementParams(_Section):

@@ -166,7 +166,10 @@ class Sim:
         months_left = months_to_next_harvest(month, pl.summer_share[pl.place_province[:nc]])
         self.violence_pressure *= 0.75
         if month in (SUMMER, AUTUMN):
-            due = self.hierarchy.quota * season
+            if sc.planning.flexible_quotas:  # counterfactual: the quota follows what was truly harvested
+                due = lev[L["procurement_rate"]] * harvest[:nc]
+            else:
+                due = self.hierarchy.quota * season
             taken[:nc], pressure = procurement.collect(sc.procurement, due, pl.stock_kg[:nc], pop_real[:nc],
                                                        months_left, lev, pl.radicalism[prov])
             pl.stock_kg[:nc] -= taken[:nc]

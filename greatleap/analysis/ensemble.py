@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-TABLES = ("annual_national", "annual_province")
+TABLES = ("annual_national", "annual_province", "deaths_by_age_class")
 
 
 @dataclass
@@ -21,6 +21,37 @@ class RunOutcome:
     seed: int
     tables: dict[str, pd.DataFrame] | None
     error: str | None = None
+    cached: bool = False
+
+
+def run_key(scenario_dict: dict, seed: int, scale: float | None) -> str:
+    """Cache key of one run: scenario (every parameter and event), seed, scale and version."""
+    import hashlib
+    import json
+
+    from greatleap import __version__
+    blob = json.dumps({"scenario": scenario_dict, "seed": seed, "scale": scale, "version": __version__},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _cache_load(cache_dir, key: str) -> dict[str, pd.DataFrame] | None:
+    from pathlib import Path
+    paths = {name: Path(cache_dir) / f"{key}-{name}.parquet" for name in TABLES}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    return {name: pd.read_parquet(p) for name, p in paths.items()}
+
+
+def _cache_store(cache_dir, key: str, tables: dict[str, pd.DataFrame]) -> None:
+    import os
+    from pathlib import Path
+    d = Path(cache_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        tmp = d / f".{key}-{name}.parquet.tmp"
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, d / f"{key}-{name}.parquet")  # atomic: a half-written file is never read
 
 
 def _init_worker() -> None:
@@ -41,25 +72,49 @@ def run_one(scenario_dict: dict, seed: int, scale: float | None) -> RunOutcome:
 
 
 def run_ensemble(scenario, seeds: Sequence[int], scale: float | None = None, jobs: int = 1,
-                 progress: Callable[[int, int], None] | None = None) -> list[RunOutcome]:
+                 progress: Callable[[int, int], None] | None = None, cache_dir=None) -> list[RunOutcome]:
     """Run ``scenario`` once per seed, in ``jobs`` processes; outcomes in seed order."""
-    data = scenario.to_dict()
-    outcomes: dict[int, RunOutcome] = {}
-    if jobs <= 1:
-        for k, seed in enumerate(seeds):
-            outcomes[seed] = run_one(data, seed, scale)
-            if progress:
-                progress(k + 1, len(seeds))
+    return run_many([(scenario.to_dict(), seed) for seed in seeds], scale, jobs, progress, cache_dir)
+
+
+def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jobs: int = 1,
+             progress: Callable[[int, int], None] | None = None, cache_dir=None) -> list[RunOutcome]:
+    """Run many (scenario dict, seed) members; finished runs are reused from ``cache_dir``.
+
+    Outcomes come back in the order of ``members``; a failed member is reported, not raised.
+    """
+    outcomes: list[RunOutcome | None] = [None] * len(members)
+    todo = []
+    for k, (data, seed) in enumerate(members):
+        cached = _cache_load(cache_dir, run_key(data, seed, scale)) if cache_dir else None
+        if cached is not None:
+            outcomes[k] = RunOutcome(seed, cached, cached=True)
+        else:
+            todo.append(k)
+    done = len(members) - len(todo)
+    if progress:
+        progress(done, len(members))
+
+    def finish(k: int, outcome: RunOutcome) -> None:
+        nonlocal done
+        outcomes[k] = outcome
+        if cache_dir and outcome.tables is not None:
+            _cache_store(cache_dir, run_key(members[k][0], members[k][1], scale), outcome.tables)
+        done += 1
+        if progress:
+            progress(done, len(members))
+
+    if jobs <= 1 or len(todo) <= 1:
+        for k in todo:
+            finish(k, run_one(members[k][0], members[k][1], scale))
     else:
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-            futures = {pool.submit(run_one, data, seed, scale): seed for seed in seeds}
-            for k, fut in enumerate(as_completed(futures)):
-                seed = futures[fut]
+            futures = {pool.submit(run_one, members[k][0], members[k][1], scale): k for k in todo}
+            for fut in as_completed(futures):
+                k = futures[fut]
                 try:
-                    outcomes[seed] = fut.result()
+                    finish(k, fut.result())
                 except Exception as exc:  # a worker process died
-                    outcomes[seed] = RunOutcome(seed, None, f"worker failed: {exc}")
-                if progress:
-                    progress(k + 1, len(seeds))
-    return [outcomes[s] for s in seeds]
+                    finish(k, RunOutcome(members[k][1], None, f"worker failed: {exc}"))
+    return outcomes

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from greatleap import data
-from greatleap.io import atomic_folder
+from greatleap.io import atomic_folder, markdown_table
 
 PERIODS = {"1958-1961": (1958, 1961), "1959-1961": (1959, 1961), "1958-1962": (1958, 1962)}
 POPULATION_CONVENTIONS = ("mid", "yearend", "previous")
@@ -413,20 +413,12 @@ def write_report(table: pd.DataFrame, series: VitalSeries, out_dir: str | Path,
         plt.close(fig)
         lines = [f"# Excess deaths by method: {series.label}", "",
                  "Excess deaths and lost births (millions) by baseline method and period.", "",
-                 _markdown(table), ""]
+                 markdown_table(table), ""]
         if testbed_table is not None:
             lines += ["## Testbed: methods on the registered series against the simulation's truth", "",
-                      _markdown(testbed_table), ""]
+                      markdown_table(testbed_table), ""]
         lines += ["## Published estimates (shipped, with sources)", "",
-                  _markdown(published_estimates()[["estimate_million", "author", "year_published", "period",
+                  markdown_table(published_estimates()[["estimate_million", "author", "year_published", "period",
                                                     "confidence"]]), "", "![chart](estimates.png)", ""]
         (tmp / "report.md").write_text("\n".join(lines), encoding="utf-8")
     return Path(out_dir)
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
-    fmt = lambda v: f"{v:.2f}" if isinstance(v, (float, np.floating)) else str(v)
-    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    rows += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in frame.itertuples(index=False)]
-    return "\n".join(rows)

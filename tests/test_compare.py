@@ -1,0 +1,119 @@
+"""Counterfactual overlays, scenario comparison with common random numbers, Shapley attribution, caching."""
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from greatleap import load_scenario
+from greatleap.analysis import compare as cmp
+from greatleap.analysis.ensemble import run_many, run_key
+from greatleap.scenario import builtin_names
+from greatleap.timeline import LEVER_INDEX, lever_matrix, parse_month
+
+SHORT = {"run.end": "1962-12", "run.scale": 100000}
+COUNTERFACTUALS = ["honest_reporting", "flexible_procurement", "no_exports", "foreign_aid", "no_furnaces",
+                   "no_lysenko", "no_four_pests", "no_canteens", "peng_prevails", "early_retreat", "free_movement",
+                   "no_great_leap"]
+
+
+def test_every_counterfactual_is_shipped_inherits_and_validates():
+    assert set(COUNTERFACTUALS) <= set(builtin_names())
+    base = load_scenario("historical")
+    for name in COUNTERFACTUALS:
+        s = load_scenario(name)
+        assert s.name == name and s.description
+        assert s.mortality == base.mortality  # calibrated parameters inherited
+    row = parse_month("1959-06") - parse_month("1957-01")
+    assert lever_matrix(load_scenario("no_exports"))[row, LEVER_INDEX["exports"]] == 0
+    assert lever_matrix(load_scenario("no_furnaces"))[:, LEVER_INDEX["furnace_labor"]].max() == 0
+    pp = lever_matrix(load_scenario("peng_prevails"))
+    assert pp[row + 6, LEVER_INDEX["anti_right"]] == 0 and lever_matrix(base)[row + 6, LEVER_INDEX["anti_right"]] == 1
+    assert load_scenario("flexible_procurement").planning.flexible_quotas
+    assert load_scenario("no_great_leap").events == []
+
+
+def test_compare_a_with_a_is_exactly_zero():
+    a = load_scenario("historical", **SHORT)
+    c = cmp.compare([a, a], seeds=[1, 2], jobs=1)
+    second = c.summary[c.summary.scenario == a.name].iloc[len(c.summary) // 2:]
+    assert (second[["diff_mean", "diff_p05", "diff_p95"]].to_numpy() == 0).all()
+    assert (c.by_province.deaths_diff == 0).all() and (c.by_age_class.deaths_diff == 0).all()
+
+
+def test_compare_counterfactual_reduces_deaths_with_tight_paired_intervals():
+    h = load_scenario("historical", **SHORT)
+    n = load_scenario("no_great_leap", **SHORT)
+    c = cmp.compare([h, n], seeds=[1, 2, 3], jobs=1)
+    s = c.summary.set_index(["scenario", "metric"])
+    d = s.loc[("no_great_leap", "excess_deaths_true")]
+    assert d.diff_p95 < 0  # every seed: fewer deaths without the Leap
+    spread_levels = s.loc[("historical", "excess_deaths_true"), "p95"] - s.loc[("historical", "excess_deaths_true"), "p05"]
+    assert d.diff_p95 - d.diff_p05 < spread_levels  # common random numbers: differences less noisy than levels
+
+
+def test_shapley_exact_sums_to_total_and_single_player_gets_its_effect():
+    players = ["a", "b", "c", "d"]
+    weights = {"a": 5.0, "b": 2.0, "c": 0.0, "d": 1.0}
+    v = lambda s: sum(weights[p] for p in s) + (3.0 if {"a", "b"} <= s else 0.0)  # an a-b interaction
+    phi = cmp.shapley_exact(v, players)
+    assert sum(phi.values()) == pytest.approx(v(frozenset(players)))
+    assert phi["a"] == pytest.approx(6.5) and phi["b"] == pytest.approx(3.5) and phi["c"] == 0
+    only = cmp.shapley_exact(lambda s: 7.0 if "b" in s else 0.0, players)
+    assert only == pytest.approx({"a": 0, "b": 7.0, "c": 0, "d": 0})
+    perms = [tuple(p) for p in itertools.permutations(players)]
+    sampled = cmp.shapley_sampled(v, perms)
+    assert {p: x.mean() for p, x in sampled.items()} == pytest.approx(phi)
+
+
+def test_decompose_parts_add_up_and_one_mechanism_equals_its_effect(tmp_path):
+    scen = load_scenario("historical", **SHORT)
+    d = cmp.decompose(scen, ["exports", "canteens"], seeds=[1, 2], jobs=1, cache_dir=tmp_path / "cache")
+    assert d.exact and d.shapley.shapley.sum() == pytest.approx(d.total[0], rel=1e-9)
+    one = cmp.decompose(scen, ["canteens"], seeds=[1, 2], jobs=1, cache_dir=tmp_path / "cache")
+    row = one.shapley.iloc[0]
+    assert row.shapley == pytest.approx(row.total_effect) and row.shapley == pytest.approx(one.total[0])
+    assert len(d.interactions) == 1
+    out = cmp.write_decomposition(d, tmp_path / "rep")
+    assert {p.name for p in out.iterdir()} == {"shapley.csv", "interactions.csv", "coalitions.csv", "decompose.png",
+                                               "report.md"}
+
+
+def test_switch_off_is_a_copy_and_rejects_unknown_mechanisms():
+    data = load_scenario("historical").to_dict()
+    n_events = len(data["events"])
+    off = cmp.switch_off(data, ["weather", "reporting_inflation"])
+    assert len(data["events"]) == n_events and data["agriculture"]["weather"]
+    assert off["agriculture"]["weather"] == {} and off["reporting"]["inflation_max"] == 0.0
+    with pytest.raises(ValueError, match="allowed"):
+        cmp.switch_off(data, ["sparrows"])
+
+
+def test_cache_reuses_runs_and_a_changed_parameter_invalidates(tmp_path):
+    a = load_scenario("historical", **SHORT).to_dict()
+    first = run_many([(a, 1)], jobs=1, cache_dir=tmp_path)
+    again = run_many([(a, 1)], jobs=1, cache_dir=tmp_path)
+    assert not first[0].cached and again[0].cached
+    pd.testing.assert_frame_equal(first[0].tables["annual_national"], again[0].tables["annual_national"])
+    b = load_scenario("historical", **SHORT, **{"mortality.hunger_gamma": 2.5}).to_dict()
+    assert run_key(a, 1, None) != run_key(b, 1, None)
+    assert not run_many([(b, 1)], jobs=1, cache_dir=tmp_path)[0].cached
+
+
+def test_a_crashing_run_is_reported_and_the_rest_complete(monkeypatch):
+    from greatleap import sim as sim_module
+    real_run = sim_module.Sim.run
+
+    def flaky(self, progress=None):
+        if self.scenario.run.seed == 2:
+            raise RuntimeError("simulated crash")
+        return real_run(self, progress)
+
+    monkeypatch.setattr(sim_module.Sim, "run", flaky)
+    a = load_scenario("historical", **SHORT).to_dict()
+    outcomes = run_many([(a, 1), (a, 2), (a, 3)], jobs=1)
+    assert [o.tables is not None for o in outcomes] == [True, False, True]
+    assert "simulated crash" in outcomes[1].error
+    c = cmp.compare([load_scenario("historical", **SHORT)] * 2, seeds=[1, 2, 3], jobs=1)
+    assert c.seeds == [1, 3] and len(c.failures) == 2
+    assert np.isfinite(c.summary["mean"]).all()
