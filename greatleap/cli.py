@@ -65,8 +65,7 @@ def run(
         _fail(str(exc))
     if out is None:
         out = Path("runs") / f"{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        _fail(f"--out = {str(out)!r}: exists and is not an empty folder; allowed: a new or empty folder")
+    _new_folder(out)
     try:
         sim = Sim(scen, scale=scale, seed=seed)
     except ScenarioError as exc:
@@ -74,8 +73,7 @@ def run(
     console.print(f"[bold]greatleap[/] {scen.name}: {sim.people.n_alive:,} agents "
                   f"(1 agent = {sim.scale:g} persons), {sim.places.n_communes:,} communes, "
                   f"{sim.n_months} months, seed {sim.scenario.run.seed}")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as bar:
+    with _progress_bar() as bar:
         task = bar.add_task("compiling kernels", total=sim.n_months)
 
         def progress(done: int, total: int) -> None:
@@ -90,9 +88,16 @@ def run(
                   f"compile/load); results in [bold]{path}[/]")
 
 
-def _progress_bar(description: str):
+def _progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console)
+
+
+def _new_folder(out: Path) -> Path:
+    """Refuse an output folder that exists with something in it (exit 2, nothing written)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        _fail(f"--out = {str(out)!r}: exists and is not an empty folder; allowed: a new or empty folder")
+    return out
 
 
 @app.command()
@@ -117,10 +122,8 @@ def validate(
         table = load_targets(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
-    out = out or Path("runs") / f"validate-{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()):
-        _fail(f"--out = {str(out)!r}: exists and is not empty")
-    with _progress_bar("runs") as bar:
+    out = _new_folder(out or Path("runs") / f"validate-{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    with _progress_bar() as bar:
         task = bar.add_task(f"{seeds} runs of {scen.name}", total=seeds)
         evaluated, runs, failures = run_validation(scen, table, list(range(1, seeds + 1)), scale, jobs,
                                                    lambda d, n: bar.update(task, completed=d))
@@ -173,7 +176,7 @@ def calibrate(
         _fail(str(exc))
     name = study or f"{scen.name}-{vintage}"
     url = f"sqlite:///{storage.resolve()}"
-    with _progress_bar("trials") as bar:
+    with _progress_bar() as bar:
         task = bar.add_task(f"calibrating {len(specs)} parameters", total=trials)
         st = cal.calibrate(scen, table, url, name, trials, jobs, tuple(range(1, seeds + 1)), scale,
                            progress=lambda d, n: bar.update(task, completed=d))
@@ -207,10 +210,8 @@ def compare(
     if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
         _fail("--seeds and --jobs must be >= 1 and --scale within 1..1e6")
     scens = _load_all(scenarios)
-    out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()):
-        _fail(f"--out = {str(out)!r}: exists and is not empty")
-    with _progress_bar("runs") as bar:
+    out = _new_folder(out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    with _progress_bar() as bar:
         task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds", total=len(scens) * seeds)
         c = run_compare(scens, list(range(1, seeds + 1)), scale, jobs, cache, lambda d, n: bar.update(task, completed=d))
     for f in c.failures:
@@ -253,11 +254,9 @@ def decompose(
     if seeds < 1 or jobs < 1 or permutations < 0 or not 1 <= scale <= 1e6:
         _fail("--seeds and --jobs must be >= 1, --permutations >= 0 and --scale within 1..1e6")
     scen = _load_all([scenario])[0]
-    out = out or Path("runs") / f"decompose-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()):
-        _fail(f"--out = {str(out)!r}: exists and is not empty")
+    out = _new_folder(out or Path("runs") / f"decompose-{time.strftime('%Y%m%d-%H%M%S')}")
     t0 = time.perf_counter()
-    with _progress_bar("runs") as bar:
+    with _progress_bar() as bar:
         task = bar.add_task("coalition runs", total=None)
         d = run_decompose(scen, names, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
                           lambda done, n: bar.update(task, completed=done, total=n))

@@ -154,7 +154,7 @@ def test_bad_csv_names_row_and_column(tmp_path, body, needle):
     with pytest.raises(est.SeriesError, match=needle.replace("(", r"\(")):
         est.read_csv_series(f)
     result = CliRunner().invoke(app, ["estimate", str(f)])
-    assert result.exit_code == 2 and "row" in result.output or "needs" in result.output
+    assert result.exit_code == 2 and ("row" in result.output or "needs" in result.output)
 
 
 def test_csv_with_rates(tmp_path):
