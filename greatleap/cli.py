@@ -136,6 +136,11 @@ def validate(
     except ScenarioError:
         params = {}
     meta = {"scenario": scen.name, "vintage": vintage, "seeds": len(runs), "scale": scale, "parameters": params}
+    from importlib import resources
+    fitted = resources.files("greatleap") / "scenarios" / f"{scen.name}.calibration.csv"
+    if fitted.is_file():  # the shipped calibration record: best values and top-k ranges
+        import pandas as pd
+        meta["fitted_parameters"] = pd.read_csv(fitted)
     path = validation_report(evaluated, runs, meta, out)
     by = evaluated.groupby("name").passed.agg(["sum", "count"])
     t = Table(title=f"validate {scen.name} ({vintage}): targets within tolerance")

@@ -81,7 +81,10 @@ def test_validate_cli_writes_report(tmp_path):
     assert result.exit_code == 0, result.output
     assert "passed" in result.output and "targets" in result.output
     names = {p.name for p in out.iterdir()}
-    assert {"targets.csv", "summary.json", "index.html", "cdr.png"} <= names
+    assert {"targets.csv", "summary.json", "index.html", "cdr.png", "parameters.csv"} <= names
+    fitted = pd.read_csv(out / "parameters.csv")
+    assert (fitted.best >= fitted.low - 1e-9).all() and (fitted.best <= fitted.high + 1e-9).all()
+    assert "top-20 5-95%" in (out / "index.html").read_text()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seeds"] == 2 and summary["vintage"] == "official" and "mortality.hunger_beta_adult" in summary["parameters"]
     assert CliRunner().invoke(app, ["validate", "--vintage", "un", "--out", str(tmp_path / "v2")]).exit_code == 2

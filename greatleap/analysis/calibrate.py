@@ -203,14 +203,27 @@ def overlay_toml(base, params: dict[str, float], header: str = "", extends: str 
 def write_outputs(study, scenario, specs: list[dict], out_dir: str | Path, top_k: int = 20,
                   extends: str | None = None) -> Path:
     """best.toml (overlay of ``extends``: a built-in name or a TOML path), top.csv (the top-k
-    parameter sets, for uncertainty), trials.csv."""
+    parameter sets, for uncertainty), parameters.csv (best value and top-k range of each), trials.csv."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = results_table(study, specs)
     table.to_csv(out / "trials.csv", index=False)
     table.head(top_k).to_csv(out / "top.csv", index=False)
+    parameter_table(study, specs, top_k).to_csv(out / "parameters.csv", index=False)
     best = {s["key"]: float(table.iloc[0][s["key"]]) for s in specs}
     header = (f"calibrated by greatleap calibrate: study {study.study_name}, {len(table)} trials, "
               f"best score {table.iloc[0].score:.4f} (trial {int(table.iloc[0].trial)})")
     (out / "best.toml").write_text(overlay_toml(scenario, best, header, extends), encoding="utf-8")
     return out
+
+
+def parameter_table(study, specs: list[dict], top_k: int = 20) -> pd.DataFrame:
+    """Each fitted parameter: best value, 5-95% range over the top-k trials, bounds and their reason."""
+    table = results_table(study, specs).head(top_k)
+    rows = []
+    for spec in specs:
+        values = table[spec["key"]].astype(float)
+        rows.append({"key": spec["key"], "best": float(values.iloc[0]), "top_k_p05": float(values.quantile(0.05)),
+                     "top_k_p95": float(values.quantile(0.95)), "low": spec["low"], "high": spec["high"],
+                     "note": spec.get("note", "")})
+    return pd.DataFrame(rows)

@@ -20,7 +20,7 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
 
     with atomic_folder(out_dir) as tmp:
         evaluated.to_csv(tmp / "targets.csv", index=False)
-        summary = {**meta, "score": score(evaluated), "passed": int(evaluated.passed.sum()),
+        summary = {**{k: v for k, v in meta.items() if k != "fitted_parameters"}, "score": score(evaluated), "passed": int(evaluated.passed.sum()),
                    "targets": int(len(evaluated)),
                    "by_series": evaluated.groupby("name").passed.agg(["sum", "count"]).astype(int)
                    .rename(columns={"sum": "passed", "count": "targets"}).to_dict(orient="index")}
@@ -44,7 +44,14 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
             "<tr" + ("" if r.passed else " class='fail'") + ">" + "".join(
                 f"<td>{html.escape(f'{v:.3g}' if isinstance(v, (float, np.floating)) else str(v))}</td>"
                 for v in (getattr(r, c) for c in cols)) + "</tr>" for r in evaluated.itertuples())
-        params = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in meta.get("parameters", {}).items())
+        fitted = meta.get("fitted_parameters")
+        if fitted is not None and len(fitted):
+            params = "<tr><th>parameter</th><th>value</th><th>top-20 5-95%</th><th>allowed</th><th>why</th></tr>" + "".join(
+                f"<tr><td>{html.escape(r.key)}</td><td>{r.best:.4g}</td><td>{r.top_k_p05:.4g} - {r.top_k_p95:.4g}</td>"
+                f"<td>{r.low:g} - {r.high:g}</td><td>{html.escape(str(r.note))}</td></tr>" for r in fitted.itertuples())
+            fitted.to_csv(tmp / "parameters.csv", index=False)
+        else:
+            params = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in meta.get("parameters", {}).items())
         page = f"""<!doctype html><html><head><meta charset='utf-8'><title>greatleap validate</title>
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}
 tr.fail td{{color:#b00}} img{{margin:4px}}</style></head><body>
