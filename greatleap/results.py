@@ -43,7 +43,6 @@ class Recorder:
         self.national = {name: np.zeros(n_months) for name in _NATIONAL_SERIES}
         self.deaths_detail = np.zeros((n_months, N_AGE_GROUPS, 3, 2, 3), np.int64)
         self.pyramids: dict[int, np.ndarray] = {}
-        self.years: dict[int, dict] = {}
         self.harvest_factors: list[dict] = []
 
     def _roll(self, values: np.ndarray) -> np.ndarray:
@@ -97,9 +96,6 @@ class Recorder:
         self.deaths_detail[t] = deaths_detail
         if pyramid is not None:
             self.pyramids[(self.start + t) // 12] = pyramid * scale
-
-    def record_year(self, year: int, totals: dict, scale: float) -> None:
-        self.years[year] = totals
 
 
 def _rates(events, pop_mean):
@@ -274,8 +270,13 @@ class Results:
             self._tables["population_by_age"] = pd.DataFrame(rows, columns=["year", "sex", "age", "population"])
         return self._tables["population_by_age"]
 
+    @property
+    def harvest_factors(self) -> pd.DataFrame:
+        """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss."""
+        return pd.DataFrame(self.recorder.harvest_factors)
+
     TABLES = ("monthly_national", "monthly_province", "annual_national", "annual_province",
-              "deaths_by_age_class", "population_by_age")
+              "deaths_by_age_class", "population_by_age", "harvest_factors")
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in self.TABLES}

@@ -256,7 +256,7 @@ class Sim:
             steel=steel, report=report, pyramid=pyramid if month == 7 else None, scale=self.scale,
             reserve_sum=reserve_sum)
         if month == 12 or t == self.n_months - 1:
-            self.recorder.record_year(year, self.hierarchy.close_year(), self.scale)
+            self.hierarchy.close_year()
         self._tick("births_and_records", t0)
         self.t += 1
 

@@ -92,7 +92,10 @@ class Hierarchy:
         self.quota = total * weight / max(weight.sum(), 1e-9)
 
     def close_year(self) -> dict:
-        """December: keep the year's reports for next year's plan; return the year's totals (kg)."""
+        """December: keep the year's reports for next year's plan; return the year's totals (kg).
+
+        (The same totals are in the results' monthly tables; the return value serves callers
+        that drive the hierarchy on its own.)"""
         prov = self.places.place_province[: self.places.n_communes]
         commune_sum = np.bincount(prov, self.year_reported, minlength=self.places.n_provinces)
         out = {"true": self.year_true.sum(), "commune_reported": self.year_reported.sum(),
