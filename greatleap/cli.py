@@ -369,6 +369,25 @@ def plan() -> None:
 
 
 @app.command()
+def params(scenario: str = typer.Argument("historical", help="built-in scenario or TOML path")) -> None:
+    """Every parameter of a scenario with its value, unit, allowed range and source."""
+    from greatleap.scenario import parameter_table
+
+    try:
+        scen = load_scenario(scenario)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    t = Table(title=f"parameters of {scen.name}")
+    for col in ("key", "value", "unit", "allowed", "source"):
+        t.add_column(col, overflow="fold")
+    for row in parameter_table(scen):
+        value = row["value"]
+        t.add_row(row["key"], f"{value:.4g}" if isinstance(value, float) else str(value), row["unit"],
+                  row["allowed"], row["source"])
+    console.print(t)
+
+
+@app.command()
 def scenarios() -> None:
     """List the built-in scenarios."""
     for name in builtin_names():

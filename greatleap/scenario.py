@@ -397,3 +397,21 @@ def validate_scenario(data: dict[str, Any], label: str = "<dict>") -> Scenario:
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(exc, label)) from None
     return scen
+
+
+def parameter_table(scenario: Scenario) -> list[dict[str, Any]]:
+    """Every scalar parameter of a scenario: key, value, unit, allowed range and source."""
+    rows = []
+    for section, field in Scenario.model_fields.items():
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or section == "calibration":
+            continue
+        values = getattr(scenario, section)
+        for name, f in model.model_fields.items():
+            extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+            lo = next((m.ge for m in f.metadata if getattr(m, "ge", None) is not None), None)
+            hi = next((m.le for m in f.metadata if getattr(m, "le", None) is not None), None)
+            rows.append({"key": f"{section}.{name}", "value": getattr(values, name), "unit": extra.get("unit", ""),
+                         "allowed": "" if lo is None and hi is None else f"{lo} .. {hi}",
+                         "source": extra.get("source", f.description or "")})
+    return rows

@@ -54,3 +54,11 @@ def test_plan_lists_the_step_order():
     assert result.exit_code == 0
     lines = result.output
     assert lines.index("production") < lines.index("procurement") < lines.index("nutrition_and_demography")
+
+
+def test_params_lists_value_unit_range_and_source():
+    result = runner.invoke(app, ["params"])
+    assert result.exit_code == 0
+    assert "mortality.hunger_beta_child" in result.output and "calibrate" in result.output
+    assert "kcal per kg unhusked grain" in result.output
+    assert runner.invoke(app, ["params", "nope"]).exit_code == 2
