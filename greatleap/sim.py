@@ -72,6 +72,10 @@ class Sim:
         base_births = scenario.population.registered_cbr_1957 / 1000.0 / 12.0 / completeness(
             scenario.registration.birth_completeness, 1957)
         self.fertility_timing = FertilityTiming(scenario.fertility, base_births)
+        theta, fert = scenario.nutrition.work_capacity_theta, scenario.fertility
+        self.work_capacity_table = self.k.lookup_table(lambda r: r ** theta)
+        self.fertility_table = self.k.lookup_table(
+            lambda d: max(0.0, 1.0 - d / fert.hunger_zero_depletion) ** fert.hunger_exponent)
         self.recorder = Recorder(self.n_months, self.places, self.start)
         self.expected_pop = None
         self.reg_pop = None
@@ -130,7 +134,7 @@ class Sim:
             pp.uid, sc.run.seed, t, furnace_share, water_share, lev[L["recruitment"]], lev[L["senddown"]],
             pl.place_province, pl.province_city, pl.province_first_commune, pl.province_n_communes, pl.n_places,
             self.need_table, self.extra, nongrain, canteen_by_place, cp.weight_cadre, cp.weight_black_element,
-            cp.weight_non_worker, cp.household_weight_damping, sc.nutrition.work_capacity_theta, month == 7)
+            cp.weight_non_worker, cp.household_weight_damping, self.work_capacity_table, month == 7)
         if self.expected_pop is not None and sc.run.check_ledgers:
             check_people_places(label, pop, self.expected_pop + mv_in - mv_out, self._place_name)
         if self.reg_pop is None:
@@ -213,7 +217,7 @@ class Sim:
             sc.population.urban_fertility_factor,
             self.fertility_timing.multiplier(furnace_share + water_share, float(pop.sum())),
             completeness(reg.death_completeness, year),
-            reg.famine_death_penalty, f.hunger_zero_depletion, f.hunger_exponent, f.postpartum_months,
+            reg.famine_death_penalty, self.fertility_table, f.postpartum_months,
             f.fetal_loss_hunger, mg.escape_rate, escape_success, nc)
         t0 = self._tick("nutrition_and_demography", t0)
 

@@ -203,7 +203,8 @@ def test_person_kernel_hungry_people_die_more_and_conceive_less():
         np.array([1.0, 0.3]), np.array([0.1, 0.1]), np.zeros(2), np.zeros(2, np.uint8), np.zeros(2),
         need, extra, cap, base, conceive, 3000.0, 0.0, 0.5, 0.5, 1.3, 0.8, 0.85, 0.0, beta, m.hunger_gamma,
         m.starvation_hazard, m.starvation_threshold, 3.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
-        f.hunger_zero_depletion, f.hunger_exponent, 12, 0.0, 0.0, 0.0, 1)
+        cpu.lookup_table(lambda x: cpu.fertility_factor(x, f.hunger_zero_depletion, f.hunger_exponent)),
+        12, 0.0, 0.0, 0.0, 1)
     eaten, deaths = out[0], out[1]
     assert deaths[1] > 20 * max(deaths[0], 1)
     assert eaten[0] > 2 * eaten[1]
@@ -248,3 +249,13 @@ def test_separation_lowers_and_catch_up_raises_conception():
     for _ in range(24):  # two famine years with half the expected births
         ft.record(0.5 * 0.0035 * 1e6, 1e6)
     assert ft.multiplier(0.0, 1e6) > 1.1
+
+
+def test_lookup_tables_and_death_probability_are_accurate():
+    table = cpu.lookup_table(lambda x: x ** 0.7)
+    xs = np.linspace(0, 1, 997)
+    approx = np.array([cpu.interpolate(table, x) for x in xs])
+    assert np.max(np.abs(approx - xs ** 0.7)) < 3e-3  # steepest near zero
+    assert cpu.interpolate(table, 1.5) == 1.0 and cpu.interpolate(table, -1.0) == 0.0
+    for total in (1e-6, 5e-4, 9.99e-4, 1e-3, 0.2, 3.0):
+        assert cpu.death_probability(total) == pytest.approx(1 - np.exp(-total), rel=1e-9)

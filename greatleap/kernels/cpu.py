@@ -147,6 +147,30 @@ def fertility_factor(depletion, zero_depletion, exponent):
     return max(0.0, 1.0 - depletion / zero_depletion) ** exponent
 
 
+TABLE_SIZE = 1024  # resolution of the lookup tables of smooth functions of a 0..1 argument
+
+
+def lookup_table(fn) -> np.ndarray:
+    """Tabulate ``fn`` on [0, 1] (TABLE_SIZE + 1 points) for cheap interpolation in the kernels."""
+    return np.array([fn(k / TABLE_SIZE) for k in range(TABLE_SIZE + 1)], dtype=np.float64)
+
+
+@njit(inline="always", cache=True)
+def interpolate(table, x):
+    """Linear interpolation in a table made by ``lookup_table``; x is clipped to [0, 1]."""
+    x = min(1.0, max(0.0, x)) * TABLE_SIZE
+    k = min(int(x), TABLE_SIZE - 1)
+    return table[k] + (x - k) * (table[k + 1] - table[k])
+
+
+@njit(inline="always", cache=True)
+def death_probability(total):
+    """1 - exp(-total), with a series for the small hazards of most people (error < 1e-10)."""
+    if total < 1e-3:
+        return total * (1.0 - total * (0.5 - total / 6.0))
+    return 1.0 - math.exp(-total)
+
+
 @njit(cache=True)
 def famine_hazard_array(natural, beta, gamma, depletion, starvation_hazard, starvation_threshold):
     out = np.empty(depletion.shape[0])
@@ -178,11 +202,11 @@ def labor_and_census(alive, age_m, sex, place, hukou, klass, activity, intake_ra
                      furnace_share, water_share, recruit_rate, senddown_rate, place_province, province_city,
                      province_first_commune, province_n_communes, n_places,
                      need_table, extra_by_activity, nongrain_share, canteen_share_by_place,
-                     w_cadre, w_black, w_non_worker, damping, theta, want_pyramid):
+                     w_cadre, w_black, w_non_worker, damping, work_capacity_table, want_pyramid):
     """Assign the month's activities and moves, then count people, labor and needs per place.
 
     Returns per place: population, working people, effective farm/furnace/water-works labor
-    (work capacity e = min(1, intake/need)^theta), weighted daily grain need (kcal/day), people
+    (work capacity e = min(1, intake/need)^theta, from a lookup table), weighted daily grain need (kcal/day), people
     who moved in and out, summed reserve; and the national age-sex pyramid (0..100) if requested.
     """
     n = alive.shape[0]
@@ -210,9 +234,7 @@ def labor_and_census(alive, age_m, sex, place, hukou, klass, activity, intake_ra
             if act != NONE:
                 ints[c, 1, pl] += 1
                 if act != URBAN_WORK:
-                    ir = min(1.0, intake_ratio[i])
-                    e = ir if theta == 1.0 else ir ** theta
-                    floats[c, act - 1, pl] += e  # FARM=1, FURNACE=2, WATERWORKS=3
+                    floats[c, act - 1, pl] += interpolate(work_capacity_table, intake_ratio[i])  # FARM=1, FURNACE=2, WATERWORKS=3
             need = person_need(sex[i], age_y, act, need_table, extra_by_activity)
             w = ration_weight(klass[i], age_y, act, canteen_share_by_place[pl], w_cadre, w_black, w_non_worker, damping)
             floats[c, 3, pl] += w * need * (1.0 - nongrain_share[pl])
@@ -238,7 +260,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                  violence_rate, black_violence_factor, urban_mortality_factor, urban_fertility_factor,
                  fertility_multiplier,
                  death_completeness, famine_death_penalty,
-                 fert_zero_depletion, fert_exponent, postpartum_months, fetal_loss_hunger,
+                 fertility_table, postpartum_months, fetal_loss_hunger,
                  escape_rate, escape_success, n_communes):
     """One month of every person's life, with the month's tallies per place.
 
@@ -299,7 +321,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                 if klass[i] == 2:
                     violent *= black_violence_factor
             total = natural + famine + violent
-            if uniform(seed, STREAM_DEATH, step, uid[i]) < 1.0 - math.exp(-total):
+            if uniform(seed, STREAM_DEATH, step, uid[i]) < death_probability(total):
                 u = uniform(seed, STREAM_CAUSE, step, uid[i]) * total
                 cause = DIED_NATURAL if u < natural else (DIED_FAMINE if u < natural + famine else DIED_VIOLENCE)
                 st = cause
@@ -327,7 +349,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                 if p > 0.0:
                     if place_is_city[c] == 1:
                         p *= urban_fertility_factor
-                    if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * fertility_factor(d, fert_zero_depletion, fert_exponent):
+                    if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * interpolate(fertility_table, d):
                         preg[i] = 1
             # flight from hunger to a better-fed commune; hukou enforcement makes most attempts fail
             if hukou[i] == 0 and d > 0.2 and escape_rate > 0.0:
