@@ -162,6 +162,7 @@ def calibrate(
     seeds: int = typer.Option(2, "--seeds", help="seeds per trial"),
     scale: float = typer.Option(20000.0, "--scale", help="real persons per agent during the search"),
     vintage: str = typer.Option("official", "--vintage", help="official or banister"),
+    targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
     storage: Path = typer.Option(Path("calibration.sqlite"), "--storage", help="Optuna study storage (SQLite file); resumable"),
     study: Optional[str] = typer.Option(None, "--study", help="study name (default <scenario>-<vintage>)"),
     out: Path = typer.Option(Path("runs/calibration"), "--out", help="folder for best.toml, top.csv, trials.csv"),
@@ -176,7 +177,7 @@ def calibrate(
         cal.require_optuna()
         scen = load_scenario(scenario)
         specs = cal.check_parameters(scen)
-        table = load_targets(None, vintage)
+        table = load_targets(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
     name = study or f"{scen.name}-{vintage}"
