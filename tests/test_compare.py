@@ -48,6 +48,9 @@ def test_compare_counterfactual_reduces_deaths_with_tight_paired_intervals():
     s = c.summary.set_index(["scenario", "metric"])
     d = s.loc[("no_great_leap", "excess_deaths_true")]
     assert d.diff_p95 < 0  # every seed: fewer deaths without the Leap
+    sichuan = c.by_province[(c.by_province.scenario == "no_great_leap") & (c.by_province.province == "Sichuan")].iloc[0]
+    assert sichuan.deaths_diff_p05 <= sichuan.deaths_diff <= sichuan.deaths_diff_p95 < 0
+    assert {"deaths_p05", "deaths_p95", "deaths_diff_p05"} <= set(c.by_age_class.columns)
     spread_levels = s.loc[("historical", "excess_deaths_true"), "p95"] - s.loc[("historical", "excess_deaths_true"), "p05"]
     assert d.diff_p95 - d.diff_p05 < spread_levels  # common random numbers: differences less noisy than levels
 

@@ -189,3 +189,15 @@ def test_estimate_cli_default_and_report(tmp_path):
     assert {p.name for p in (tmp_path / "rep").iterdir()} == {"estimates.csv", "estimates.png", "report.md"}
     assert runner.invoke(app, ["estimate", "--population", "census"]).exit_code == 2
     assert runner.invoke(app, ["estimate", "no_such_series"]).exit_code == 2
+
+
+def test_destroyed_provincial_records_lower_the_registered_toll(historical):
+    ap = historical.annual_province
+    full = est.degrade_provinces(ap, {})
+    lost = est.degrade_provinces(ap, {("Sichuan", 1960): 1.0, ("Anhui", 1960): 1.0})
+    i = list(full.years).index(1960)
+    sichuan_anhui = ap[(ap.sector == "total") & (ap.year == 1960) & ap.province.isin(["Sichuan", "Anhui"])]
+    assert full.deaths[i] - lost.deaths[i] == pytest.approx(sichuan_anhui.deaths_registered.sum())
+    assert est.interpolation_baseline(lost).total_excess_deaths < est.interpolation_baseline(full).total_excess_deaths
+    nat = historical.annual_national.set_index("year")
+    assert full.deaths[i] == pytest.approx(nat.loc[1960, "deaths_registered"])

@@ -86,22 +86,30 @@ def compare(scenarios: Sequence, seeds: Sequence[int], scale: float | None = Non
     summary = pd.DataFrame(rows, columns=["scenario", "metric", "mean", "p05", "p95", "diff_mean", "diff_p05", "diff_p95"])
 
     def stacked(table: str, keys: list[str], value_cols: list[str], filt=None) -> pd.DataFrame:
-        frames = []
-        for name in names:
-            per_seed = []
+        """Mean and 5-95% over seeds of each value, and of its paired difference against the first scenario."""
+        def per_seed(name):
+            frames = []
             for s in ok_seeds:
                 f = tab[(name, s)][table]
-                f = filt(f) if filt else f
-                per_seed.append(f.groupby(keys)[value_cols].sum())
-            mean = sum(per_seed) / len(per_seed)
-            base = sum(filt(tab[(first, s)][table]).groupby(keys)[value_cols].sum() if filt else
-                       tab[(first, s)][table].groupby(keys)[value_cols].sum() for s in ok_seeds) / len(ok_seeds)
-            out = mean.copy()
-            for c in value_cols:
-                out[f"{c}_diff"] = mean[c] - base[c]
+                frames.append((filt(f) if filt else f).groupby(keys)[value_cols].sum())
+            return np.stack([f.to_numpy() for f in frames]), frames[0].index
+
+        base, _ = per_seed(first)
+        out_frames = []
+        for name in names:
+            values, index = per_seed(name)
+            out = pd.DataFrame(index=index)
+            diffs = values - base
+            for j, c in enumerate(value_cols):
+                out[c] = values[:, :, j].mean(axis=0)
+                out[f"{c}_p05"] = np.percentile(values[:, :, j], 5, axis=0)
+                out[f"{c}_p95"] = np.percentile(values[:, :, j], 95, axis=0)
+                out[f"{c}_diff"] = diffs[:, :, j].mean(axis=0)
+                out[f"{c}_diff_p05"] = np.percentile(diffs[:, :, j], 5, axis=0)
+                out[f"{c}_diff_p95"] = np.percentile(diffs[:, :, j], 95, axis=0)
             out.insert(0, "scenario", name)
-            frames.append(out.reset_index())
-        return pd.concat(frames, ignore_index=True)
+            out_frames.append(out.reset_index())
+        return pd.concat(out_frames, ignore_index=True)
 
     in_period = lambda f: f[(f.year >= PERIOD[0]) & (f.year <= PERIOD[1])]
     by_year = stacked("annual_national", ["year"], ["deaths", "deaths_registered", "births", "grain_harvest_mt",

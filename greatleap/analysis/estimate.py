@@ -388,7 +388,27 @@ def testbed(annual: pd.DataFrame, period: str = "1958-1961", population: str = "
                      "bias_m": (er.total_excess_deaths - truth) / 1e6,
                      "due_to_underregistration_m": (er.total_excess_deaths - et.total_excess_deaths) / 1e6,
                      "due_to_baseline_m": (et.total_excess_deaths - truth) / 1e6})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    bias = out.bias_m.where(out.bias_m.abs() > 1e-9)
+    out["share_underregistration"] = out.due_to_underregistration_m / bias
+    out["share_baseline"] = out.due_to_baseline_m / bias
+    return out
+
+
+def degrade_provinces(annual_province: pd.DataFrame, destroyed: dict[tuple[str, int], float],
+                      book: str = "registered", label: str = "simulation (records destroyed)") -> VitalSeries:
+    """A national series from a run's provincial table after some provinces' records were lost.
+
+    ``destroyed`` maps (province, year) to the share of that year's death and birth records lost
+    (1.0 = the whole record); the population counts are kept.
+    """
+    t = annual_province[annual_province.sector == "total"].copy()
+    births, deaths = ("births_registered", "deaths_registered") if book == "registered" else ("births", "deaths")
+    pop = "registered_population_end" if book == "registered" else "population_end"
+    keep = np.array([1.0 - destroyed.get((p, int(y)), 0.0) for p, y in zip(t.province, t.year, strict=True)])
+    t["b"], t["d"] = t[births] * keep, t[deaths] * keep
+    g = t.groupby("year")[[pop, "b", "d"]].sum().reset_index()
+    return VitalSeries(g.year, g[pop], g.b, g.d, label)
 
 
 def write_report(table: pd.DataFrame, series: VitalSeries, out_dir: str | Path,
