@@ -72,6 +72,8 @@ class Sim:
         base_births = scenario.population.registered_cbr_1957 / 1000.0 / 12.0 / completeness(
             scenario.registration.birth_completeness, 1957)
         self.fertility_timing = FertilityTiming(scenario.fertility, base_births)
+        # communes report inflated head counts to draw rations: registered counts and relief claims
+        self.count_inflation = 1.0 + scenario.registration.population_inflation
         theta, fert = scenario.nutrition.work_capacity_theta, scenario.fertility
         self.work_capacity_table = self.k.lookup_table(lambda r: r ** theta)
         self.fertility_table = self.k.lookup_table(
@@ -183,7 +185,7 @@ class Sim:
         kcal = sc.nutrition.kcal_per_kg_grain
         need_kg = wneed * self.scale * 30.0 / kcal
         flows, relief = self.granary.month(float(taken.sum()), float(pop_real[nc:].sum()), lev,
-                                           pl.stock_kg[:nc], need_kg[:nc], months_left,
+                                           pl.stock_kg[:nc], need_kg[:nc] * self.count_inflation, months_left,
                                            self.hierarchy.believed_inflation)
         pl.stock_kg[:nc] += relief
         t0 = self._tick("procurement", t0)
@@ -254,7 +256,8 @@ class Sim:
         self.recorder.record(
             t, pop=pop, working=working, farm=farm, furnace=furnace, water=water, births=births, births_reg=births_reg,
             deaths=deaths, deaths_reg=deaths_reg, deaths_cause=deaths_cause, deaths_detail=deaths_detail,
-            esc_in=esc_in, esc_out=esc_out, moved_in=mv_in, moved_out=mv_out, reg_pop=self.reg_pop,
+            esc_in=esc_in, esc_out=esc_out, moved_in=mv_in, moved_out=mv_out,
+            reg_pop=self.reg_pop * np.concatenate([np.full(nc, self.count_inflation), np.ones(pl.n_places - nc)]),
             harvest=harvest, seed_feed=seed_feed, procured=taken, due=due, relief=relief, drawn=drawn, waste=waste,
             eaten=eaten_real, stock=pl.stock_kg, losses=losses, ratio=ratio, flows=flows, state_stock=self.granary.stock,
             steel=steel, report=report, pyramid=pyramid if month == 7 else None, scale=self.scale,

@@ -259,3 +259,13 @@ def test_lookup_tables_and_death_probability_are_accurate():
     assert cpu.interpolate(table, 1.5) == 1.0 and cpu.interpolate(table, -1.0) == 0.0
     for total in (1e-6, 5e-4, 9.99e-4, 1e-3, 0.2, 3.0):
         assert cpu.death_probability(total) == pytest.approx(1 - np.exp(-total), rel=1e-9)
+
+
+def test_inflated_head_counts_raise_registered_population_not_the_truth():
+    from greatleap import Sim
+    kw = {"run.end": "1957-12", "run.scale": 100000}
+    plain = Sim(load_scenario("historical", **kw)).run().annual_national.iloc[0]
+    padded = Sim(load_scenario("historical", **kw, **{"registration.population_inflation": 0.1})).run().annual_national.iloc[0]
+    assert padded.population_end == plain.population_end
+    assert padded.registered_population_end > 1.07 * plain.registered_population_end
+    assert padded.cdr_registered < plain.cdr_registered
