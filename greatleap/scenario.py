@@ -97,6 +97,7 @@ class MortalityParams(_Section):
 class FertilityParams(_Section):
     hunger_zero_depletion: float = P(0.9, 0.1, 1.0, "depletion where conception stops", "famine amenorrhoea; calibrate")
     hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "calibrate")
+    intake_weight: float = P(0.0, 0.0, 3.0, "weight of the current energy deficit (1 - intake/need) in famine amenorrhoea", "fertility answers the energy balance, not only lost reserves (Frisch); calibrate")
     postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea (estimate)")
     separation_effect: float = P(0.5, 0.0, 1.0, "conception lost per unit share of rural labor diverted", "spouses separated by mobilisation; calibrate")
     catchup_strength: float = P(0.25, 0.0, 2.0, "conception gain per year of postponed births", "post-famine rebound (CBR 43.4 registered in 1963); calibrate")

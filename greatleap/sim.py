@@ -219,7 +219,7 @@ class Sim:
             sc.population.urban_fertility_factor,
             self.fertility_timing.multiplier(furnace_share + water_share, float(pop.sum())),
             completeness(reg.death_completeness, year),
-            reg.famine_death_penalty, self.fertility_table, f.postpartum_months,
+            reg.famine_death_penalty, self.fertility_table, f.intake_weight, f.postpartum_months,
             f.fetal_loss_hunger, mg.escape_rate, escape_success, nc)
         t0 = self._tick("nutrition_and_demography", t0)
 

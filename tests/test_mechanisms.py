@@ -203,7 +203,7 @@ def test_person_kernel_hungry_people_die_more_and_conceive_less():
         np.array([1.0, 0.3]), np.array([0.1, 0.1]), np.zeros(2), np.zeros(2, np.uint8), np.zeros(2),
         need, extra, cap, base, conceive, 3000.0, 0.0, 0.5, 0.5, 1.3, 0.8, 0.85, 0.0, beta, m.hunger_gamma,
         m.starvation_hazard, m.starvation_threshold, 3.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
-        cpu.lookup_table(lambda x: cpu.fertility_factor(x, f.hunger_zero_depletion, f.hunger_exponent)),
+        cpu.lookup_table(lambda x: cpu.fertility_factor(x, f.hunger_zero_depletion, f.hunger_exponent)), 0.0,
         12, 0.0, 0.0, 0.0, 1)
     eaten, deaths = out[0], out[1]
     assert deaths[1] > 20 * max(deaths[0], 1)

@@ -260,7 +260,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                  violence_rate, black_violence_factor, urban_mortality_factor, urban_fertility_factor,
                  fertility_multiplier,
                  death_completeness, famine_death_penalty,
-                 fertility_table, postpartum_months, fetal_loss_hunger,
+                 fertility_table, fertility_intake_weight, postpartum_months, fetal_loss_hunger,
                  escape_rate, escape_success, n_communes):
     """One month of every person's life, with the month's tallies per place.
 
@@ -349,7 +349,9 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                 if p > 0.0:
                     if place_is_city[c] == 1:
                         p *= urban_fertility_factor
-                    if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * interpolate(fertility_table, d):
+                    # amenorrhoea follows the energy balance: the deeper of depletion and the current deficit
+                    df = max(d, fertility_intake_weight * (1.0 - intake_ratio[i]))
+                    if uniform(seed, STREAM_CONCEIVE, step, uid[i]) < p * interpolate(fertility_table, df):
                         preg[i] = 1
             # flight from hunger to a better-fed commune; hukou enforcement makes most attempts fail
             if hukou[i] == 0 and d > 0.2 and escape_rate > 0.0:
