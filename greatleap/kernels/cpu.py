@@ -197,6 +197,15 @@ def _chunk(c, n):
     return (c * n) // N_CHUNKS, ((c + 1) * n) // N_CHUNKS
 
 
+@njit(cache=True)
+def sum_chunks(per_chunk):
+    """Add the per-chunk rows (first axis) in chunk order: the same float sums on any thread count."""
+    total = per_chunk[0].copy()
+    for c in range(1, per_chunk.shape[0]):
+        total += per_chunk[c]
+    return total
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def labor_and_census(alive, age_m, sex, place, hukou, klass, activity, intake_ratio, reserve, uid, seed, step,
                      furnace_share, water_share, recruit_rate, senddown_rate, place_province, province_city,
@@ -239,13 +248,7 @@ def labor_and_census(alive, age_m, sex, place, hukou, klass, activity, intake_ra
             w = ration_weight(klass[i], age_y, act, canteen_share_by_place[pl], w_cadre, w_black, w_non_worker, damping)
             floats[c, 3, pl] += w * need * (1.0 - nongrain_share[pl])
             floats[c, 4, pl] += reserve[i]
-    ti = ints[0].copy()
-    tf = floats[0].copy()
-    tp = pyr[0].copy()
-    for c in range(1, N_CHUNKS):
-        ti += ints[c]
-        tf += floats[c]
-        tp += pyr[c]
+    ti, tf, tp = sum_chunks(ints), sum_chunks(floats), sum_chunks(pyr)
     return ti[0], ti[1], tf[0], tf[1], tf[2], tf[3], ti[2], ti[3], tf[4], tp
 
 
@@ -372,13 +375,7 @@ def person_month(alive, age_m, sex, place, hukou, klass, activity, reserve, rese
                             ints[ch, 6, c] += 1
             status[i] = st
             age_m[i] += 1
-    ti = ints[0].copy()
-    eaten = eaten_c[0].copy()
-    detail = detail_c[0].copy()
-    for ch in range(1, N_CHUNKS):
-        ti += ints[ch]
-        eaten += eaten_c[ch]
-        detail += detail_c[ch]
+    ti, eaten, detail = sum_chunks(ints), sum_chunks(eaten_c), sum_chunks(detail_c)
     deaths_cause = np.empty((n_places, 3), np.int64)
     for j in range(3):
         deaths_cause[:, j] = ti[2 + j]
