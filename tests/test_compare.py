@@ -7,6 +7,7 @@ import pytest
 
 from greatleap import load_scenario
 from greatleap.analysis import compare as cmp
+from greatleap.analysis import decompose as dec
 from greatleap.analysis.ensemble import run_many, run_key
 from greatleap.scenario import builtin_names
 from greatleap.timeline import LEVER_INDEX, lever_matrix, parse_month
@@ -59,25 +60,25 @@ def test_shapley_exact_sums_to_total_and_single_player_gets_its_effect():
     players = ["a", "b", "c", "d"]
     weights = {"a": 5.0, "b": 2.0, "c": 0.0, "d": 1.0}
     v = lambda s: sum(weights[p] for p in s) + (3.0 if {"a", "b"} <= s else 0.0)  # an a-b interaction
-    phi = cmp.shapley_exact(v, players)
+    phi = dec.shapley_exact(v, players)
     assert sum(phi.values()) == pytest.approx(v(frozenset(players)))
     assert phi["a"] == pytest.approx(6.5) and phi["b"] == pytest.approx(3.5) and phi["c"] == 0
-    only = cmp.shapley_exact(lambda s: 7.0 if "b" in s else 0.0, players)
+    only = dec.shapley_exact(lambda s: 7.0 if "b" in s else 0.0, players)
     assert only == pytest.approx({"a": 0, "b": 7.0, "c": 0, "d": 0})
     perms = [tuple(p) for p in itertools.permutations(players)]
-    sampled = cmp.shapley_sampled(v, perms)
+    sampled = dec.shapley_sampled(v, perms)
     assert {p: x.mean() for p, x in sampled.items()} == pytest.approx(phi)
 
 
 def test_decompose_parts_add_up_and_one_mechanism_equals_its_effect(tmp_path):
     scen = load_scenario("historical", **SHORT)
-    d = cmp.decompose(scen, ["exports", "canteens"], seeds=[1, 2], jobs=1, cache_dir=tmp_path / "cache")
+    d = dec.decompose(scen, ["exports", "canteens"], seeds=[1, 2], jobs=1, cache_dir=tmp_path / "cache")
     assert d.exact and d.shapley.shapley.sum() == pytest.approx(d.total[0], rel=1e-9)
-    one = cmp.decompose(scen, ["canteens"], seeds=[1, 2], jobs=1, cache_dir=tmp_path / "cache")
+    one = dec.decompose(scen, ["canteens"], seeds=[1, 2], jobs=1, cache_dir=tmp_path / "cache")
     row = one.shapley.iloc[0]
     assert row.shapley == pytest.approx(row.total_effect) and row.shapley == pytest.approx(one.total[0])
     assert len(d.interactions) == 1
-    out = cmp.write_decomposition(d, tmp_path / "rep")
+    out = dec.write_decomposition(d, tmp_path / "rep")
     assert {p.name for p in out.iterdir()} == {"shapley.csv", "interactions.csv", "coalitions.csv", "decompose.png",
                                                "report.md"}
 
@@ -85,11 +86,11 @@ def test_decompose_parts_add_up_and_one_mechanism_equals_its_effect(tmp_path):
 def test_switch_off_is_a_copy_and_rejects_unknown_mechanisms():
     data = load_scenario("historical").to_dict()
     n_events = len(data["events"])
-    off = cmp.switch_off(data, ["weather", "reporting_inflation"])
+    off = dec.switch_off(data, ["weather", "reporting_inflation"])
     assert len(data["events"]) == n_events and data["agriculture"]["weather"]
     assert off["agriculture"]["weather"] == {} and off["reporting"]["inflation_max"] == 0.0
     with pytest.raises(ValueError, match="allowed"):
-        cmp.switch_off(data, ["sparrows"])
+        dec.switch_off(data, ["sparrows"])
 
 
 def test_cache_reuses_runs_and_a_changed_parameter_invalidates(tmp_path):

@@ -1,103 +1,15 @@
-"""Command line: ``greatleap run [SCENARIO] [--scale N] [--seed N] [--out DIR]`` and helpers.
-
-Bad input (scenario file, arguments) exits with code 2 and a message naming the key, the value
-and what is allowed; nothing is written. Results are written atomically.
-"""
+"""``greatleap validate | calibrate | compare | decompose``: ensembles against the record and each other."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from greatleap.scenario import ScenarioError, builtin_names, load_scenario
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="greatleap: simulate the Great Leap Forward and the famine it caused.")
-# wide enough for the summary tables when the output is a file or a pipe
-console = Console() if sys.stdout.isatty() else Console(width=170)
-err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=170)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
-
-
-def _summary_table(results) -> Table:
-    s = results.summary()
-    table = Table(title=f"{results.meta['scenario']['name']}: yearly summary "
-                        f"(rates per mille; grain Mt; retention kg/rural person)")
-    cols = [("year", "{:.0f}"), ("pop_end_m", "{:.1f}"), ("cbr_reg", "{:.1f}"), ("cdr_reg", "{:.1f}"),
-            ("cbr_true", "{:.1f}"), ("cdr_true", "{:.1f}"), ("grain_mt", "{:.1f}"), ("reported_mt", "{:.1f}"),
-            ("procured_mt", "{:.1f}"), ("proc_share", "{:.2f}"), ("retention_kg", "{:.0f}"),
-            ("deaths_m", "{:.2f}"), ("famine_deaths_m", "{:.2f}")]
-    for name, _ in cols:
-        table.add_column(name, justify="right")
-    for _, row in s.iterrows():
-        table.add_row(*[fmt.format(row[name]) for name, fmt in cols])
-    return table
-
-
-@app.command()
-def run(
-    scenario: str = typer.Argument("historical", help=f"built-in scenario ({', '.join(builtin_names())}) or a TOML path"),
-    scale: Optional[float] = typer.Option(None, "--scale", help="real persons per agent (default from the scenario: 1000)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default from the scenario)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/<scenario>-<time>)"),
-    no_plot: bool = typer.Option(False, "--no-plot", help="skip the PNG summary figure"),
-) -> None:
-    """Run a scenario month by month and write its results folder."""
-    from greatleap.sim import Sim
-
-    if scale is not None and not 1.0 <= scale <= 1e6:
-        _fail(f"--scale = {scale!r}: allowed 1 .. 1000000 (real persons per agent)")
-    if seed is not None and not 0 <= seed < 2**62:
-        _fail(f"--seed = {seed!r}: allowed 0 .. 2^62-1")
-    try:
-        scen = load_scenario(scenario)
-    except ScenarioError as exc:
-        _fail(str(exc))
-    if out is None:
-        out = Path("runs") / f"{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    _new_folder(out)
-    try:
-        sim = Sim(scen, scale=scale, seed=seed)
-    except ScenarioError as exc:
-        _fail(str(exc))
-    console.print(f"[bold]greatleap[/] {scen.name}: {sim.people.n_alive:,} agents "
-                  f"(1 agent = {sim.scale:g} persons), {sim.places.n_communes:,} communes, "
-                  f"{sim.n_months} months, seed {sim.scenario.run.seed}")
-    with _progress_bar() as bar:
-        task = bar.add_task("compiling kernels", total=sim.n_months)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, description="simulating months")
-
-        results = sim.run(progress)
-    console.print(_summary_table(results))
-    path = results.save(out, plot=not no_plot)
-    excess = results.excess_deaths()
-    console.print(f"excess deaths 1958-1962 (true, against the 1957 death rate): {excess / 1e6:.1f} million")
-    console.print(f"ran in {results.meta['wall_seconds']:.1f} s (+{results.meta['compile_seconds']:.1f} s "
-                  f"compile/load); results in [bold]{path}[/]")
-
-
-def _progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console)
-
-
-def _new_folder(out: Path) -> Path:
-    """Refuse an output folder that exists with something in it (exit 2, nothing written)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        _fail(f"--out = {str(out)!r}: exists and is not an empty folder; allowed: a new or empty folder")
-    return out
+from greatleap.cli.common import _fail, _load_all, _new_folder, _progress_bar, app, console, err
+from greatleap.scenario import ScenarioError, load_scenario
 
 
 @app.command()
@@ -193,13 +105,6 @@ def calibrate(
                   f"overlay in [bold]{path / 'best.toml'}[/]; study {name} in {storage}")
 
 
-def _load_all(names: list[str]):
-    try:
-        return [load_scenario(n) for n in names]
-    except ScenarioError as exc:
-        _fail(str(exc))
-
-
 @app.command()
 def compare(
     scenarios: list[str] = typer.Argument(..., help="two or more scenarios (built-in names or TOML paths); the first is the reference"),
@@ -249,9 +154,9 @@ def decompose(
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/decompose-<time>)"),
 ) -> None:
     """Attribute the excess deaths to mechanisms with Shapley values over on/off combinations."""
-    from greatleap.analysis.compare import DEFAULT_MECHANISMS, MECHANISMS
-    from greatleap.analysis.compare import decompose as run_decompose
-    from greatleap.analysis.compare import write_decomposition
+    from greatleap.analysis.decompose import DEFAULT_MECHANISMS, MECHANISMS
+    from greatleap.analysis.decompose import decompose as run_decompose
+    from greatleap.analysis.decompose import write_decomposition
 
     names = [m.strip() for m in mechanisms.split(",")] if mechanisms else list(DEFAULT_MECHANISMS)
     bad = [m for m in names if m not in MECHANISMS]
@@ -278,130 +183,3 @@ def decompose(
     console.print(t)
     console.print(f"sum of Shapley values {d.shapley.shapley.sum() / 1e6:.2f} M = total {d.total[0] / 1e6:.2f} M; "
                   f"{time.perf_counter() - t0:.0f} s; report in [bold]{write_decomposition(d, out)}[/]")
-
-
-@app.command()
-def estimate(
-    series: str = typer.Argument("official", help="official | banister | a CSV file (year,population,births,deaths "
-                                                  "or year,population,cbr,cdr) | a run folder"),
-    book: str = typer.Option("registered", "--book", help="for a run folder: registered or true"),
-    population: str = typer.Option("mid", "--population", help="exposure: mid (mean of year-ends), yearend, previous"),
-    out: Optional[Path] = typer.Option(None, "--out", help="write a report folder (CSV, PNG, Markdown)"),
-) -> None:
-    """Excess deaths and lost births by every baseline method, beside the published estimates."""
-    import pandas as pd
-
-    from greatleap.analysis import estimate as est
-
-    if population not in est.POPULATION_CONVENTIONS:
-        _fail(f"--population = {population!r}; allowed: {', '.join(est.POPULATION_CONVENTIONS)}")
-    if book not in ("registered", "true"):
-        _fail(f"--book = {book!r}; allowed: registered, true")
-    annual = None
-    try:
-        if series == "official":
-            s = est.official_series()
-        elif series == "banister":
-            s = est.banister_series()
-        elif Path(series).is_dir():
-            if not (Path(series) / "annual_national.parquet").is_file():
-                _fail(f"series {series!r}: a folder but not a run folder (no annual_national.parquet)")
-            annual = pd.read_parquet(Path(series) / "annual_national.parquet")
-            s = est.results_series(annual, book, label=f"{series} ({book})")
-        elif Path(series).is_file():
-            s = est.read_csv_series(series)
-        else:
-            _fail(f"series {series!r}: allowed: official, banister, a CSV file or a run folder")
-        skipped: list[str] = []
-        table = est.comparison_table(est.all_methods(s, population=population, skipped=skipped))
-        if table.empty:
-            _fail(f"series {s.label}: no method could be applied ({'; '.join(skipped[:3])})")
-        bed = est.testbed(annual, population=population) if annual is not None else None
-    except est.SeriesError as exc:
-        _fail(str(exc))
-    pivot = table.pivot(index="method", columns="period", values="excess_deaths_m")
-    t = Table(title=f"Excess deaths (million) by method: {s.label}; population = {population}")
-    t.add_column("method")
-    for col in pivot.columns:
-        t.add_column(col, justify="right")
-    for method, row in pivot.iterrows():
-        t.add_row(method, *[f"{v:.2f}" for v in row])
-    console.print(t)
-    lost = table.pivot(index="method", columns="period", values="lost_births_m")
-    t = Table(title="Lost births (million) by method")
-    t.add_column("method")
-    for col in lost.columns:
-        t.add_column(col, justify="right")
-    for method, row in lost.iterrows():
-        t.add_row(method, *[f"{v:.2f}" for v in row])
-    console.print(t)
-    if bed is not None:
-        t = Table(title="Testbed: methods on the registered series vs the simulation's truth (million)")
-        for col in ("method", "truth_m", "estimate_registered_m", "bias_m", "due_to_underregistration_m", "due_to_baseline_m"):
-            t.add_column(col, justify="right" if col != "method" else "left")
-        for _, r in bed.iterrows():
-            t.add_row(r.method, *[f"{r[c]:.2f}" for c in ("truth_m", "estimate_registered_m", "bias_m",
-                                                          "due_to_underregistration_m", "due_to_baseline_m")])
-        console.print(t)
-    if skipped:
-        console.print(f"left out for lack of years: {len(skipped)} method x period combinations "
-                      f"(e.g. {skipped[0].split(':')[0]})")
-    pub = est.published_estimates()
-    t = Table(title="Published estimates (shipped with sources; confidence V/P/R)")
-    for col in ("estimate_million", "author", "year_published", "period", "confidence"):
-        t.add_column(col)
-    for _, r in pub.iterrows():
-        t.add_row(*[str(r[c]) for c in ("estimate_million", "author", "year_published", "period", "confidence")])
-    console.print(t)
-    if out is not None:
-        try:
-            path = est.write_report(table, s, out, bed)
-        except FileExistsError as exc:
-            _fail(str(exc))
-        console.print(f"report in [bold]{path}[/]")
-
-
-@app.command()
-def plan() -> None:
-    """Print the month's step plan (which mechanism runs when, in what order)."""
-    from greatleap.sim import Sim
-
-    console.print(Sim.plan())
-
-
-@app.command()
-def params(scenario: str = typer.Argument("historical", help="built-in scenario or TOML path")) -> None:
-    """Every parameter of a scenario with its value, unit, allowed range and source."""
-    from greatleap.scenario import parameter_table
-
-    try:
-        scen = load_scenario(scenario)
-    except ScenarioError as exc:
-        _fail(str(exc))
-    t = Table(title=f"parameters of {scen.name}")
-    for col in ("key", "value", "unit", "allowed", "source"):
-        t.add_column(col, overflow="fold")
-    for row in parameter_table(scen):
-        value = row["value"]
-        t.add_row(row["key"], f"{value:.4g}" if isinstance(value, float) else str(value), row["unit"],
-                  row["allowed"], row["source"])
-    console.print(t)
-
-
-@app.command()
-def scenarios() -> None:
-    """List the built-in scenarios."""
-    for name in builtin_names():
-        console.print(f"{name}: {load_scenario(name).description}")
-
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted; no results written")
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
