@@ -13,7 +13,7 @@ import pandas as pd
 
 from greatleap.io import atomic_folder
 from greatleap.kernels.cpu import N_AGE_GROUPS
-from greatleap.timeline import month_label
+from greatleap.levers import month_label
 
 AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
 CLASSES = ("ordinary", "cadre", "black_element")

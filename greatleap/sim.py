@@ -20,8 +20,9 @@ from greatleap.mechanisms.demography import FertilityTiming, build_world, comple
 from greatleap.mechanisms.hierarchy import Hierarchy
 from greatleap.results import Recorder, Results
 from greatleap.scenario import Scenario, ScenarioError, load_scenario, validate_scenario
-from greatleap.timeline import LEVER_INDEX as L
-from greatleap.timeline import lever_matrix, month_label, parse_month
+from greatleap.levers import LEVER_INDEX as L
+from greatleap.levers import month_label, parse_month
+from greatleap.timeline import lever_matrix
 
 
 class Sim:

@@ -10,7 +10,8 @@ from greatleap.analysis import compare as cmp
 from greatleap.analysis import decompose as dec
 from greatleap.analysis.ensemble import run_many, run_key
 from greatleap.scenario import builtin_names
-from greatleap.timeline import LEVER_INDEX, lever_matrix, parse_month
+from greatleap.levers import LEVER_INDEX, parse_month
+from greatleap.timeline import lever_matrix
 
 SHORT = {"run.end": "1962-12", "run.scale": 100000}
 COUNTERFACTUALS = ["honest_reporting", "flexible_procurement", "no_exports", "foreign_aid", "no_furnaces",

@@ -10,7 +10,7 @@ from greatleap.mechanisms import canteens, nutrition, procurement
 from greatleap.mechanisms.agriculture import months_to_next_harvest
 from greatleap.mechanisms.demography import completeness
 from greatleap.mechanisms.hierarchy import inflation
-from greatleap.timeline import LEVER_INDEX, LEVER_NAMES, LEVERS
+from greatleap.levers import LEVER_INDEX, LEVER_NAMES, LEVERS
 
 SC = load_scenario("historical")
 

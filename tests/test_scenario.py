@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from greatleap.scenario import ScenarioError, load_scenario
-from greatleap.timeline import LEVER_INDEX, lever_matrix, parse_month
+from greatleap.levers import LEVER_INDEX, parse_month
+from greatleap.timeline import lever_matrix
 
 
 def test_historical_loads_with_sourced_events():

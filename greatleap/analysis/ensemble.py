@@ -25,12 +25,13 @@ class RunOutcome:
 
 
 def run_key(scenario_dict: dict, seed: int, scale: float | None) -> str:
-    """Cache key of one run: scenario (every parameter and event), seed, scale and version."""
+    """Cache key of one run: scenario (every parameter and event), seed, scale and the hash of the
+    package's source and data (any change to the model invalidates the cache)."""
     import hashlib
     import json
 
-    from greatleap import __version__
-    blob = json.dumps({"scenario": scenario_dict, "seed": seed, "scale": scale, "version": __version__},
+    from greatleap.provenance import source_hash
+    blob = json.dumps({"scenario": scenario_dict, "seed": seed, "scale": scale, "source": source_hash()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from greatleap.kernels import cpu
-from greatleap.timeline import LEVER_INDEX as L
+from greatleap.levers import LEVER_INDEX as L
 
 SUMMER, AUTUMN = 6, 10  # harvest months (1-based)
 # relative labor demand by calendar month (1..12): winter slack, spring planting, harvests

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greatleap.timeline import LEVER_INDEX as L
+from greatleap.levers import LEVER_INDEX as L
 
 
 def monthly_draw(params, stock, grain_need_kg, months_left, levers):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from greatleap.kernels import cpu
-from greatleap.timeline import LEVER_INDEX as L
+from greatleap.levers import LEVER_INDEX as L
 
 
 def _sigmoid(z):

@@ -6,7 +6,7 @@ of which ``furnace_unusable_share`` is unusable; modern steel grows with the urb
 """
 from __future__ import annotations
 
-from greatleap.timeline import LEVER_INDEX as L
+from greatleap.levers import LEVER_INDEX as L
 
 
 def diversion_shares(levers) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greatleap.timeline import LEVER_INDEX as L
+from greatleap.levers import LEVER_INDEX as L
 
 
 def collect(params, due, stock, people_real, months_left, levers, radicalism):

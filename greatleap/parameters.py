@@ -1,0 +1,265 @@
+"""The scenario schema: every parameter of every mechanism family with its unit, allowed range
+and source, the dated policy events, and the calibration declarations.
+
+A scenario is a TOML file with a ``[run]`` table, one table per mechanism family and a list of
+dated ``[[events]]`` that move the policy levers (see :mod:`greatleap.levers`). Loading, overlays
+and error messages are in :mod:`greatleap.scenario`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from greatleap.levers import LEVERS, parse_month
+
+
+def P(default: Any, lo: float | None, hi: float | None, unit: str, source: str) -> Any:
+    """A parameter with its allowed range [lo, hi], unit and source (or 'calibrate')."""
+    return Field(default, ge=lo, le=hi, description=f"{unit}; {source}",
+                 json_schema_extra={"unit": unit, "source": source})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunConfig(_Section):
+    start: str = Field("1957-01", description="first simulated month, YYYY-MM")
+    end: str = Field("1966-12", description="last simulated month, YYYY-MM")
+    scale: float = P(1000.0, 1.0, 1e6, "real persons per agent", "default gives ~0.63 M agents")
+    seed: int = P(1958, 0, 2**62, "integer", "any")
+    agents_per_commune: int = P(120, 20, 100000, "agents", "keeps commune rates meaningful at small scale")
+    max_communes: int = P(25000, 28, 100000, "communes", "~25,000-26,000 communes in Oct 1958 (glf_campaign_quantities)")
+    capacity_factor: float = P(1.3, 1.05, 4.0, "slots per initial agent", "arrays grow if exceeded")
+    check_ledgers: bool = Field(True, description="check grain and people ledgers every step")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, v: str) -> str:
+        parse_month(v)
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> "RunConfig":
+        if parse_month(self.end) < parse_month(self.start):
+            raise ValueError(f"run.end {self.end!r} is before run.start {self.start!r}; allowed: end >= start")
+        if parse_month(self.start) < parse_month("1957-01") or parse_month(self.end) > parse_month("1970-12"):
+            raise ValueError("run.start/run.end must lie within 1957-01 .. 1970-12 (the data cover 1949-1970)")
+        return self
+
+
+class PopulationParams(_Section):
+    initial_population_million: float = P(628.28, 1.0, 2000.0, "million persons at run start", "official year-end 1956 (CSY 1999)")
+    registered_cdr_1957: float = P(10.8, 3.0, 40.0, "per mille", "official registered CDR 1957 (CSY 1999); true CDR = this / death completeness")
+    registered_cbr_1957: float = P(34.03, 10.0, 60.0, "per mille", "official registered CBR 1957 (CSY 1999); true CBR = this / birth completeness")
+    cadre_share: float = P(0.03, 0.0, 0.2, "share of rural people", "estimate (team, brigade and commune cadres with families)")
+    black_element_share: float = P(0.05, 0.0, 0.3, "share of people", "estimate (landlord, rich-peasant, rightist labels)")
+    sex_ratio_at_birth: float = P(1.06, 0.9, 1.2, "males per female", "demographic norm")
+    mortality_decline_per_year: float = P(0.03, 0.0, 0.2, "relative decline of baseline mortality per year after 1957", "UN WPP 2022 CDR 18.99 (1957) -> 14.17 (1966)")
+    urban_mortality_factor: float = P(0.75, 0.3, 1.5, "ratio", "estimate: urban baseline mortality below rural")
+    urban_fertility_factor: float = P(0.85, 0.3, 1.5, "ratio", "estimate: urban fertility below rural")
+
+
+class NutritionParams(_Section):
+    kcal_per_kg_grain: float = P(3000.0, 2600.0, 3400.0, "kcal per kg unhusked grain", "DESIGN.md section 8")
+    reserve_capacity_kcal: float = P(120000.0, 30000.0, 300000.0, "kcal (adult man)", "estimate: mobilisable fat and protein; children scaled by size")
+    recovery_efficiency: float = P(0.5, 0.05, 1.0, "share of surplus kcal stored", "calibrate")
+    nongrain_kcal_rural: float = P(300.0, 0.0, 1000.0, "kcal/person/day with private plots", "estimate")
+    nongrain_kcal_urban: float = P(450.0, 0.0, 1200.0, "kcal/person/day", "estimate")
+    famine_substitute_kcal: float = P(120.0, 0.0, 600.0, "kcal/person/day at full depletion", "estimate (bark, husks, wild plants)")
+    heavy_work_extra_kcal: float = P(500.0, 0.0, 1500.0, "kcal/day for furnace and water-works labor", "estimate")
+    farm_work_extra_kcal: float = P(300.0, 0.0, 1500.0, "kcal/day for field labor", "estimate")
+    metabolic_adaptation: float = P(0.5, 0.0, 0.8, "share of need saved at full depletion", "thinner, less active bodies need less; estimate")
+    work_capacity_theta: float = P(0.7, 0.1, 4.0, "exponent", "e = min(1, intake/need)^theta (Li & Yang 2005 channel); calibrate")
+
+
+class MortalityParams(_Section):
+    hunger_beta_child: float = P(8.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 0-4", "calibrate")
+    hunger_beta_adult: float = P(3.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 5-59", "calibrate")
+    hunger_beta_old: float = P(8.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 60+", "calibrate")
+    hunger_gamma: float = P(2.0, 0.5, 6.0, "exponent of depletion", "calibrate")
+    starvation_hazard: float = P(0.25, 0.0, 1.0, "per month at full depletion", "calibrate")
+    starvation_threshold: float = P(0.75, 0.0, 0.99, "depletion where starvation begins", "calibrate")
+    orphan_infant_multiplier: float = P(3.0, 1.0, 20.0, "hazard ratio for infants whose mother died", "estimate")
+    violence_rate: float = P(0.0006, 0.0, 0.02, "deaths per adult-month at full enforcement and bite", "calibrate to ~7% of excess deaths (DESIGN item 9)")
+    black_element_violence_factor: float = P(3.0, 1.0, 20.0, "ratio", "estimate")
+
+
+class FertilityParams(_Section):
+    hunger_zero_depletion: float = P(0.9, 0.1, 1.0, "depletion where conception stops", "famine amenorrhoea; calibrate")
+    hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "calibrate")
+    intake_weight: float = P(0.0, 0.0, 3.0, "weight of the current energy deficit (1 - intake/need) in famine amenorrhoea", "fertility answers the energy balance, not only lost reserves (Frisch); calibrate")
+    postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea (estimate)")
+    separation_effect: float = P(0.5, 0.0, 1.0, "conception lost per unit share of rural labor diverted", "spouses separated by mobilisation; calibrate")
+    catchup_strength: float = P(0.25, 0.0, 2.0, "conception gain per year of postponed births", "post-famine rebound (CBR 43.4 registered in 1963); calibrate")
+    catchup_decay: float = P(0.04, 0.0, 0.5, "per month", "estimate")
+    fetal_loss_hunger: float = P(0.05, 0.0, 0.5, "monthly fetal-loss probability at full depletion", "estimate")
+
+
+class AgricultureParams(_Section):
+    grain_base_mt: float = P(195.05, 50.0, 400.0, "Mt unhusked grain in 1957 conditions", "revised NBS series 1957")
+    labor_elasticity: float = P(0.3, 0.1, 0.9, "alpha", "DESIGN.md 0.3-0.5")
+    yield_trend: float = P(0.015, -0.05, 0.08, "per year", "estimate (1962-66 recovery)")
+    harvest_loss_max: float = P(0.35, 0.0, 1.0, "share lost per unit of harvest-labor shortfall", "~10% unharvested in 1958 (DESIGN item 3)")
+    close_cropping_loss: float = P(0.04, 0.0, 0.6, "yield share lost at full intensity", "Anhui 400 -> <200 jin/mu on trial fields; national effect calibrate")
+    deep_plowing_loss: float = P(0.02, 0.0, 0.6, "yield share lost at full intensity", "calibrate")
+    pest_loss_max: float = P(0.05, 0.0, 0.6, "yield share lost with no birds", "Four Pests locust swarms 1959-60; calibrate")
+    bird_recovery_per_year: float = P(0.25, 0.0, 2.0, "per year toward full bird population", "estimate")
+    sparrow_kill_per_month: float = P(0.12, 0.0, 1.0, "share of birds killed per month at full campaign", "210 M+ sparrows killed 1958; estimate")
+    incentive_loss: float = P(0.05, 0.0, 0.6, "yield share lost at full commune egalitarianism", "calibrate")
+    capital_elasticity: float = P(0.3, 0.0, 1.0, "yield elasticity to farm capital", "estimate")
+    capital_furnace_loss: float = P(0.04, 0.0, 1.0, "capital share melted per month at full furnace labor", "pots and tools melted (DESIGN item 3); estimate")
+    capital_hunger_loss: float = P(0.04, 0.0, 1.0, "capital share lost per month per unit of rural depletion above 0.1", "draught animals 53.8 M (1957) -> 38.3 M (1961); calibrate")
+    capital_recovery_per_year: float = P(0.12, 0.0, 2.0, "per year toward the 1957 level", "estimate")
+    weather: dict[int, float] = Field(
+        default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
+        description="national weather factor by harvest year (1 = normal; missing years = 1); calibrate (Houser et al.: ~31% nature)")
+    weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year", "estimate")
+    commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield", "estimate")
+    seed_feed_share: float = P(0.12, 0.0, 0.4, "share of harvest kept for seed and feed", "estimate")
+    storage_loss_per_month: float = P(0.003, 0.0, 0.05, "share of stock lost per month", "estimate")
+    initial_stock_cover: float = P(1.05, 0.0, 3.0, "share of need until the next harvest held at the start", "estimate")
+
+
+class IndustryParams(_Section):
+    furnace_steel_kg_per_labor_month: float = P(15.0, 0.0, 1000.0, "kg steel per furnace labor-month", "calibrate to ~4 Mt native steel 1958")
+    furnace_unusable_share: float = P(0.8, 0.0, 1.0, "share of furnace steel unusable", ">3 Mt of 1958 output unusable (DESIGN item 3)")
+    modern_steel_mt_1957: float = P(5.35, 0.0, 50.0, "Mt/year", "1957 steel output (glf_campaign_quantities)")
+
+
+class ReportingParams(_Section):
+    inflation_max: float = P(1.2, 0.0, 10.0, "max commune inflation (report/true - 1)", "up to 10x claimed in meetings; calibrate")
+    k_target: float = P(1.5, 0.0, 10.0, "logit weight of target pressure", "calibrate")
+    k_campaign: float = P(3.0, 0.0, 10.0, "logit weight of campaign climate", "calibrate")
+    k_peer: float = P(1.5, 0.0, 10.0, "logit weight of peer inflation", "calibrate")
+    k_radicalism: float = P(1.5, 0.0, 10.0, "logit weight of provincial radicalism", "calibrate")
+    k_anti_right: float = P(1.5, 0.0, 10.0, "logit weight of Anti-Right climate", "calibrate")
+    bias: float = P(-4.0, -20.0, 5.0, "logit intercept", "calibrate (1957 inflation small)")
+    noise_sd: float = P(0.5, 0.0, 5.0, "logit noise sd per commune report", "estimate")
+    province_inflation_max: float = P(0.15, 0.0, 3.0, "extra inflation added by provinces", "calibrate")
+
+
+class PlanningParams(_Section):
+    progressive_eta: float = P(0.5, 0.0, 3.0, "quota elasticity to believed output per head", "DESIGN.md section 8")
+    flexible_quotas: bool = Field(False, description="counterfactual: quotas follow the true harvest (procurement_rate x actual season output) instead of being fixed in January from believed output")
+
+
+class ProcurementParams(_Section):
+    min_retention_kg: float = P(200.0, 0.0, 400.0, "kg food grain/person/year protected at zero enforcement", "estimate (1955 'three fixes' retention standard)")
+    radical_enforcement_gain: float = P(0.6, 0.0, 3.0, "enforcement x (1 + gain x (radicalism - 0.5))", "zealous provinces enforce harder (Sichuan, Anhui, Henan, Gansu); calibrate")
+    concealment_max: float = P(0.15, 0.0, 0.6, "share of stock hidden under full pressure", "estimate")
+    initial_state_stock_mt: float = P(30.0, 0.0, 100.0, "Mt", "estimate")
+    state_reserve_floor_mt: float = P(12.0, 0.0, 100.0, "Mt kept back from relief", "22 Mt stayed in granaries at the famine's height (DESIGN item 10)")
+    state_other_use_mt: float = P(6.0, 0.0, 50.0, "Mt/year (army, industry, feed)", "estimate")
+    relief_share_per_month: float = P(0.3, 0.0, 1.0, "share of the granary above the floor available for resale/relief per month", "estimate")
+
+
+class CanteenParams(_Section):
+    free_eating_ratio: float = P(1.25, 1.0, 3.0, "intake/need during free eating", "estimate (autumn 1958 over-eating)")
+    household_max_ratio: float = P(1.15, 1.0, 3.0, "max intake/need in household eating", "estimate")
+    canteen_waste: float = P(0.05, 0.0, 0.5, "share of canteen grain wasted", "estimate")
+    weight_cadre: float = P(1.3, 0.5, 3.0, "ration weight in canteens", "cadre privilege; estimate")
+    weight_black_element: float = P(0.8, 0.1, 1.5, "ration weight in canteens", "black elements fed least; estimate")
+    weight_non_worker: float = P(0.85, 0.1, 1.5, "ration weight of adults not working", "work-point rationing; estimate")
+    household_weight_damping: float = P(0.0, 0.0, 1.0, "share of the canteen weight gap kept in household eating (0 = shared by need)", "estimate")
+
+
+class MigrationParams(_Section):
+    escape_rate: float = P(0.02, 0.0, 0.5, "monthly attempts at full depletion", "estimate")
+    escape_success_free: float = P(0.9, 0.0, 1.0, "success probability with no hukou enforcement", "estimate")
+
+
+class RegistrationParams(_Section):
+    death_completeness: dict[int, float] = Field(
+        default_factory=lambda: {1957: 0.597, 1958: 0.579, 1959: 0.66, 1960: 0.57, 1961: 0.619, 1962: 0.716,
+                                 1963: 0.728, 1964: 0.92, 1965: 0.819, 1966: 0.795},
+        description="share of deaths registered by year (1 - Banister 1984 implied under-registration)")
+    birth_completeness: dict[int, float] = Field(
+        default_factory=lambda: {1957: 0.786, 1958: 0.773, 1959: 0.869, 1960: 0.778, 1961: 0.804, 1962: 0.903,
+                                 1963: 0.871, 1964: 0.971, 1965: 0.971, 1966: 0.881},
+        description="share of births registered by year (1 - Banister 1984 implied under-registration)")
+    famine_death_penalty: float = P(0.1, 0.0, 1.0, "completeness lost at full depletion", "calibrate")
+    population_inflation: float = P(0.0, 0.0, 0.3, "share by which communes' reported head counts exceed truth (registered population and relief claims)", "ration-seeking inflation (DESIGN item 14); calibrate")
+
+    @field_validator("death_completeness", "birth_completeness")
+    @classmethod
+    def _shares(cls, v: dict[int, float]) -> dict[int, float]:
+        for year, share in v.items():
+            if not 0.05 <= share <= 1.0:
+                raise ValueError(f"year {year}: completeness {share!r} outside allowed 0.05..1.0")
+        return v
+
+
+class Event(_Section):
+    lever: str = Field(description="name of a policy lever (see greatleap.levers.LEVERS)")
+    start: str = Field(description="YYYY-MM")
+    end: str | None = Field(None, description="YYYY-MM inclusive; omitted = to the end of the run")
+    value: float = Field(description="lever value while the event lasts")
+    note: str = ""
+    source: str = ""
+
+    @field_validator("lever")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in LEVERS:
+            raise ValueError(f"unknown lever {v!r}; allowed: {', '.join(sorted(LEVERS))}")
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_month(v)
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "Event":
+        if self.end is not None and parse_month(self.end) < parse_month(self.start):
+            raise ValueError(f"end {self.end!r} is before start {self.start!r}; allowed: end >= start")
+        lo, hi = LEVERS[self.lever].lo, LEVERS[self.lever].hi
+        if not lo <= self.value <= hi:
+            raise ValueError(f"value {self.value!r} for lever {self.lever!r} outside allowed {lo}..{hi} ({LEVERS[self.lever].unit})")
+        return self
+
+
+class CalibrationParameter(_Section):
+    key: str = Field(description="dotted parameter (section.name) or lever:NAME@YYYY-MM (an event's value)")
+    low: float
+    high: float
+    log: bool = False
+    note: str = Field("", description="the literature range or reasoning behind the bounds")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "CalibrationParameter":
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        return self
+
+
+class CalibrationConfig(_Section):
+    parameters: list[CalibrationParameter] = Field(default_factory=list)
+
+
+class Scenario(_Section):
+    name: str = "unnamed"
+    description: str = ""
+    extends: str | None = None
+    run: RunConfig = Field(default_factory=RunConfig)
+    population: PopulationParams = Field(default_factory=PopulationParams)
+    nutrition: NutritionParams = Field(default_factory=NutritionParams)
+    mortality: MortalityParams = Field(default_factory=MortalityParams)
+    fertility: FertilityParams = Field(default_factory=FertilityParams)
+    agriculture: AgricultureParams = Field(default_factory=AgricultureParams)
+    industry: IndustryParams = Field(default_factory=IndustryParams)
+    reporting: ReportingParams = Field(default_factory=ReportingParams)
+    planning: PlanningParams = Field(default_factory=PlanningParams)
+    procurement: ProcurementParams = Field(default_factory=ProcurementParams)
+    canteens: CanteenParams = Field(default_factory=CanteenParams)
+    migration: MigrationParams = Field(default_factory=MigrationParams)
+    registration: RegistrationParams = Field(default_factory=RegistrationParams)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    events: list[Event] = Field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
