@@ -32,8 +32,8 @@ def main() -> None:
         results = sim.run()
         run_s = results.meta["wall_seconds"]
         pm = float(results.monthly_national.population.sum()) / args.scale  # agent-months simulated
-        slots = sim.people.capacity * sim.n_months
-        row = {"scale": args.scale, "agents_start": results.meta["n_agents_start"] / args.scale,
+        slots = sim.world.people.size * sim.n_months
+        row = {"scale": args.scale, "agents_start": results.meta["agents_start"],
                "communes": results.meta["n_communes"], "build_s": round(build_s, 3), "run_s": round(run_s, 3),
                "person_months": int(pm), "person_months_per_s": round(pm / run_s),
                "slot_months_per_s": round(slots / run_s), "timings_s": {k: round(v, 3) for k, v in results.meta["timings_seconds"].items()}}

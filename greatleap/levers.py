@@ -30,12 +30,13 @@ class Lever:
     hi: float
     unit: str
     meaning: str
+    scope: str = "provincial"  # "national": set by the centre for the whole country (events may not name a province)
 
 
 LEVERS: dict[str, Lever] = {
     "campaign": Lever(0.1, 0, 1, "index", "political pressure of the Leap campaign (drives inflation and ambition)"),
     "anti_right": Lever(0.0, 0, 1, "index", "Anti-Right Deviation struggle after Lushan (fear of reporting shortfalls)"),
-    "ambition": Lever(0.05, 0, 3, "planned growth over believed output", "targets: planned output = believed x (1 + ambition)"),
+    "ambition": Lever(0.05, 0, 3, "planned growth over believed output", "targets: planned output = believed x (1 + ambition)", "national"),
     "commune": Lever(0.0, 0, 1, "index", "egalitarian commune organisation (0 = 1957 higher co-ops); lowers incentives"),
     "private_plots": Lever(1.0, 0, 1, "share", "private plots and sidelines allowed (non-grain food)"),
     "canteen": Lever(0.0, 0, 1, "share of rural people", "eating in communal canteens"),
@@ -48,13 +49,13 @@ LEVERS: dict[str, Lever] = {
     "deep_plowing": Lever(0.0, 0, 1, "intensity", "deep plowing"),
     "fallow": Lever(0.0, 0, 0.5, "share of land", "moderately productive land left unplanted"),
     "sparrow_campaign": Lever(0.0, 0, 1, "intensity", "Four Pests: killing sparrows"),
-    "procurement_rate": Lever(0.24, 0, 0.8, "share of believed output", "procurement plan (tax + compulsory purchase)"),
+    "procurement_rate": Lever(0.24, 0, 0.8, "share of believed output", "procurement plan (tax + compulsory purchase)", "national"),
     "enforcement": Lever(0.0, 0, 1, "index", "procurement enforcement: lowers the protected floor"),
     "search": Lever(0.2, 0, 1, "index", "anti-concealment searches"),
-    "scepticism": Lever(0.05, 0, 0.9, "share", "centre's discount on reports"),
-    "urban_ration": Lever(16.0, 0, 40, "kg grain/urban person/month", "urban ration from state stocks"),
-    "exports": Lever(190.0, 0, 2000, "kt/month", "grain exports"),
-    "imports": Lever(0.0, 0, 2000, "kt/month", "grain imports"),
+    "scepticism": Lever(0.05, 0, 0.9, "share", "centre's discount on reports", "national"),
+    "urban_ration": Lever(16.0, 0, 40, "kg grain/urban person/month", "urban ration from state stocks", "national"),
+    "exports": Lever(190.0, 0, 2000, "kt/month", "grain exports", "national"),
+    "imports": Lever(0.0, 0, 2000, "kt/month", "grain imports", "national"),
     "relief": Lever(0.8, 0, 1, "index", "willingness to send relief grain to starving communes"),
     "hukou": Lever(0.9, 0, 1, "index", "enforcement of household registration (blocks escape)"),
 }

@@ -82,8 +82,12 @@ class MortalityParams(_Section):
     starvation_hazard: float = P(0.25, 0.0, 1.0, "per month at full depletion", "calibrate")
     starvation_threshold: float = P(0.75, 0.0, 0.99, "depletion where starvation begins", "calibrate")
     orphan_infant_multiplier: float = P(3.0, 1.0, 20.0, "hazard ratio for infants whose mother died", "estimate")
-    violence_rate: float = P(0.0006, 0.0, 0.02, "deaths per adult-month at full enforcement and bite", "calibrate to ~7% of excess deaths (DESIGN item 9)")
-    black_element_violence_factor: float = P(3.0, 1.0, 20.0, "ratio", "estimate")
+
+
+class ViolenceParams(_Section):
+    rate: float = P(0.0006, 0.0, 0.02, "deaths per adult-month at full enforcement and bite", "calibrate to ~7% of excess deaths (DESIGN item 9)")
+    black_element_factor: float = P(3.0, 1.0, 20.0, "ratio", "estimate")
+    pressure_retention: float = P(0.75, 0.0, 1.0, "share of last month's violence pressure that persists", "estimate: beatings and struggle sessions follow a collection for a few months")
 
 
 class FertilityParams(_Section):
@@ -152,6 +156,7 @@ class ProcurementParams(_Section):
     initial_state_stock_mt: float = P(30.0, 0.0, 100.0, "Mt", "estimate")
     state_reserve_floor_mt: float = P(12.0, 0.0, 100.0, "Mt kept back from relief", "22 Mt stayed in granaries at the famine's height (DESIGN item 10)")
     state_other_use_mt: float = P(6.0, 0.0, 50.0, "Mt/year (army, industry, feed)", "estimate")
+    state_storage_loss_per_month: float = P(0.002, 0.0, 0.05, "share of the state granary lost per month", "estimate")
     relief_share_per_month: float = P(0.3, 0.0, 1.0, "share of the granary above the floor available for resale/relief per month", "estimate")
 
 
@@ -168,6 +173,7 @@ class CanteenParams(_Section):
 class MigrationParams(_Section):
     escape_rate: float = P(0.02, 0.0, 0.5, "monthly attempts at full depletion", "estimate")
     escape_success_free: float = P(0.9, 0.0, 1.0, "success probability with no hukou enforcement", "estimate")
+    escape_success_enforced: float = P(0.1, 0.0, 1.0, "success probability under full hukou enforcement", "estimate: most who fled were caught at checkpoints and sent back")
 
 
 class RegistrationParams(_Section):
@@ -196,6 +202,7 @@ class Event(_Section):
     start: str = Field(description="YYYY-MM")
     end: str | None = Field(None, description="YYYY-MM inclusive; omitted = to the end of the run")
     value: float = Field(description="lever value while the event lasts")
+    where: str | None = Field(None, description="a province (one of the 28 units of 1958); omitted = every province")
     note: str = ""
     source: str = ""
 
@@ -217,6 +224,13 @@ class Event(_Section):
     def _check(self) -> "Event":
         if self.end is not None and parse_month(self.end) < parse_month(self.start):
             raise ValueError(f"end {self.end!r} is before start {self.start!r}; allowed: end >= start")
+        if self.where is not None:
+            from greatleap.data import provinces
+            names = list(provinces().province)
+            if self.where not in names:
+                raise ValueError(f"where = {self.where!r}: not a province; allowed: {', '.join(names)}")
+            if LEVERS[self.lever].scope == "national":
+                raise ValueError(f"lever {self.lever!r} is set by the centre for the whole country; allowed: no 'where'")
         lo, hi = LEVERS[self.lever].lo, LEVERS[self.lever].hi
         if not lo <= self.value <= hi:
             raise ValueError(f"value {self.value!r} for lever {self.lever!r} outside allowed {lo}..{hi} ({LEVERS[self.lever].unit})")
@@ -249,6 +263,7 @@ class Scenario(_Section):
     population: PopulationParams = Field(default_factory=PopulationParams)
     nutrition: NutritionParams = Field(default_factory=NutritionParams)
     mortality: MortalityParams = Field(default_factory=MortalityParams)
+    violence: ViolenceParams = Field(default_factory=ViolenceParams)
     fertility: FertilityParams = Field(default_factory=FertilityParams)
     agriculture: AgricultureParams = Field(default_factory=AgricultureParams)
     industry: IndustryParams = Field(default_factory=IndustryParams)

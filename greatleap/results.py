@@ -12,90 +12,23 @@ import numpy as np
 import pandas as pd
 
 from greatleap.io import atomic_folder
-from greatleap.kernels.cpu import N_AGE_GROUPS
 from greatleap.levers import month_label
+from greatleap.mechanisms.classes import CLASSES
+from greatleap.mechanisms.demography import AGE_GROUPS
+from greatleap.mechanisms.mortality import CAUSES
 
-AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
-CLASSES = ("ordinary", "cadre", "black_element")
 SECTORS = ("rural", "urban")
-CAUSES = ("natural", "famine", "violence")
-
-_SECTOR_SERIES = ("pop", "births", "births_reg", "deaths", "deaths_reg", "deaths_famine", "deaths_violence",
-                  "reg_pop", "harvest", "procured", "relief", "stock", "eaten", "reported_commune",
-                  "reported_province", "escapes_in")
-_NATIONAL_SERIES = ("pop", "births", "births_reg", "deaths", "deaths_reg", "reg_pop", "harvest", "seed_feed",
-                    "procured", "due", "relief", "drawn", "waste", "eaten_rural", "eaten_urban", "commune_stock",
-                    "state_stock", "losses", "urban_supply", "urban_demand", "exports", "imports",
-                    "state_other_use", "steel_modern", "steel_furnace_usable", "steel_unusable",
-                    "rural_working", "farm_labor", "furnace_labor", "water_labor", "urban_working",
-                    "ration_ratio_rural", "ration_ratio_urban", "reserve_rural", "reserve_urban", "escapes",
-                    "believed", "reported_commune", "reported_province", "moves")
 
 
-class Recorder:
-    """Preallocated monthly records by province x sector and nationally (agents or kg as given)."""
+class MemberRecords:
+    """The recorder's arrays of one member: ``national[name]`` (months,), ``sector[name]`` (months, provinces, 2)."""
 
-    def __init__(self, n_months: int, places, start_month: int):
-        self.n_months, self.places, self.start = n_months, places, start_month
-        npv = places.n_provinces
-        self.sector_key = (places.place_province.astype(np.int64) * 2 + places.place_is_city).astype(np.int64)
-        self.sector = {name: np.zeros((n_months, npv, 2)) for name in _SECTOR_SERIES}
-        self.national = {name: np.zeros(n_months) for name in _NATIONAL_SERIES}
-        self.deaths_detail = np.zeros((n_months, N_AGE_GROUPS, 3, 2, 3), np.int64)
-        self.pyramids: dict[int, np.ndarray] = {}
-        self.harvest_factors: list[dict] = []
-
-    def _roll(self, values: np.ndarray) -> np.ndarray:
-        npv = self.places.n_provinces
-        return np.bincount(self.sector_key, values, minlength=2 * npv).reshape(npv, 2)
-
-    def record(self, t: int, *, pop, working, farm, furnace, water, births, births_reg, deaths, deaths_reg,
-               deaths_cause, deaths_detail, esc_in, esc_out, moved_in, moved_out, reg_pop, harvest, seed_feed,
-               procured, due, relief, drawn, waste, eaten, stock, losses, ratio, flows, state_stock, steel, report,
-               pyramid, scale, reserve_sum) -> None:
-        pl = self.places
-        nc = pl.n_communes
-        s, n = self.sector, self.national
-        relief_full = np.zeros(pl.n_places)
-        relief_full[:nc] = relief
-        for name, values in (("pop", pop), ("births", births), ("births_reg", births_reg), ("deaths", deaths),
-                             ("deaths_reg", deaths_reg), ("deaths_famine", deaths_cause[:, 1]),
-                             ("deaths_violence", deaths_cause[:, 2]), ("reg_pop", reg_pop), ("escapes_in", esc_in)):
-            s[name][t] = self._roll(values.astype(float)) * scale
-        for name, values in (("harvest", harvest), ("procured", procured), ("relief", relief_full),
-                             ("stock", stock), ("eaten", eaten)):
-            s[name][t] = self._roll(values)
-        if report is not None:
-            prov = pl.place_province[:nc]
-            s["reported_commune"][t, :, 0] = np.bincount(prov, report["commune_reports"], minlength=pl.n_provinces)
-            s["reported_province"][t, :, 0] = report["province_reports"]
-            n["believed"][t] = report["believed"]
-            n["reported_commune"][t] = report["commune_reports"].sum()
-            n["reported_province"][t] = report["province_reports"].sum()
-        n["pop"][t] = pop.sum() * scale
-        n["births"][t], n["births_reg"][t] = births.sum() * scale, births_reg.sum() * scale
-        n["deaths"][t], n["deaths_reg"][t] = deaths.sum() * scale, deaths_reg.sum() * scale
-        n["reg_pop"][t] = reg_pop.sum() * scale
-        n["harvest"][t], n["seed_feed"][t], n["procured"][t] = harvest.sum(), seed_feed.sum(), procured.sum()
-        n["due"][t] = 0.0 if due is None else float(np.sum(due))
-        n["relief"][t], n["drawn"][t], n["waste"][t] = relief.sum(), drawn.sum(), waste.sum()
-        n["eaten_rural"][t], n["eaten_urban"][t] = eaten[:nc].sum(), eaten[nc:].sum()
-        n["commune_stock"][t], n["state_stock"][t] = stock[:nc].sum(), state_stock
-        n["losses"][t] = losses.sum() + flows["state_loss"]
-        for key in ("urban_supply", "urban_demand", "exports", "imports", "state_other_use"):
-            n[key][t] = flows[key]
-        n["steel_modern"][t], n["steel_furnace_usable"][t], n["steel_unusable"][t] = steel
-        n["rural_working"][t], n["urban_working"][t] = working[:nc].sum(), working[nc:].sum()
-        n["farm_labor"][t], n["furnace_labor"][t], n["water_labor"][t] = farm.sum(), furnace.sum(), water.sum()
-        n["ration_ratio_rural"][t] = np.average(ratio[:nc], weights=np.maximum(pop[:nc], 1e-9))
-        n["ration_ratio_urban"][t] = np.average(ratio[nc:], weights=np.maximum(pop[nc:], 1e-9))
-        n["reserve_rural"][t] = reserve_sum[:nc].sum() / max(pop[:nc].sum(), 1)
-        n["reserve_urban"][t] = reserve_sum[nc:].sum() / max(pop[nc:].sum(), 1)
-        n["escapes"][t] = esc_in.sum() * scale
-        n["moves"][t] = moved_in.sum() * scale
-        self.deaths_detail[t] = deaths_detail
-        if pyramid is not None:
-            self.pyramids[(self.start + t) // 12] = pyramid * scale
+    def __init__(self, records: dict, member: int, geo, start_month: int, n_months: int):
+        self.national = {k: v[member, :n_months] for k, v in records["national"].items()}
+        self.sector = {k: v[member, :n_months] for k, v in records["sector"].items()}
+        self.deaths_detail = records["deaths_detail"][member, :n_months]
+        self.pyramids = {year: p[member] for year, p in records["pyramids"].items()}
+        self.geo, self.start, self.n_months = geo, start_month, n_months
 
 
 def _rates(events, pop_mean):
@@ -105,9 +38,9 @@ def _rates(events, pop_mean):
 class Results:
     """Tidy result tables (pandas DataFrames) of one run, with ``save`` and ``plot``."""
 
-    def __init__(self, recorder: Recorder, meta: dict):
+    def __init__(self, recorder: MemberRecords, meta: dict):
         self.recorder, self.meta = recorder, meta
-        self.places = recorder.places
+        self.geo = recorder.geo
         months = np.arange(recorder.n_months) + recorder.start
         self.month_labels = [month_label(int(m)) for m in months]
         self.years = months // 12
@@ -157,11 +90,11 @@ class Results:
     def monthly_province(self) -> pd.DataFrame:
         if "monthly_province" not in self._tables:
             sec = self.recorder.sector
-            nm, npv = self.recorder.n_months, self.places.n_provinces
+            nm, npv = self.recorder.n_months, self.geo.n_provinces
             frames = []
             for s, sector in enumerate(SECTORS):
                 df = pd.DataFrame({"month": np.repeat(self.month_labels, npv), "year": np.repeat(self.years, npv),
-                                   "province": np.tile(self.places.province_names, nm), "sector": sector})
+                                   "province": np.tile(self.geo.province_names, nm), "sector": sector})
                 for key in ("pop", "births", "births_reg", "deaths", "deaths_reg", "deaths_famine",
                             "deaths_violence", "reg_pop"):
                     df[{"pop": "population", "reg_pop": "registered_population"}.get(key, key.replace("_reg", "_registered"))] = sec[key][:, :, s].ravel()
@@ -273,13 +206,32 @@ class Results:
     @property
     def harvest_factors(self) -> pd.DataFrame:
         """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss."""
-        return pd.DataFrame(self.recorder.harvest_factors)
+        n = self.recorder.national
+        rows = np.flatnonzero(n["harvested"] == 1)
+        frame = pd.DataFrame({"month": [self.month_labels[k] for k in rows]})
+        for key in ("technique", "pests", "incentive", "harvest_loss", "season_labor", "weather", "capital"):
+            frame[key] = n[f"factor_{key}"][rows]
+        return frame
 
     TABLES = ("monthly_national", "monthly_province", "annual_national", "annual_province",
               "deaths_by_age_class", "population_by_age", "harvest_factors")
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in self.TABLES}
+
+    def digests(self) -> dict[str, str]:
+        """A fingerprint of every table (bit-exact): the regression baseline compares these."""
+        import hashlib
+        out = {}
+        for name, frame in self.tables().items():
+            h = hashlib.sha256()
+            for col in frame.columns:
+                h.update(str(col).encode())
+                values = frame[col].to_numpy()
+                h.update("|".join(map(str, values)).encode() if values.dtype == object
+                         else np.ascontiguousarray(values).tobytes())
+            out[name] = h.hexdigest()[:16]
+        return out
 
     def summary(self) -> pd.DataFrame:
         """A yearly summary: population, true and registered CBR/CDR, grain, procurement, retention, deaths."""

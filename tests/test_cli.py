@@ -53,7 +53,7 @@ def test_plan_lists_the_step_order():
     result = runner.invoke(app, ["plan"])
     assert result.exit_code == 0
     lines = result.output
-    assert lines.index("production") < lines.index("procurement") < lines.index("nutrition_and_demography")
+    assert lines.index("agriculture.produce") < lines.index("procurement.procure") < lines.index("live.live")
 
 
 def test_params_lists_value_unit_range_and_source():

@@ -27,10 +27,10 @@ def test_every_counterfactual_is_shipped_inherits_and_validates():
         assert s.name == name and s.description
         assert s.mortality == base.mortality  # calibrated parameters inherited
     row = parse_month("1959-06") - parse_month("1957-01")
-    assert lever_matrix(load_scenario("no_exports"))[row, LEVER_INDEX["exports"]] == 0
-    assert lever_matrix(load_scenario("no_furnaces"))[:, LEVER_INDEX["furnace_labor"]].max() == 0
-    pp = lever_matrix(load_scenario("peng_prevails"))
-    assert pp[row + 6, LEVER_INDEX["anti_right"]] == 0 and lever_matrix(base)[row + 6, LEVER_INDEX["anti_right"]] == 1
+    assert lever_matrix(load_scenario("no_exports"))[..., 0][row, LEVER_INDEX["exports"]] == 0
+    assert lever_matrix(load_scenario("no_furnaces"))[..., 0][:, LEVER_INDEX["furnace_labor"]].max() == 0
+    pp = lever_matrix(load_scenario("peng_prevails"))[..., 0]
+    assert pp[row + 6, LEVER_INDEX["anti_right"]] == 0 and lever_matrix(base)[..., 0][row + 6, LEVER_INDEX["anti_right"]] == 1
     assert load_scenario("flexible_procurement").planning.flexible_quotas
     assert load_scenario("no_great_leap").events == []
 

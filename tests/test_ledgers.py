@@ -73,7 +73,7 @@ def test_a_broken_ledger_is_caught(monkeypatch):
 def test_a_lost_person_is_caught():
     sim = Sim(load_scenario("historical", **{"run.end": "1957-06", "run.scale": 100000}))
     sim.step()
-    victim = int(np.flatnonzero(sim.people.alive)[10])
-    sim.people.alive[victim] = 0  # a person vanishes outside the death process
+    victim = int(np.flatnonzero(sim.world.people.alive[0])[10])
+    sim.world.people.alive[0, victim] = 0  # a person vanishes outside the death process
     with pytest.raises(LedgerError, match="people ledger broken at 1957-02"):
         sim.step()

@@ -17,7 +17,7 @@ def test_historical_loads_with_sourced_events():
 
 def test_lever_matrix_follows_the_dated_events():
     s = load_scenario("historical")
-    lev = lever_matrix(s)
+    lev = lever_matrix(s)[..., 0]
     assert lev.shape == (120, len(LEVER_INDEX))
     row = {m: parse_month(m) - parse_month("1957-01") for m in ("1957-06", "1958-10", "1959-12", "1961-07", "1962-06")}
     assert lev[row["1957-06"], LEVER_INDEX["furnace_labor"]] == 0.0
@@ -41,7 +41,7 @@ def test_overlay_extends_historical(tmp_path):
     assert s.agriculture.labor_elasticity == 0.35
     assert s.agriculture.weather == base.agriculture.weather  # inherited
     assert len(s.events) == len(base.events) + 1
-    assert lever_matrix(s)[:, LEVER_INDEX["furnace_labor"]].max() == 0.0
+    assert lever_matrix(s)[..., 0][:, LEVER_INDEX["furnace_labor"]].max() == 0.0
 
 
 def test_overrides_by_dotted_key():

@@ -53,8 +53,8 @@ def run(
         sim = Sim(scen, scale=scale, seed=seed)
     except ScenarioError as exc:
         _fail(str(exc))
-    console.print(f"[bold]greatleap[/] {scen.name}: {sim.people.n_alive:,} agents "
-                  f"(1 agent = {sim.scale:g} persons), {sim.places.n_communes:,} communes, "
+    console.print(f"[bold]greatleap[/] {scen.name}: {sim.layout.n_agents:,} agents "
+                  f"(1 agent = {sim.world.scale:g} persons), {sim.geo.n_communes:,} communes, "
                   f"{sim.n_months} months, seed {sim.scenario.run.seed}")
     with _progress_bar() as bar:
         task = bar.add_task("compiling kernels", total=sim.n_months)
@@ -73,10 +73,10 @@ def run(
 
 @app.command()
 def plan() -> None:
-    """Print the month's step plan (which mechanism runs when, in what order)."""
+    """Print the month's plan: every registered mechanism's steps, in the order they run."""
     from greatleap.sim import Sim
 
-    console.print(Sim.plan())
+    console.print(Sim.default_plan(), highlight=False)
 
 
 @app.command()

@@ -52,8 +52,8 @@ def _numeric(frame: pd.DataFrame, name: str, cols: tuple[str, ...]) -> pd.DataFr
 
 @lru_cache(maxsize=None)
 def provinces() -> pd.DataFrame:
-    """The 28 provincial units of 1958: pop_start (persons, Jan 1957), urban_share, indices."""
-    cols = ("pop_start", "urban_share", "radicalism", "summer_share", "yield_index")
+    """The 28 provincial units of 1958: pop_start (persons, Jan 1957), urban_share, radicalism, yield_index."""
+    cols = ("pop_start", "urban_share", "radicalism", "yield_index")
     frame = read_sourced_csv("provinces_1958.csv", ("province", "province_zh") + cols, where=PACKAGE_DATA)
     frame = _numeric(frame, "provinces_1958.csv", cols)
     for col in cols[1:]:

@@ -1,8 +1,8 @@
-"""Compute backends. ``get_backend("cpu")`` returns the module of compiled CPU kernels.
+"""Compute backends. ``get_backend("cpu")`` returns the module of compiled CPU loops.
 
-A backend exposes: uniform_array, normal_array, labor_and_census, person_month,
-finish_month, give_births, and the stream, activity and status constants. A GPU backend
-(CuPy raw kernels) would be a sibling module with the same names.
+A backend exposes ``census``, ``live``, ``finish_month`` and ``give_births``: loops over people,
+reductions and slot allocation around the person-level rules of :mod:`greatleap.lifecycle`,
+which every backend compiles from the same source. It holds no model rule of its own.
 """
 from __future__ import annotations
 

@@ -1,10 +1,27 @@
-"""The mechanism families of the model, one module each (place-level NumPy; per-person work in kernels).
+"""The mechanism families of the model, one module each, and the default registry.
 
-- demography: baseline mortality and fertility schedules, the initial population, registration
-- nutrition: needs, reserve capacity, non-grain food
-- labor: labor diversion shares and steel
-- agriculture: harvests, weather, techniques, pests, incentives
-- hierarchy: reports at each level, the centre's belief, targets and quotas
-- procurement: collection, state granaries, urban supply, trade, relief
-- canteens: distribution of grain within communes
+A mechanism is a class with a fixed life cycle (:mod:`greatleap.mechanisms.base`). ``DEFAULT``
+lists the historical model's mechanisms in registration order: their ``init`` runs in this order,
+and within each phase of the month they act in this order. To add a mechanism, write a module
+with a ``Mechanism`` subclass and register it: ``Sim(scenario, mechanisms=DEFAULT + (MyMechanism,))``.
 """
+from greatleap.mechanisms.agriculture import Agriculture
+from greatleap.mechanisms.canteens import Canteens
+from greatleap.mechanisms.classes import Classes
+from greatleap.mechanisms.communes import Communes
+from greatleap.mechanisms.demography import Demography
+from greatleap.mechanisms.fertility import Fertility
+from greatleap.mechanisms.granaries import Granaries
+from greatleap.mechanisms.hierarchy import Hierarchy
+from greatleap.mechanisms.labor import Labor
+from greatleap.mechanisms.migration import Migration
+from greatleap.mechanisms.mortality import Mortality
+from greatleap.mechanisms.nutrition import Nutrition
+from greatleap.mechanisms.procurement import Procurement
+from greatleap.mechanisms.registration import Registration
+from greatleap.mechanisms.violence import Violence
+
+DEFAULT = (Demography, Migration, Classes, Labor, Nutrition, Canteens, Communes, Agriculture, Hierarchy, Procurement,
+           Granaries, Violence, Mortality, Fertility, Registration)
+
+__all__ = ["DEFAULT"] + [cls.__name__ for cls in DEFAULT]

@@ -1,113 +1,150 @@
 """Agriculture: harvests from land, labor, weather, techniques, pests and incentives.
 
-At each harvest (summer in June, autumn in October; province-specific shares):
+At each harvest of a province's calendar (``data/harvest_calendar.csv``):
 Y_c = potential_c x season share x weather_{p,y} x trend x technique x pests x incentive
-      x (1 - fallow) x (L_season / L_norm)^alpha x (1 - harvest loss),
+      x capital^capital_elasticity x (1 - fallow) x (L_season / L_norm)^alpha x (1 - harvest loss),
 where L is effective farm labor (workers x work capacity), weighted by the cultivation labor
-demand of each month of the season, and the harvest loss grows with the labor shortfall in
-the harvest month. Techniques, fallowing and pests act through the state of the fields at
-planting time (October for the summer crop, April for the autumn crop); techniques are adopted
-more where provincial leaders are more radical. Birds (sparrows) fall with the Four Pests
-campaign and recover slowly; pest losses grow as birds disappear. Farm capital (draught
-animals, tools) is melted in the furnaces and eaten or lost in hunger, and is rebuilt slowly;
-yields scale with capital^capital_elasticity (draught animals fell by ~29% 1957-61).
+demand of each month of the season (``data/farm_labor_calendar.csv``), and the harvest loss grows
+with the labor shortfall in the harvest month. Techniques, fallowing and pests act through the
+state of the fields at planting time; techniques are adopted more where provincial leaders are
+more radical. Birds (sparrows) fall with the Four Pests campaign and recover slowly; pest losses
+grow as birds disappear. Farm capital (draught animals, tools) is melted in the furnaces and
+eaten or lost in hunger, and is rebuilt slowly (draught animals fell by ~29% 1957-61).
 Units: kg of unhusked grain (real, not per agent).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from greatleap.kernels import cpu
-from greatleap.levers import LEVER_INDEX as L
+from greatleap.calendar import harvest_calendar
+from greatleap.levers import LEVER_INDEX, parse_month
+from greatleap.mechanisms.base import Mechanism, Series, member_power, per_member, scalar_pow, uniform_or_mean
+from greatleap.streams import STREAM_WEATHER, normal_array
 
-SUMMER, AUTUMN = 6, 10  # harvest months (1-based)
-# relative labor demand by calendar month (1..12): winter slack, spring planting, harvests
-LABOR_DEMAND = np.array([0.1, 0.1, 0.2, 0.4, 1.0, 0.0, 1.0, 1.0, 0.3, 0.0, 0.2, 0.1])
-# harvest months carry no cultivation weight: their labor acts through the harvest loss
-PLANTING_LAG = {SUMMER: 8, AUTUMN: 6}  # months from planting (Oct; Apr) to harvest
-
-
-MIN_SEASON_SHARE = 0.2  # a summer crop smaller than this is not planned on (single-crop regions)
-
-
-def months_to_next_harvest(month: int, summer_share: np.ndarray | float = 0.5) -> np.ndarray:
-    """Months of consumption (this one included) until the next harvest that matters arrives.
-
-    Where the summer crop is small (the northeast), stocks must last from autumn to autumn.
-    """
-    to_autumn = AUTUMN - month if month < AUTUMN else 12 - month + AUTUMN
-    if SUMMER <= month < AUTUMN:
-        to_next = AUTUMN - month
-    else:
-        to_next = 12 - month + SUMMER if month >= AUTUMN else SUMMER - month
-    return np.where(np.asarray(summer_share) < MIN_SEASON_SHARE, to_autumn, to_next)
+MAX_LABOR_RATIO = 1.3       # field labor above the 1957 norm helps up to this ratio
+ADOPTION_BASE = 0.5         # techniques adopted at 0.5 + radicalism (capped at 1)
+HUNGER_CAPITAL_THRESHOLD = 0.1  # rural depletion above which draught animals are eaten or die
+MAX_CAPITAL_LOSS = 0.5      # share of farm capital that can be lost in one month
+FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
+           "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
+           "season_labor": "season labor ratio (mean over communes)", "weather": "national weather factor",
+           "capital": "farm capital factor"}
 
 
-class Agriculture:
-    def __init__(self, scenario, places):
-        self.p = scenario.agriculture
-        self.seed = scenario.run.seed
-        self.places = places
-        self.birds = 1.0  # share of the pre-campaign bird population
-        self.capital = 1.0  # farm capital (draught animals, tools) relative to 1957
-        self.history: list[tuple[np.ndarray, float]] = []  # (levers, birds) of each month so far
-        nc = places.n_communes
-        self.adoption = np.minimum(1.0, 0.5 + places.radicalism)[places.place_province[:nc]]
-        self._reset_season()
-        self._weather: dict[int, np.ndarray] = {}
+class Agriculture(Mechanism):
+    """Field labor over the season, birds and farm capital, and the harvests."""
+    name = "agriculture"
+    phases = ("produce",)
+    accounts = ("production", "seed_feed")
 
-    def _reset_season(self):
-        nc = self.places.n_communes
-        self.labor_sum = np.zeros(nc)
-        self.weight_sum = 0.0
-        self.lever_sum = np.zeros(len(L))
+    def init(self, sim) -> None:
+        w, geo = sim.world, sim.geo
+        for key, fill, unit, meaning in (("birds", 1.0, "share of 1957", "sparrows and other birds"),
+                                         ("capital", 1.0, "share of 1957", "farm capital: draught animals and tools"),
+                                         ("season_weight", 0.0, "months", "labor-demand weight accumulated this season"),
+                                         ("season_commune", 0.0, "index-months", "commune organisation accumulated this season")):
+            w.provinces.add(key, fill=fill, unit=unit, meaning=meaning, owner=self.name)
+        w.places.add("season_labor", unit="ratio-months", meaning="field labor / norm accumulated this season", owner=self.name)
+        w.places.add("harvest", unit="kg/month", meaning="grain harvested this month", owner=self.name)
+        w.places.add("seed_feed", unit="kg/month", meaning="grain kept for seed and feed", owner=self.name)
+        w.national.add("birds_at", fill=1.0, unit="share of 1957", meaning="birds at the start of each month",
+                       owner=self.name, extra=(sim.n_months, geo.n_provinces))
+        self.calendar = harvest_calendar()
+        self.levers = sim.levers
+        self.p = sim.params.agriculture
+        self.adoption = np.minimum(1.0, ADOPTION_BASE + w.provinces.radicalism)[:, geo.commune_province]
+        start = parse_month(sim.scenarios[0].run.start) // 12
+        self.first_year = start
+        years = range(start, parse_month(sim.scenarios[0].run.end) // 12 + 1)
+        self.weather = np.stack([self._weather(s, years, geo.n_provinces) for s in sim.scenarios])
+        self.weather_national = np.array([[s.agriculture.weather.get(y, 1.0) for y in years] for s in sim.scenarios])
+        for key, meaning in FACTORS.items():
+            w.national.add(f"factor_{key}", fill=1.0, unit="ratio",
+                           meaning=f"the last harvest's {meaning}", owner=self.name)
+        w.national.add("harvested", np.uint8, 0, "flag", "1 if a harvest came in this month", self.name)
 
-    def weather(self, year: int) -> np.ndarray:
-        """Weather factor by province for ``year``: national factor x provincial lognormal noise."""
-        if year not in self._weather:
-            sd = self.p.weather_province_sd
-            z = cpu.normal_array(self.seed, cpu.STREAM_WEATHER, year, np.arange(self.places.n_provinces, dtype=np.int64))
-            self._weather[year] = self.p.weather.get(year, 1.0) * np.exp(sd * z - 0.5 * sd * sd)
-        return self._weather[year]
+    @staticmethod
+    def _weather(scenario, years, n_provinces: int) -> np.ndarray:
+        """Weather factor by year and province: national factor x provincial lognormal noise."""
+        sd = scenario.agriculture.weather_province_sd
+        out = []
+        for year in years:
+            z = normal_array(scenario.run.seed, STREAM_WEATHER, year, np.arange(n_provinces, dtype=np.int64))
+            out.append(scenario.agriculture.weather.get(year, 1.0) * np.exp(sd * z - 0.5 * sd * sd))
+        return np.stack(out)
 
-    def month(self, month: int, levers: np.ndarray, farm_labor: np.ndarray, rural_depletion: float = 0.0) -> np.ndarray:
-        """Accumulate this month's effective farm labor; update birds and farm capital. Returns the labor ratio."""
-        nc = self.places.n_communes
-        ratio = np.minimum(farm_labor[:nc] / self.places.farm_norm[:nc], 1.3)
-        w = LABOR_DEMAND[month - 1]
-        self.labor_sum += w * ratio
-        self.weight_sum += w
-        self.lever_sum += w * levers
-        self.history.append((levers, self.birds))
-        kill = self.p.sparrow_kill_per_month * levers[L["sparrow_campaign"]]
-        self.birds = self.birds * (1.0 - kill)
-        self.birds += self.p.bird_recovery_per_year / 12.0 * (1.0 - self.birds)
-        lost = self.p.capital_furnace_loss * levers[L["furnace_labor"]] + self.p.capital_hunger_loss * max(0.0, rural_depletion - 0.1)
-        self.capital = self.capital * (1.0 - min(lost, 0.5))
-        self.capital += self.p.capital_recovery_per_year / 12.0 * (1.0 - self.capital)
-        return ratio
+    def produce(self, world, month) -> None:
+        """Field labor joins the season; birds and farm capital change; harvests come in."""
+        pv, pl, _geo, p, nc = world.provinces, world.places, world.geo, self.p, world.geo.n_communes
+        ratio = np.minimum(pl.farm_labor[:, :nc] / pl.farm_norm[:, :nc], MAX_LABOR_RATIO)
+        demand = self.calendar.labor_demand[month.month - 1]
+        pl.season_labor[:, :nc] += demand * ratio
+        pv.season_weight[:] += demand
+        pv.season_commune[:] += demand * month.lever("commune")
+        world.national.birds_at[:, month.t] = pv.birds
+        kill = per_member(p.sparrow_kill_per_month) * month.lever("sparrow_campaign")
+        pv.birds[:] = pv.birds * (1.0 - kill)
+        pv.birds[:] += per_member(p.bird_recovery_per_year) / 12.0 * (1.0 - pv.birds)
+        reserve = pl.reserve_sum[:, :nc].sum(axis=1)
+        people = np.maximum(pl.pop[:, :nc].sum(axis=1), 1)
+        rural_depletion = np.array([1.0 - float(r / n) for r, n in zip(reserve.tolist(), people.tolist())])
+        lost = (per_member(p.capital_furnace_loss) * month.lever("furnace_labor")
+                + per_member(p.capital_hunger_loss * np.maximum(0.0, rural_depletion - HUNGER_CAPITAL_THRESHOLD)))
+        pv.capital[:] = pv.capital * (1.0 - np.minimum(lost, MAX_CAPITAL_LOSS))
+        pv.capital[:] += per_member(p.capital_recovery_per_year) / 12.0 * (1.0 - pv.capital)
+        pl.harvest[:] = 0.0
+        pl.seed_feed[:] = 0.0
+        world.national.harvested[:] = 0
+        if self.calendar.harvesting(month.month).any():
+            self._harvest(world, month, ratio)
 
-    def harvest(self, year: int, month: int, harvest_labor_ratio: np.ndarray) -> tuple[np.ndarray, dict]:
-        """Grain harvested per commune (kg) this month, and the national factors that shaped it."""
-        pl, p = self.places, self.p
-        nc = pl.n_communes
-        prov = pl.place_province[:nc]
-        share = pl.summer_share[prov] if month == SUMMER else 1.0 - pl.summer_share[prov]
-        mean = self.lever_sum / max(self.weight_sum, 1e-9)
-        planted, birds = self.history[max(0, len(self.history) - 1 - PLANTING_LAG[month])]
-        technique = (1.0 - p.close_cropping_loss * np.minimum(1.0, planted[L["close_cropping"]] * self.adoption)) \
-            * (1.0 - p.deep_plowing_loss * np.minimum(1.0, planted[L["deep_plowing"]] * self.adoption))
-        pests = 1.0 - p.pest_loss_max * (1.0 - birds)
-        incentive = 1.0 - p.incentive_loss * mean[L["commune"]]
-        fallow = 1.0 - planted[L["fallow"]] * self.adoption
-        season_labor = self.labor_sum / max(self.weight_sum, 1e-9)
-        loss = p.harvest_loss_max * np.maximum(0.0, 1.0 - harvest_labor_ratio)
-        trend = (1.0 + p.yield_trend) ** (year - 1957)
-        y = (pl.potential_kg[:nc] * share * self.weather(year)[prov] * trend * technique * pests * incentive
-             * self.capital ** p.capital_elasticity
-             * fallow * season_labor ** p.labor_elasticity * (1.0 - loss))
-        factors = {"technique": float(np.mean(technique)), "pests": pests, "incentive": incentive,
-                   "harvest_loss": float(np.mean(loss)), "season_labor": float(np.mean(season_labor)),
-                   "weather": float(p.weather.get(year, 1.0)), "capital": self.capital}
-        self._reset_season()
-        return y, factors
+    def _harvest(self, world, month, harvest_labor_ratio: np.ndarray) -> None:
+        pv, pl, geo, p, nc = world.provinces, world.places, world.geo, self.p, world.geo.n_communes
+        prov = geo.commune_province
+        harvesting = self.calendar.harvesting(month.month)
+        share = self.calendar.harvest_share(month.month)[prov]
+        weight = np.maximum(pv.season_weight, 1e-9)
+        planted_t = np.maximum(0, month.t - self.calendar.planting_lag(month.month))  # by province
+        rows = np.arange(pv.birds.shape[1])
+        planted = self.levers[:, planted_t, :, rows]  # (provinces, members, levers) -> by commune below
+        planted = np.ascontiguousarray(np.moveaxis(planted, 0, 2)[:, :, prov])  # (members, levers, communes)
+        adoption = self.adoption
+        close, deep, fallow_lever = (planted[:, LEVER_INDEX[k]] for k in ("close_cropping", "deep_plowing", "fallow"))
+        technique = ((1.0 - per_member(p.close_cropping_loss) * np.minimum(1.0, close * adoption))
+                     * (1.0 - per_member(p.deep_plowing_loss) * np.minimum(1.0, deep * adoption)))
+        birds = world.national.birds_at[:, planted_t, rows]
+        pests = 1.0 - per_member(p.pest_loss_max) * (1.0 - birds)
+        incentive = 1.0 - per_member(p.incentive_loss) * (pv.season_commune / weight)
+        fallow = 1.0 - fallow_lever * adoption
+        season_labor = pl.season_labor[:, :nc] / weight[:, prov]
+        loss = per_member(p.harvest_loss_max) * np.maximum(0.0, 1.0 - harvest_labor_ratio)
+        trend = scalar_pow(1.0 + p.yield_trend, np.full(world.members, month.year - 1957.0))
+        capital = scalar_pow(pv.capital, p.capital_elasticity)
+        weather = self.weather[:, month.year - self.first_year]
+        y = (pl.potential[:, :nc] * share * weather[:, prov] * per_member(trend) * technique * pests[:, prov]
+             * incentive[:, prov] * capital[:, prov] * fallow * member_power(season_labor, p.labor_elasticity)
+             * (1.0 - loss))
+        on = harvesting[prov]
+        pl.harvest[:, :nc] = np.where(on, y, 0.0)
+        pl.seed_feed[:] = pl.harvest * per_member(p.seed_feed_share)
+        pl.stock[:] += pl.harvest - pl.seed_feed
+        pl.season_labor[:, :nc] = np.where(on, 0.0, pl.season_labor[:, :nc])
+        pv.season_weight[:] = np.where(harvesting, 0.0, pv.season_weight)
+        pv.season_commune[:] = np.where(harvesting, 0.0, pv.season_commune)
+        n = world.national
+        n.harvested[:] = 1
+        n.factor_technique[:], n.factor_pests[:] = technique.mean(axis=1), uniform_or_mean(pests)
+        n.factor_incentive[:], n.factor_harvest_loss[:] = uniform_or_mean(incentive), loss.mean(axis=1)
+        n.factor_season_labor[:] = season_labor.mean(axis=1)
+        n.factor_weather[:] = self.weather_national[:, month.year - self.first_year]
+        n.factor_capital[:] = uniform_or_mean(pv.capital)
+
+    def series(self) -> list[Series]:
+        return [Series("harvest", "kg", "grain harvested this month", "province_sector", lambda w: w.places.harvest),
+                Series("harvest", "kg", "grain harvested this month", "national", lambda w: w.places.harvest.sum(axis=1)),
+                Series("seed_feed", "kg", "grain kept for seed and feed this month", "national",
+                       lambda w: w.places.seed_feed.sum(axis=1)),
+                Series("harvested", "flag", "1 if a harvest came in this month", "national",
+                       lambda w: w.national.harvested)] + [
+            Series(f"factor_{key}", "ratio", f"the harvest's {meaning}", "national",
+                   lambda w, k=key: getattr(w.national, f"factor_{k}")) for key, meaning in FACTORS.items()]

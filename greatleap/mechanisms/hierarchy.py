@@ -6,105 +6,162 @@ z = bias + k_target (target/Y - 1) + k_campaign campaign + k_peer peer + k_radic
 Provinces add their own inflation; the centre believes the sum of provincial reports x
 (1 - scepticism). Each January the centre plans the year from last year's believed output:
 planned_c = believed_c x (1 + ambition) (the target cadres report against); the national quota
-is procurement_rate x believed output, shared
-among communes by planned output and, progressively, by planned output per head (eta).
-Quotas are inflexible within the year. Units: kg of grain (real).
+is procurement_rate x believed output, shared among communes by planned output and,
+progressively, by planned output per head (eta). Quotas are inflexible within the year.
+Units: kg of grain (real).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from greatleap.kernels import cpu
-from greatleap.levers import LEVER_INDEX as L
+from greatleap.calendar import harvest_calendar
+from greatleap.mechanisms.base import Mechanism, Series, by_province, member_power, per_member, scalar_pow
+from greatleap.streams import STREAM_REPORT_NOISE, normal_array
+
+TARGET_RATIO_RANGE = (-1.0, 5.0)  # target/harvest - 1 is clipped to this range in the inflation logit
 
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def inflation(params, target_ratio, campaign, peer, radicalism, anti_right, noise):
-    """Commune inflation pi (report/true - 1); rises with target pressure, climate, peers, zeal."""
-    z = (params.bias + params.k_target * np.clip(target_ratio - 1.0, -1.0, 5.0) + params.k_campaign * campaign
-         + params.k_peer * peer + params.k_radicalism * radicalism + params.k_anti_right * anti_right
-         + params.noise_sd * noise)
-    return params.inflation_max * _sigmoid(z)
+def inflation(rp, target_ratio, campaign, peer, radicalism, anti_right, noise):
+    """Commune inflation pi (report/true - 1); rises with target pressure, climate, peers, zeal.
+
+    ``rp``: the reporting parameters (a section view; each value (members,)).
+    """
+    z = (per_member(rp.bias) + per_member(rp.k_target) * np.clip(target_ratio - 1.0, *TARGET_RATIO_RANGE)
+         + per_member(rp.k_campaign) * campaign + per_member(rp.k_peer) * peer
+         + per_member(rp.k_radicalism) * radicalism + per_member(rp.k_anti_right) * anti_right
+         + per_member(rp.noise_sd) * noise)
+    return per_member(rp.inflation_max) * _sigmoid(z)
 
 
-class Hierarchy:
-    def __init__(self, scenario, places):
-        self.p = scenario.reporting
-        self.plan_p = scenario.planning
-        self.seed = scenario.run.seed
-        self.places = places
-        nc, npv = places.n_communes, places.n_provinces
-        self.peer = np.zeros(npv)              # mean relative inflation of the province's communes
-        self.year_true = np.zeros(nc)
-        self.year_reported = np.zeros(nc)      # commune reports summed over the year's harvests
-        self.year_province_reported = np.zeros(npv)
-        self.last_true = None
-        self.last_reported = None
-        self.last_province_factor = np.ones(npv)
-        self.planned = np.zeros(nc)            # planned output this year (kg)
-        self.quota = np.zeros(nc)              # annual procurement quota (kg)
-        self.believed_national = 0.0
-        self.believed_inflation = np.zeros(nc)  # inflation the centre reads into each commune's last report
+def plan_quotas(believed, people, ambition, procurement_rate, eta):
+    """January plans: planned output (kg/year) and each commune's annual procurement quota (kg/year).
 
-    def report(self, step: int, true_c: np.ndarray, season_share: np.ndarray, levers: np.ndarray) -> dict:
-        """Reports of this harvest at commune and province level, and the centre's belief (kg)."""
-        pl, p = self.places, self.p
-        nc = pl.n_communes
-        prov = pl.place_province[:nc]
-        target = self.planned * season_share
+    ``believed``, ``people``: (members, communes); ``ambition``: (members, 1); ``eta``: (members,);
+    ``procurement_rate``: (members,). The national quota (rate x believed output) is shared by
+    planned output, progressively by planned output per head (elasticity ``eta``).
+    """
+    planned = believed * (1.0 + ambition)
+    per_head = planned / np.maximum(people, 1.0)
+    national_per_head = planned.sum(axis=1) / np.maximum(people.sum(axis=1), 1.0)
+    weight = planned * member_power(per_head / np.maximum(per_member(national_per_head), 1e-9), eta)
+    total = procurement_rate * believed.sum(axis=1)
+    return planned, per_member(total) * weight / np.maximum(per_member(weight.sum(axis=1)), 1e-9)
+
+
+class Hierarchy(Mechanism):
+    """Reports, the centre's belief, January plans and quotas."""
+    name = "hierarchy"
+    phases = ("report", "account")
+
+    def init(self, sim) -> None:
+        w = sim.world
+        places = (("planned", "kg/year", "planned output (the target cadres report against)"),
+                  ("quota", "kg/year", "annual procurement quota"),
+                  ("reported", "kg", "the commune's report of this month's harvest"),
+                  ("year_true", "kg", "harvests so far this year"),
+                  ("year_reported", "kg", "commune reports so far this year"),
+                  ("last_reported", "kg", "last year's commune reports"),
+                  ("believed_inflation", "ratio", "inflation the centre reads into the commune's last report"))
+        for key, unit, meaning in places:
+            w.places.add(key, unit=unit, meaning=meaning, owner=self.name)
+        for key, fill, meaning in (("peer", 0.0, "mean relative inflation of the province's communes"),
+                                   ("reported", 0.0, "the province's report of this month's harvest"),
+                                   ("year_reported", 0.0, "province reports so far this year"),
+                                   ("report_factor", 1.0, "last year's province report / commune reports")):
+            w.provinces.add(key, fill=fill, unit="kg" if "report" in key and key != "report_factor" else "ratio",
+                            meaning=meaning, owner=self.name)
+        w.national.add("believed", unit="kg", meaning="output the centre believes, this month's harvest", owner=self.name)
+        w.national.add("believed_year", unit="kg", meaning="output the centre believes, this year", owner=self.name)
+        w.national.add("plans_from_reports", np.uint8, 0, "flag", "1 once a year of reports exists", self.name)
+        self.rp, self.eta = sim.params.reporting, sim.params.planning.progressive_eta
+        self.yield_trend = sim.params.agriculture.yield_trend
+        self.seeds = [s.run.seed for s in sim.scenarios]
+        self.calendar = harvest_calendar()
+        self.scale = sim.world.scale
+
+    def report(self, world, month) -> None:
+        """January: plans and quotas. At harvests: reports up the hierarchy and the centre's belief."""
+        if month.month == 1 or month.t == 0:
+            self._plan_year(world, month)
+        pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
+        pl.reported[:] = 0.0
+        pv.reported[:] = 0.0
+        world.national.believed[:] = 0.0
+        harvesting = self.calendar.harvesting(month.month)
+        if not harvesting.any():
+            return
+        prov = geo.commune_province
+        on = harvesting[prov]
+        true_c = pl.harvest[:, :nc]
+        target = pl.planned[:, :nc] * self.calendar.harvest_share(month.month)[prov]
         ratio = target / np.maximum(true_c, 1.0)
-        noise = cpu.normal_array(self.seed, cpu.STREAM_REPORT, step, np.arange(nc, dtype=np.int64))
-        pi = inflation(p, ratio, levers[L["campaign"]], self.peer[prov], pl.radicalism[prov],
-                       levers[L["anti_right"]], noise)
-        commune_reports = true_c * (1.0 + pi)
-        by_prov = np.bincount(prov, commune_reports, minlength=pl.n_provinces)
-        pi_prov = p.province_inflation_max * _sigmoid(p.bias + p.k_campaign * levers[L["campaign"]]
-                                                      + p.k_radicalism * pl.radicalism
-                                                      + p.k_anti_right * levers[L["anti_right"]])
-        province_reports = by_prov * (1.0 + pi_prov)
-        believed = province_reports.sum() * (1.0 - levers[L["scepticism"]])
-        counts = np.maximum(np.bincount(prov, minlength=pl.n_provinces), 1)
-        self.peer = np.bincount(prov, pi, minlength=pl.n_provinces) / counts / max(p.inflation_max, 1e-9)
-        self.believed_inflation = np.maximum(0.0, (1.0 + pi) * (1.0 - levers[L["scepticism"]]) - 1.0)
-        self.year_true += true_c
-        self.year_reported += commune_reports
-        self.year_province_reported += province_reports
-        self.believed_national += believed
-        return {"commune_reports": commune_reports, "province_reports": province_reports, "believed": believed}
+        noise = np.stack([normal_array(seed, STREAM_REPORT_NOISE, month.t, np.arange(nc, dtype=np.int64))
+                          for seed in self.seeds])
+        campaign, anti_right = month.lever("campaign"), month.lever("anti_right")
+        radicalism = pv.radicalism
+        pi = inflation(self.rp, ratio, campaign[:, prov], pv.peer[:, prov], radicalism[:, prov], anti_right[:, prov], noise)
+        commune_reports = np.where(on, true_c * (1.0 + pi), 0.0)
+        rp = self.rp
+        pi_prov = per_member(rp.province_inflation_max) * _sigmoid(
+            per_member(rp.bias) + per_member(rp.k_campaign) * campaign + per_member(rp.k_radicalism) * radicalism
+            + per_member(rp.k_anti_right) * anti_right)
+        province_reports = np.where(harvesting, by_province(commune_reports, prov, geo.n_provinces) * (1.0 + pi_prov), 0.0)
+        scepticism = month.national("scepticism")
+        believed = province_reports.sum(axis=1) * (1.0 - scepticism)
+        counts = np.maximum(np.bincount(prov, minlength=geo.n_provinces), 1)
+        peer = by_province(pi, prov, geo.n_provinces) / counts / np.maximum(per_member(rp.inflation_max), 1e-9)
+        pv.peer[:] = np.where(harvesting, peer, pv.peer)
+        pl.believed_inflation[:, :nc] = np.where(
+            on, np.maximum(0.0, (1.0 + pi) * per_member(1.0 - scepticism) - 1.0), pl.believed_inflation[:, :nc])
+        pl.reported[:, :nc] = commune_reports
+        pv.reported[:] = province_reports
+        world.national.believed[:] = believed
+        pl.year_true[:, :nc] += np.where(on, true_c, 0.0)
+        pl.year_reported[:, :nc] += commune_reports
+        pv.year_reported[:] += province_reports
+        world.national.believed_year[:] += believed
 
-    def plan_year(self, levers: np.ndarray, expected_c: np.ndarray, pop_c: np.ndarray) -> None:
-        """January: set planned output and the inflexible annual procurement quota of every commune."""
-        pl = self.places
-        nc = pl.n_communes
-        prov = pl.place_province[:nc]
-        if self.last_reported is None:
-            believed = expected_c * (1.0 - levers[L["scepticism"]])
-        else:
-            believed = self.last_reported * self.last_province_factor[prov] * (1.0 - levers[L["scepticism"]])
-        self.planned = believed * (1.0 + levers[L["ambition"]])
-        per_head = self.planned / np.maximum(pop_c, 1.0)
-        national_per_head = self.planned.sum() / max(pop_c.sum(), 1.0)
-        weight = self.planned * (per_head / max(national_per_head, 1e-9)) ** self.plan_p.progressive_eta
-        total = levers[L["procurement_rate"]] * believed.sum()
-        self.quota = total * weight / max(weight.sum(), 1e-9)
+    def _plan_year(self, world, month) -> None:
+        """Planned output and the inflexible annual procurement quota of every commune."""
+        pl, geo, nc = world.places, world.geo, world.geo.n_communes
+        prov = geo.commune_province
+        scepticism = per_member(month.national("scepticism"))
+        trend = scalar_pow(1.0 + self.yield_trend, np.full(world.members, month.year - 1957.0))
+        expected = pl.potential[:, :nc] * per_member(trend)
+        from_reports = pl.last_reported[:, :nc] * world.provinces.report_factor[:, prov]
+        believed = np.where(per_member(world.national.plans_from_reports) == 1, from_reports, expected) * (1.0 - scepticism)
+        pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(
+            believed, pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
+            month.national("procurement_rate"), self.eta)
 
-    def close_year(self) -> dict:
-        """December: keep the year's reports for next year's plan; return the year's totals (kg).
+    def account(self, world, month) -> None:
+        """December: keep the year's reports for next year's plan."""
+        if not (month.month == 12 or month.last):
+            return
+        pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
+        commune_sum = by_province(pl.year_reported[:, :nc], geo.commune_province, geo.n_provinces)
+        has = pl.year_reported[:, :nc].sum(axis=1) > 0
+        pl.last_reported[:, :nc] = np.where(has[:, None], pl.year_reported[:, :nc], pl.last_reported[:, :nc])
+        pv.report_factor[:] = np.where(has[:, None], pv.year_reported / np.maximum(commune_sum, 1.0), pv.report_factor)
+        world.national.plans_from_reports[:] = world.national.plans_from_reports | has
+        pl.year_true[:] = 0.0
+        pl.year_reported[:] = 0.0
+        pv.year_reported[:] = 0.0
+        world.national.believed_year[:] = 0.0
 
-        (The same totals are in the results' monthly tables; the return value serves callers
-        that drive the hierarchy on its own.)"""
-        prov = self.places.place_province[: self.places.n_communes]
-        commune_sum = np.bincount(prov, self.year_reported, minlength=self.places.n_provinces)
-        out = {"true": self.year_true.sum(), "commune_reported": self.year_reported.sum(),
-               "province_reported": self.year_province_reported.sum(), "believed": self.believed_national}
-        if self.year_reported.sum() > 0:
-            self.last_reported = self.year_reported.copy()
-            self.last_province_factor = self.year_province_reported / np.maximum(commune_sum, 1.0)
-        self.year_true[:] = 0.0
-        self.year_reported[:] = 0.0
-        self.year_province_reported[:] = 0.0
-        self.believed_national = 0.0
-        return out
+    def series(self) -> list[Series]:
+        nc = lambda w: w.geo.n_communes  # noqa: E731
+        return [Series("reported_commune", "kg", "communes' reports of this month's harvest", "province_sector",
+                       lambda w: w.places.reported),
+                Series("reported_province", "kg", "provinces' reports of this month's harvest", "province",
+                       lambda w: w.provinces.reported),
+                Series("reported_commune", "kg", "communes' reports of this month's harvest", "national",
+                       lambda w: w.places.reported[:, : nc(w)].sum(axis=1)),
+                Series("reported_province", "kg", "provinces' reports of this month's harvest", "national",
+                       lambda w: w.provinces.reported.sum(axis=1)),
+                Series("believed", "kg", "output the centre believes from this month's reports", "national",
+                       lambda w: w.national.believed)]

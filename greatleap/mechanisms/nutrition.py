@@ -1,14 +1,20 @@
-"""Needs (kcal/person/day), reserve capacity (kcal) and non-grain food.
+"""Nutrition: energy needs, intake, and the body's reserve.
 
-Needs by age and sex follow FAO-style energy requirements for a light-to-moderate activity
-population; work adds ``farm_work_extra_kcal`` or ``heavy_work_extra_kcal`` (furnaces, water
-works). The reserve is kcal above the lethal minimum, as a share of an age/sex capacity.
+Needs (kcal/person/day) by age and sex follow FAO-style requirements for a light-to-moderate
+activity population; work adds ``farm_work_extra_kcal`` or ``heavy_work_extra_kcal`` (furnaces,
+water works). Intake = the non-grain share of need (vegetables, private plots) + grain eaten +
+famine substitutes (bark, husks, wild plants) that grow with depletion in the countryside.
+The reserve (kcal above the lethal minimum, as a share of an age/sex capacity) changes by
+30 x (intake - need x (1 - adaptation x depletion)) per month: a depleted body needs less, so
+mild deficits settle at a lower reserve; surplus is stored with ``recovery_efficiency``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from greatleap.kernels.cpu import FARM, FURNACE, NONE, URBAN_WORK, WATERWORKS
+from greatleap.mechanisms.base import Mechanism, Series, per_member
+from greatleap.mechanisms.labor import FARM, FURNACE, NONE, URBAN_WORK, WATERWORKS
+from greatleap.rules import rule
 
 # (first age, male kcal/day, female kcal/day); each row holds until the next first age
 _NEEDS = [(0, 700, 700), (1, 1100, 1100), (4, 1400, 1400), (7, 1700, 1700), (10, 2100, 2000),
@@ -16,12 +22,19 @@ _NEEDS = [(0, 700, 700), (1, 1100, 1100), (4, 1400, 1400), (7, 1700, 1700), (10,
 # (first age, male, female) share of the adult man's reserve capacity (~ body mass)
 _CAPACITY = [(0, 0.12, 0.12), (1, 0.3, 0.3), (5, 0.4, 0.4), (10, 0.6, 0.6), (15, 0.8, 0.75),
              (20, 1.0, 0.85), (60, 0.85, 0.75)]
+MAX_AGE = 110
+INITIAL_RESERVE = 0.9     # share of capacity held in January 1957 (after the good 1956-57 harvests)
+NEWBORN_RESERVE = 1.0
+URBAN_WORK_EXTRA = 0.6    # urban work needs this share of the field-work extra
+PLOT_SHARE_OF_NONGRAIN = 0.6  # share of rural non-grain food that comes from private plots and sidelines
+REFERENCE_NEED_KCAL = 2000.0  # kcal/day against which the non-grain share of need is reckoned
+MAX_NONGRAIN_SHARE = 0.9
 
 
 def _by_age(rows: list[tuple[int, float, float]]) -> np.ndarray:
-    table = np.zeros((2, 111))
+    table = np.zeros((2, MAX_AGE + 1))
     for k, (lo, male, female) in enumerate(rows):
-        hi = rows[k + 1][0] if k + 1 < len(rows) else 111
+        hi = rows[k + 1][0] if k + 1 < len(rows) else MAX_AGE + 1
         table[0, lo:hi], table[1, lo:hi] = male, female
     return table
 
@@ -31,23 +44,86 @@ def need_table() -> np.ndarray:
     return _by_age(_NEEDS)
 
 
-def activity_extra(params) -> np.ndarray:
+def activity_extra(farm_work_extra_kcal: float, heavy_work_extra_kcal: float) -> np.ndarray:
     """Extra kcal/day by activity code (none, farm, furnace, water works, urban work)."""
     extra = np.zeros(5)
-    extra[FARM] = params.farm_work_extra_kcal
-    extra[FURNACE] = extra[WATERWORKS] = params.heavy_work_extra_kcal
-    extra[URBAN_WORK] = 0.6 * params.farm_work_extra_kcal
+    extra[FARM] = farm_work_extra_kcal
+    extra[FURNACE] = extra[WATERWORKS] = heavy_work_extra_kcal
+    extra[URBAN_WORK] = URBAN_WORK_EXTRA * farm_work_extra_kcal
     extra[NONE] = 0.0
     return extra
 
 
-def capacity_table(params) -> np.ndarray:
+def capacity_table(reserve_capacity_kcal: float) -> np.ndarray:
     """Reserve capacity (kcal) by sex and age 0..110."""
-    return _by_age(_CAPACITY) * params.reserve_capacity_kcal
+    return _by_age(_CAPACITY) * reserve_capacity_kcal
 
 
-def nongrain_share(params, place_is_city: np.ndarray, private_plots: float) -> np.ndarray:
-    """Share of need met by non-grain food, per place (rural share falls when private plots go)."""
-    rural_kcal = params.nongrain_kcal_rural * (0.4 + 0.6 * private_plots)
-    kcal = np.where(place_is_city == 1, params.nongrain_kcal_urban, rural_kcal)
-    return np.minimum(kcal / 2000.0, 0.9)
+def nongrain_share(rural_kcal: np.ndarray, urban_kcal: np.ndarray, private_plots: np.ndarray,
+                   place_is_city: np.ndarray) -> np.ndarray:
+    """Share of need met by non-grain food per place (members, places); rural kcal fall with the plots.
+
+    ``rural_kcal``/``urban_kcal``: (members, 1); ``private_plots``: lever by place (members, places).
+    """
+    rural = rural_kcal * ((1.0 - PLOT_SHARE_OF_NONGRAIN) + PLOT_SHARE_OF_NONGRAIN * private_plots)
+    kcal = np.where(place_is_city == 1, urban_kcal, rural)
+    return np.minimum(kcal / REFERENCE_NEED_KCAL, MAX_NONGRAIN_SHARE)
+
+
+@rule
+def need(sex, age_years, need_by_age, activity_extra_kcal):
+    """Daily energy need (kcal/day) of a person of this sex and age, plus the extra of their activity."""
+    return need_by_age[sex, min(age_years, MAX_AGE)] + activity_extra_kcal
+
+
+@rule
+def intake(need_kcal, nongrain, grain_kcal, substitute_kcal, depletion, is_city):
+    """Energy eaten (kcal/day): non-grain food + grain + famine substitutes (countryside only)."""
+    return need_kcal * nongrain + grain_kcal + substitute_kcal * depletion * (1.0 - is_city)
+
+
+@rule
+def reserve_after(reserve, intake_kcal, need_kcal, capacity_kcal, adaptation, recovery_efficiency):
+    """Reserve share after a month: loses or (at ``recovery_efficiency``) stores the energy balance."""
+    depletion = 1.0 - reserve
+    delta = 30.0 * (intake_kcal - need_kcal * (1.0 - adaptation * depletion)) / capacity_kcal
+    if delta > 0.0:
+        delta *= recovery_efficiency
+    return min(1.0, max(0.0, reserve + delta))
+
+
+class Nutrition(Mechanism):
+    """Needs, non-grain food, the reserve of every person."""
+    name = "nutrition"
+    phases = ("prepare",)
+
+    def init(self, sim) -> None:
+        w = sim.world
+        w.people.add("reserve", np.float32, 0.0, "share of capacity", "nutritional reserve (0 = exhausted)", self.name)
+        w.people.add("intake_ratio", np.float32, 0.0, "ratio", "last month's intake / need", self.name)
+        n = sim.layout.n_agents
+        w.people.reserve[:, :n] = INITIAL_RESERVE
+        w.people.intake_ratio[:, :n] = 1.0
+        w.places.add("nongrain_share", unit="share", meaning="need met by non-grain food", owner=self.name)
+        nu = sim.params.nutrition
+        self.need = need_table()
+        self.activity_extra = np.stack([activity_extra(f, h) for f, h in
+                                        zip(nu.farm_work_extra_kcal.tolist(), nu.heavy_work_extra_kcal.tolist())])
+        self.capacity = np.stack([capacity_table(c) for c in nu.reserve_capacity_kcal.tolist()])
+        self.rural_kcal, self.urban_kcal = per_member(nu.nongrain_kcal_rural), per_member(nu.nongrain_kcal_urban)
+
+    def prepare(self, world, month) -> None:
+        """Non-grain share of need, by place (private plots feed the countryside)."""
+        plots = month.lever("private_plots")[:, world.geo.place_province]
+        world.places.nongrain_share[:] = nongrain_share(self.rural_kcal, self.urban_kcal, plots, world.geo.place_is_city)
+
+    def series(self) -> list[Series]:
+        return [Series(f"reserve_{sector}", "share of capacity", f"mean reserve of {sector} people", "national",
+                       lambda w, s=s: (w.places.reserve_sum[:, _sector(w, s)].sum(axis=1)
+                                       / np.maximum(w.places.pop[:, _sector(w, s)].sum(axis=1), 1)))
+                for s, sector in enumerate(("rural", "urban"))]
+
+
+def _sector(world, s: int) -> slice:
+    nc = world.geo.n_communes
+    return slice(0, nc) if s == 0 else slice(nc, None)

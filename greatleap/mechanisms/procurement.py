@@ -1,69 +1,79 @@
-"""Procurement and state grain: collection on real stocks, granaries, urban supply, trade, relief.
+"""Procurement: the state collects its quota on real stocks at each harvest.
 
-At a harvest the season's share of the quota is due. What can be taken is the accessible
-stock (hidden grain is found by searches) above a protected floor that shrinks with
-enforcement, harder in more radical provinces (x (1 + gain x (radicalism - 0.5))):
+At a harvest the season's share of the annual quota (fixed in January from believed output:
+:mod:`hierarchy`) is due; under the flexible-quota counterfactual the due amount follows the
+true harvest (``procurement_rate`` x harvest). What can be taken is the accessible stock (a
+share ``concealment_max`` x bite x (1 - search) is hidden) above a protected floor that shrinks
+with enforcement, harder in more radical provinces:
 taken = clip(min(due, accessible - floor), 0), floor = min_retention x people x months to the
-next harvest / 12 x (1 - enforcement). Where the quota bites, violence follows (the
-``violence_pressure`` read by the nutrition kernel). The state granary gains procurement and
-imports and pays out urban rations, exports, other state use, storage losses and relief.
-Relief reaches a commune only when its stock per head is below a threshold, and only as
-much as the political climate (lever ``relief``) releases. Units: kg (real).
+next harvest / 12 x (1 - enforcement), enforcement = lever x (1 + gain x (radicalism - 0.5)).
+Where the quota bites (due / accessible), violence follows (:mod:`violence`). Units: kg (real).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from greatleap.levers import LEVER_INDEX as L
+from greatleap.calendar import harvest_calendar
+from greatleap.mechanisms.base import Mechanism, Series, per_member
+
+MAX_BITE = 2.0  # the bite (due / accessible stock) that counts for violence is capped here
 
 
-def collect(params, due, stock, people_real, months_left, levers, radicalism):
-    """Grain taken from each commune (kg) and the bite (due / accessible stock)."""
-    enforcement = np.minimum(1.0, levers[L["enforcement"]] * np.maximum(
-        0.0, 1.0 + params.radical_enforcement_gain * (radicalism - 0.5)))
+def collect(due, stock, people_real, months_left, enforcement_lever, search, radicalism, params):
+    """Grain taken from each commune (kg) and the bite x enforcement that drives violence.
+
+    ``params``: (min_retention_kg, radical_enforcement_gain, concealment_max), each (members, 1).
+    """
+    min_retention_kg, gain, concealment_max = params
+    enforcement = np.minimum(1.0, enforcement_lever * np.maximum(0.0, 1.0 + gain * (radicalism - 0.5)))
     pressure = np.minimum(1.0, due / np.maximum(stock, 1.0))
-    hidden = params.concealment_max * pressure * (1.0 - levers[L["search"]])
+    hidden = concealment_max * pressure * (1.0 - search)
     accessible = stock * (1.0 - hidden)
-    floor = params.min_retention_kg * people_real * months_left / 12.0 * (1.0 - enforcement)
+    floor = min_retention_kg * people_real * months_left / 12.0 * (1.0 - enforcement)
     taken = np.clip(np.minimum(due, accessible - floor), 0.0, None)
-    bite = np.minimum(due / np.maximum(accessible, 1.0), 2.0)
+    bite = np.minimum(due / np.maximum(accessible, 1.0), MAX_BITE)
     return taken, bite * enforcement
 
 
-class StateGranary:
-    """The state's grain account (kg) and its monthly flows."""
+class Procurement(Mechanism):
+    """Quota collection at harvests, concealment and searches."""
+    name = "procurement"
+    phases = ("procure",)
 
-    def __init__(self, scenario):
-        self.p = scenario.procurement
-        self.stock = self.p.initial_state_stock_mt * 1e9
+    def init(self, sim) -> None:
+        w = sim.world
+        for key, meaning in (("procured", "grain taken by the state this month"),
+                             ("due", "procurement due this month"),
+                             ("bite", "procurement bite x enforcement (drives violence)")):
+            w.places.add(key, unit="kg" if key != "bite" else "index", meaning=meaning, owner=self.name)
+        pp = sim.params.procurement
+        self.params = (per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain),
+                       per_member(pp.concealment_max))
+        self.flexible = per_member(sim.params.planning.flexible_quotas).astype(bool)
+        self.calendar = harvest_calendar()
+        self.scale = sim.world.scale
 
-    def month(self, procured, urban_people_real, levers, commune_stock, commune_need_kg, months_left,
-              believed_inflation):
-        """Move one month's state grain. Returns the flows (kg) and the relief/resale per commune (kg).
+    def procure(self, world, month) -> None:
+        """The season's quota is collected where a harvest came in."""
+        pl, geo, nc = world.places, world.geo, world.geo.n_communes
+        pl.procured[:] = 0.0
+        pl.due[:] = 0.0
+        pl.bite[:] = 0.0
+        if not self.calendar.harvesting(month.month).any():
+            return
+        prov = geo.commune_province
+        season = self.calendar.harvest_share(month.month)[prov]
+        due = np.where(self.flexible, month.lever("procurement_rate")[:, prov] * pl.harvest[:, :nc],
+                       pl.quota[:, :nc] * season)
+        months_left = self.calendar.months_to_next_harvest(month.month)[prov]
+        taken, bite = collect(due, pl.stock[:, :nc], pl.pop[:, :nc] * self.scale, months_left,
+                              month.lever("enforcement")[:, prov], month.lever("search")[:, prov],
+                              world.provinces.radicalism[:, prov], self.params)
+        pl.stock[:, :nc] -= taken
+        pl.procured[:, :nc], pl.due[:, :nc], pl.bite[:, :nc] = taken, due, bite
 
-        Relief (resale to deficit communes) covers a commune's projected shortfall until the next
-        harvest (need x months left - stock), as far as the budget above the reserve floor and the
-        political climate allow; the centre discounts the shortfall of a commune by the inflation
-        it believes in that commune's reports (a place that claimed a bumper crop is not short).
-        """
-        p = self.p
-        self.stock += procured
-        imports = levers[L["imports"]] * 1e6
-        self.stock += imports
-        urban_demand = levers[L["urban_ration"]] * urban_people_real
-        urban_supply = min(urban_demand, max(self.stock, 0.0))
-        self.stock -= urban_supply
-        exports = min(levers[L["exports"]] * 1e6, max(self.stock, 0.0))
-        self.stock -= exports
-        other = min(p.state_other_use_mt * 1e9 / 12.0, max(self.stock, 0.0))
-        self.stock -= other
-        loss = self.stock * 0.002
-        self.stock -= loss
-        budget = max(0.0, self.stock - p.state_reserve_floor_mt * 1e9) * p.relief_share_per_month
-        shortfall = np.maximum(0.0, commune_need_kg * months_left - commune_stock) / np.maximum(months_left, 1)
-        believed = shortfall * levers[L["relief"]] / (1.0 + believed_inflation)
-        total = believed.sum()
-        relief = believed * (min(1.0, budget / total) if total > 0 else 0.0)
-        self.stock -= relief.sum()
-        return {"urban_supply": urban_supply, "urban_demand": urban_demand, "exports": exports,
-                "imports": imports, "state_other_use": other, "state_loss": loss}, relief
+    def series(self) -> list[Series]:
+        return [Series("procured", "kg", "grain procured this month", "province_sector", lambda w: w.places.procured),
+                Series("procured", "kg", "grain procured this month", "national", lambda w: w.places.procured.sum(axis=1)),
+                Series("due", "kg", "procurement due this month", "national",
+                       lambda w: w.places.due[:, : w.geo.n_communes].sum(axis=1))]

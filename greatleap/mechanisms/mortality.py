@@ -1,0 +1,100 @@
+"""Mortality: baseline death rates, the hazard hunger adds, and the death draw.
+
+Baseline m(x) takes its age shape from the UN WPP 2022 life tables for 1955-60 and its level
+from the official 1957 registered CDR divided by death-registration completeness (true CDR =
+registered / completeness), declining by ``mortality_decline_per_year`` after 1957; cities have
+``urban_mortality_factor`` of the rural level. Hunger adds a monthly hazard
+natural x beta_age x depletion^gamma, plus starvation near exhaustion; a nursing child (< 2)
+shares its mother's depletion, and an infant whose mother died faces ``orphan_infant_multiplier``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from greatleap import data
+from greatleap.mechanisms.base import Mechanism, Series
+from greatleap.rules import rule
+
+NATURAL, FAMINE, VIOLENCE = 1, 2, 3  # causes of death
+CAUSES = ("natural", "famine", "violence")
+NURSING_AGE = 2  # years: a child this young shares its mother's hunger
+
+
+@rule
+def famine_hazard(natural, beta, gamma, depletion, starvation_hazard, starvation_threshold):
+    """Monthly hazard added by hunger: natural x beta x depletion^gamma, plus starvation near exhaustion."""
+    dg = depletion * depletion if gamma == 2.0 else depletion ** gamma
+    h = natural * beta * dg
+    if depletion > starvation_threshold:
+        x = (depletion - starvation_threshold) / (1.0 - starvation_threshold)
+        h += starvation_hazard * x * x
+    return h
+
+
+@rule
+def death_probability(total_hazard):
+    """1 - exp(-hazard), with a series for the small hazards of most people (error < 1e-10)."""
+    if total_hazard < 1e-3:
+        return total_hazard * (1.0 - total_hazard * (0.5 - total_hazard / 6.0))
+    return 1.0 - math.exp(-total_hazard)
+
+
+@rule
+def cause_of_death(u, natural, famine):
+    """The cause of a death, from a uniform draw ``u`` scaled by the total hazard."""
+    if u < natural:
+        return NATURAL
+    if u < natural + famine:
+        return FAMINE
+    return VIOLENCE
+
+
+def urban_mix(urban_share: float, factor: float) -> float:
+    """National level relative to the rural level when a share of people has ``factor`` x the rate."""
+    return 1.0 - urban_share + urban_share * factor
+
+
+def baseline_hazard(scenario, pyramid: np.ndarray, urban_share: float) -> np.ndarray:
+    """Annual death rate m(x) by sex and age 0..110, scaled so the true 1957 CDR = registered / completeness."""
+    from greatleap.mechanisms.registration import completeness
+    mx = data.mortality_rates("1955-1960")
+    target = scenario.population.registered_cdr_1957 / 1000.0 / completeness(
+        scenario.registration.death_completeness, 1957)
+    implied = float((pyramid * mx[:, :101]).sum()) * urban_mix(urban_share, scenario.population.urban_mortality_factor)
+    return mx * (target / implied)
+
+
+class Mortality(Mechanism):
+    """Baseline hazards (with their decline), hunger's hazard, deaths by cause."""
+    name = "mortality"
+    phases = ("hazards",)
+
+    def init(self, sim) -> None:
+        w = sim.world
+        for key, meaning in (("deaths", "deaths this month"), ("deaths_natural", "deaths from baseline causes"),
+                             ("deaths_famine", "deaths from hunger"), ("deaths_violence", "violent deaths")):
+            w.places.add(key, np.int64, 0, "agents", meaning, self.name)
+        w.national.add("deaths_detail", np.int64, 0, "agents", "deaths by age group, class, hukou and cause",
+                       self.name, extra=(5, 3, 2, 3))
+        w.national.add("hazard_decline", fill=1.0, unit="ratio", meaning="baseline mortality relative to 1957", owner=self.name)
+        lay = sim.layout
+        urban_share = float(lay.urban.sum() / lay.n_agents)
+        pyramid = sim.mechanism("demography").pyramid
+        self.base_hazard = np.stack([baseline_hazard(s, pyramid, urban_share) for s in sim.scenarios])
+        mo = sim.params.mortality
+        self.hunger_beta = np.stack([mo.hunger_beta_child, mo.hunger_beta_child, mo.hunger_beta_adult,
+                                     mo.hunger_beta_adult, mo.hunger_beta_old], axis=1)
+        self.decline = sim.params.population.mortality_decline_per_year.tolist()
+
+    def hazards(self, world, month) -> None:
+        """Baseline mortality of the month relative to 1957."""
+        years = max(0.0, month.year + (month.month - 1) / 12 - 1957)
+        world.national.hazard_decline[:] = [(1.0 - d) ** years for d in self.decline]
+
+    def series(self) -> list[Series]:
+        return [Series("deaths", "persons", "deaths this month", "province_sector", lambda w: w.places.deaths, per_agent=True),
+                Series("deaths", "persons", "deaths this month", "national", lambda w: w.places.deaths.sum(axis=1), per_agent=True),
+                Series("deaths_famine", "persons", "deaths from hunger this month", "province_sector",
+                       lambda w: w.places.deaths_famine, per_agent=True)]
