@@ -24,11 +24,12 @@ from greatleap import __version__, interrupt
 from greatleap.io import OutputError, destination_problem, safe_folder_name
 from greatleap.scenario import ScenarioError, load_scenario
 
-try:  # Typer >= 0.20 vendors Click
+try:  # recent Typer vendors Click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 except ImportError:  # pragma: no cover - older Typer on Click
-    from click.exceptions import ClickException
-    NoArgsIsHelpError = getattr(__import__("click.exceptions").exceptions, "NoArgsIsHelpError", ())
+    import click.exceptions
+    ClickException = click.exceptions.ClickException
+    NoArgsIsHelpError = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 # wide enough for the summary tables when the output is a file or a pipe
 console = Console() if sys.stdout.isatty() else Console(width=170)
