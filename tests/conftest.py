@@ -15,3 +15,14 @@ def historical():
 @pytest.fixture(scope="session")
 def historical_annual(historical):
     return historical.annual_national.set_index("year")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="run the full reliability corpus and the slow README figures (minutes)")
+
+
+@pytest.fixture(scope="session")
+def full(request) -> bool:
+    """True with --full: the whole corpus instead of the sample."""
+    return bool(request.config.getoption("--full"))
