@@ -211,12 +211,18 @@ def _allowed(loc: tuple[Any, ...]) -> str:
     return "; ".join(parts)
 
 
-def format_validation_error(exc: ValidationError, label: str) -> str:
-    """One line per invalid value: scenario, key, value, what is wrong and what is allowed."""
+def format_validation_error(exc: ValidationError, label: str, inherited_events: int = 0) -> str:
+    """One line per invalid value: scenario, key, value, what is wrong and what is allowed.
+
+    Events are numbered as in the file: the first ``inherited_events`` came from ``extends``."""
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc) or "(top level)"
+        if len(loc) > 1 and loc[0] == "events" and isinstance(loc[1], int) and inherited_events:
+            k = loc[1] - inherited_events
+            head = f"events.{k}" if k >= 0 else f"events.{loc[1]} (inherited through extends)"
+            key = ".".join([head] + [str(p) for p in loc[2:]])
         value = err.get("input")
         ctx = err.get("ctx") or {}
         if err["type"] == "by_year":
@@ -229,6 +235,12 @@ def format_validation_error(exc: ValidationError, label: str) -> str:
             continue
         if err["type"] == "finite_number":
             msg = "not a finite number"
+        if err["type"] == "missing":
+            _, field = _locate(loc)
+            kind = {float: "a number", int: "an integer", bool: "true or false", str: "a quoted string"}.get(
+                getattr(field, "annotation", None), "a value")
+            lines.append(f"scenario {label}: {key} is missing; allowed: {kind} (required)")
+            continue
         allowed = _allowed(loc) if "allowed" not in msg or err["type"] == "strict_type" else ""
         lines.append(f"scenario {label}: {key} = {short_repr(value)}: {msg}" + (f" ({allowed})" if allowed else ""))
     return "\n".join(lines)
@@ -247,8 +259,8 @@ def load_scenario(source: str | Path = "historical", **overrides: Any) -> Scenar
         if not data:
             raise ScenarioError(f"scenario {label}: empty file (no keys); allowed: a scenario, e.g. "
                                 f"extends = \"historical\" and the values to change")
-        own_events = [ev for ev in data.get("events", []) if isinstance(ev, dict)] \
-            if path is not None and isinstance(data.get("events"), list) else []
+        own_list = data.get("events") if isinstance(data.get("events"), list) else []
+        own_events = [ev for ev in own_list if isinstance(ev, dict)] if path is not None else []
         extra = (path.parent, Path.cwd()) if path is not None else ()
         data = _resolve(data, f"scenario {label}", path.parent if path else None, allowed_roots(*extra))
         for dotted, value in overrides.items():
@@ -259,7 +271,7 @@ def load_scenario(source: str | Path = "historical", **overrides: Any) -> Scenar
                     raise ScenarioError(f"override {dotted} = {short_repr(value)}: {part!r} is not a table")
                 node = node[part]
             node[last] = value
-        scen = _validate(data, label)
+        scen = _validate(data, label, _inherited(data, own_list))
     except RecursionError:
         raise ScenarioError(f"scenario {source}: nested too deeply; allowed: tables nested a few levels") from None
     late = [ev for ev in own_events if _month_or_none(ev.get("start")) is not None
@@ -277,11 +289,17 @@ def _month_or_none(text: Any) -> int | None:
         return None
 
 
-def _validate(data: dict[str, Any], label: str) -> Scenario:
+def _inherited(data: dict[str, Any], own: list) -> int:
+    """How many of the resolved events came from ``extends`` (they precede the file's own)."""
+    events = data.get("events")
+    return max(len(events) - len(own), 0) if isinstance(events, list) else 0
+
+
+def _validate(data: dict[str, Any], label: str, inherited_events: int = 0) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(format_validation_error(exc, label)) from None
+        raise ScenarioError(format_validation_error(exc, label, inherited_events)) from None
 
 
 def validate_scenario(data: dict[str, Any], label: str = "<dict>", base_dir: str | Path | None = None) -> Scenario:
@@ -293,10 +311,11 @@ def validate_scenario(data: dict[str, Any], label: str = "<dict>", base_dir: str
     if not isinstance(data, dict):
         raise ScenarioError(f"scenario {label}: {short_repr(data)}; allowed: a table of scenario keys")
     try:
+        own = data.get("events") if isinstance(data.get("events"), list) else []
         if data.get("extends") is not None or "replace_events" in data:
             base = Path(base_dir) if base_dir is not None else None
             data = _resolve(data, f"scenario {label}", base, allowed_roots(*([base] if base else [])))
-        return _validate(data, label)
+        return _validate(data, label, _inherited(data, own))
     except RecursionError:
         raise ScenarioError(f"scenario {label}: nested too deeply; allowed: tables nested a few levels") from None
 

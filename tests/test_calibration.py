@@ -247,25 +247,16 @@ def test_trials_left_running_by_a_killed_process_are_failed_and_n_means_n(tmp_pa
 
 
 @needs_optuna
-def test_ctrl_c_during_a_trial_marks_it_interrupted_and_keeps_the_finished(tmp_path, monkeypatch):
-    import os
-    import signal
+def test_ctrl_c_during_a_trial_marks_it_interrupted_and_keeps_the_finished(tmp_path, monkeypatch, ctrl_c_at_run):
+    import optuna
 
     from greatleap import interrupt
     from greatleap.analysis import calibrate as cal
     from greatleap.sim import Sim
     scen, targets = _tiny(tmp_path)
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
-    real, runs = Sim.run, []
-
-    def run(self, progress=None):
-        runs.append(1)
-        if len(runs) == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(self, progress)
-
-    monkeypatch.setattr(Sim, "run", run)
-    import optuna
+    real = Sim.run
+    ctrl_c_at_run(3)
     with interrupt.handle_signals(), pytest.raises(interrupt.Interrupted):
         cal.calibrate(scen, targets, url, "c", trials=5, jobs=1, seeds=(1,), scale=100000)
     study = optuna.load_study(study_name="c", storage=url)

@@ -124,17 +124,8 @@ def test_ctrl_c_during_run_prints_one_line_exits_130_and_writes_nothing(tmp_path
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
 
-def test_ctrl_c_during_compare_keeps_finished_runs(tmp_path, monkeypatch):
-    from greatleap.sim import Sim
-    real, count = Sim.run, []
-
-    def run(self, progress=None):
-        count.append(1)
-        if len(count) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(self, progress)
-
-    monkeypatch.setattr(Sim, "run", run)
+def test_ctrl_c_during_compare_keeps_finished_runs(tmp_path, ctrl_c_at_run):
+    count = ctrl_c_at_run(2)
     f, g = short_file(tmp_path), short_file(tmp_path, "g.toml")
     g.write_text(g.read_text().replace('"historical"', '"no_great_leap"'))
     args = ["compare", str(f), str(g), "--seeds", "2", "--jobs", "1", "--scale", "100000",

@@ -73,7 +73,8 @@ def check_parameters(scenario) -> list[dict]:
     """The declared parameters, each bound checked against the schema's allowed range."""
     specs = [p.model_dump() for p in scenario.calibration.parameters]
     if not specs:
-        raise ScenarioError(f"scenario {scenario.name}: no [[calibration.parameters]] declared")
+        raise ScenarioError(f"scenario {scenario.name}: no [[calibration.parameters]] declared; allowed: one or more "
+                            f"[[calibration.parameters]] tables with key, low and high")
     base = scenario.to_dict()
     for spec in specs:
         for bound in ("low", "high"):

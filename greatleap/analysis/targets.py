@@ -173,7 +173,8 @@ def load_targets(path: str | Path | None = None, vintage: str = "official") -> p
                      "upper": float(entry["upper"]), "weight": float(entry["weight"]), "unit": entry.get("unit", ""),
                      "source": entry["source"], "counted": entry.get("counted", True)})
     if not rows:
-        raise TargetError(f"targets file {label}: no targets for vintage {vintage!r}")
+        raise TargetError(f"targets file {label}: no targets for vintage {vintage!r}; allowed: at least one "
+                          f"[[series]] or [[scalar]] table that applies to it")
     return pd.DataFrame(rows)
 
 

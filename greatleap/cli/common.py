@@ -53,7 +53,9 @@ class _Group(TyperGroup):
             if NoArgsIsHelpError and isinstance(exc, NoArgsIsHelpError):
                 console.print(exc.format_message(), markup=False, highlight=False)
             else:
-                say_error(" ".join(exc.format_message().split()) + "; see --help")
+                message = " ".join(exc.format_message().split()).rstrip(".")
+                where = getattr(getattr(exc, "ctx", None), "command_path", "greatleap")
+                say_error(message + ("" if "allowed" in message else f"; allowed: see '{where} --help'"))
             if not standalone_mode:
                 raise
             sys.exit(exc.exit_code)
@@ -68,8 +70,7 @@ class _Group(TyperGroup):
             err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
 
         with interrupt.handle_signals(), warnings.catch_warnings():
-            warnings.simplefilter("default")
-            warnings.showwarning = show
+            warnings.showwarning = show  # our warnings (cache, scenario) as one line each
             try:
                 return super().invoke(ctx)
             except interrupt.Interrupted as exc:
