@@ -7,11 +7,24 @@ and error messages are in :mod:`greatleap.scenario`.
 """
 from __future__ import annotations
 
+import math
+import types
+import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from greatleap.levers import LEVERS, parse_month
+
+# The years a by-year table may name and the months a run or an event may use (the data cover 1949-1970).
+DATA_YEARS = (1949, 1970)
+RUN_MONTHS = ("1957-01", "1970-12")
+# Allowed values of the by-year tables: (low, high, unit). Weather outside 0.2-2.0 of a normal
+# harvest never happened in China 1949-1970 (the worst year, 1960, is put near 0.85-0.95).
+BY_YEAR_LIMITS = {"weather": (0.2, 2.0, "harvest factor, 1 = normal"),
+                  "death_completeness": (0.05, 1.0, "share of deaths registered"),
+                  "birth_completeness": (0.05, 1.0, "share of births registered")}
 
 
 def P(default: Any, lo: float | None, hi: float | None, unit: str, source: str) -> Any:
@@ -20,8 +33,69 @@ def P(default: Any, lo: float | None, hi: float | None, unit: str, source: str) 
                  json_schema_extra={"unit": unit, "source": source})
 
 
+def _kind(annotation: Any) -> tuple[str, bool]:
+    """The scalar kind of a field ('bool', 'int', 'float', 'str', 'by_year' or 'other') and whether None is allowed."""
+    optional = False
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        annotation = args[0] if len(args) == 1 else annotation
+    if typing.get_origin(annotation) is dict and typing.get_args(annotation) == (int, float):
+        return "by_year", optional
+    return {bool: "bool", int: "int", float: "float", str: "str"}.get(annotation, "other"), optional
+
+
+def _by_year(name: str, value: Any) -> dict[int, float]:
+    """A table by year: keys are years 1949..1970 (TOML writes them as strings), values finite numbers in range."""
+    if not isinstance(value, dict):
+        raise PydanticCustomError("by_year_table", "not a table; allowed: a table of year = value")
+    lo, hi, unit = BY_YEAR_LIMITS.get(name, (-math.inf, math.inf, ""))
+    out = {}
+    for key, v in value.items():
+        ctx = {"year": key, "value": v}
+        year = key if isinstance(key, int) and not isinstance(key, bool) else None
+        if isinstance(key, str) and key.strip().isdigit():
+            year = int(key)
+        if year is None or not DATA_YEARS[0] <= year <= DATA_YEARS[1]:
+            raise PydanticCustomError("by_year", "not a year; allowed: years {lo_year} .. {hi_year}",
+                                      {**ctx, "lo_year": DATA_YEARS[0], "hi_year": DATA_YEARS[1]})
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise PydanticCustomError("by_year", "not a number; allowed: a number {lo} .. {hi} ({unit})",
+                                      {**ctx, "lo": lo, "hi": hi, "unit": unit})
+        if not math.isfinite(v) or not lo <= v <= hi:
+            what = "not a finite number" if not math.isfinite(v) else "out of range"
+            raise PydanticCustomError("by_year", what + "; allowed: {lo} .. {hi} ({unit})",
+                                      {**ctx, "lo": lo, "hi": hi, "unit": unit})
+        out[year] = float(v)
+    return out
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Base of every scenario table: unknown keys, wrong types, NaN and infinity are refused.
+
+    Types are strict: a boolean must be ``true``/``false`` (not ``"no"``), a number a number
+    (not ``"1000"`` or ``true``), an integer an integer (not ``1.5``).
+    """
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_types(cls, value: Any, info: ValidationInfo) -> Any:
+        kind, optional = _kind(cls.model_fields[info.field_name].annotation)
+        if value is None and optional:
+            return value
+        if kind == "by_year":
+            return _by_year(info.field_name, value)
+        wrong = {"bool": not isinstance(value, bool),
+                 "int": isinstance(value, bool) or not isinstance(value, int),
+                 "float": isinstance(value, bool) or not isinstance(value, (int, float)),
+                 "str": not isinstance(value, str)}.get(kind, False)
+        if wrong:
+            allowed = {"bool": "true or false", "int": "an integer", "float": "a number",
+                       "str": "a quoted string"}[kind]
+            raise PydanticCustomError("strict_type", "wrong type ({got}); allowed: {allowed}",
+                                      {"got": type(value).__name__, "allowed": allowed})
+        return value
 
 
 class RunConfig(_Section):
@@ -37,15 +111,15 @@ class RunConfig(_Section):
     @field_validator("start", "end")
     @classmethod
     def _month(cls, v: str) -> str:
-        parse_month(v)
+        m = parse_month(v)
+        if not parse_month(RUN_MONTHS[0]) <= m <= parse_month(RUN_MONTHS[1]):
+            raise ValueError(f"outside the data; allowed: {RUN_MONTHS[0]} .. {RUN_MONTHS[1]} (the world starts in January 1957)")
         return v
 
     @model_validator(mode="after")
     def _order(self) -> "RunConfig":
         if parse_month(self.end) < parse_month(self.start):
             raise ValueError(f"run.end {self.end!r} is before run.start {self.start!r}; allowed: end >= start")
-        if parse_month(self.start) < parse_month("1957-01") or parse_month(self.end) > parse_month("1970-12"):
-            raise ValueError("run.start/run.end must lie within 1957-01 .. 1970-12 (the data cover 1949-1970)")
         return self
 
 
@@ -216,8 +290,8 @@ class Event(_Section):
     @field_validator("start", "end")
     @classmethod
     def _month(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_month(v)
+        if v is not None and parse_month(v) > parse_month(RUN_MONTHS[1]):
+            raise ValueError(f"after the last month a run can reach; allowed: up to {RUN_MONTHS[1]}")
         return v
 
     @model_validator(mode="after")
@@ -233,7 +307,7 @@ class Event(_Section):
                 raise ValueError(f"lever {self.lever!r} is set by the centre for the whole country; allowed: no 'where'")
         lo, hi = LEVERS[self.lever].lo, LEVERS[self.lever].hi
         if not lo <= self.value <= hi:
-            raise ValueError(f"value {self.value!r} for lever {self.lever!r} outside allowed {lo}..{hi} ({LEVERS[self.lever].unit})")
+            raise ValueError(f"value {self.value!r} for lever {self.lever!r} outside allowed {lo} .. {hi} ({LEVERS[self.lever].unit})")
         return self
 
 
@@ -247,7 +321,9 @@ class CalibrationParameter(_Section):
     @model_validator(mode="after")
     def _bounds(self) -> "CalibrationParameter":
         if not self.low < self.high:
-            raise ValueError(f"low {self.low} must be below high {self.high}")
+            raise ValueError(f"low {self.low} must be below high {self.high}; allowed: low < high")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log = true needs low > 0, got low {self.low}; allowed: positive bounds")
         return self
 
 

@@ -1,25 +1,34 @@
-"""Static plots (matplotlib, headless): the run's summary figure."""
+"""Static plots (matplotlib): the run's summary figure.
+
+No backend is chosen here (the command line chooses Agg for itself): in a notebook
+``results.plot()`` returns a figure that displays inline; with a path the figure is drawn on its
+own canvas, saved and not kept by pyplot.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from greatleap import data  # noqa: E402
+from greatleap import data
 
 
 def summary_figure(results, path: str | Path | None = None):
-    """Four panels: CDR/CBR (true, registered, official); grain actual/reported/procured; retention; labor."""
+    """Four panels: CDR/CBR (true, registered, official); grain actual/reported/procured; retention; labor.
+
+    Without ``path`` the figure is a pyplot figure (shown inline in Jupyter, or by ``plt.show()``);
+    with ``path`` it is saved there and returned without touching pyplot."""
+    if path is None:
+        import matplotlib.pyplot as plt
+        fig = plt.figure(figsize=(12, 8), layout="constrained")
+    else:
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(12, 8), layout="constrained")
+    ax = fig.subplots(2, 2)
     a = results.annual_national
     m = results.monthly_national
     off = data.official_vital_rates()
     off = off[(off.year >= a.year.min()) & (off.year <= a.year.max())]
     grain = data.grain_series()
     grain = grain[(grain.year >= a.year.min()) & (grain.year <= a.year.max())]
-    fig, ax = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
     p = ax[0, 0]
     p.plot(a.year, a.cdr_registered, "-o", color="firebrick", label="CDR registered (sim)")
     p.plot(a.year, a.cdr_true, "--", color="firebrick", label="CDR true (sim)")
@@ -58,5 +67,4 @@ def summary_figure(results, path: str | Path | None = None):
                  f"seed {results.meta['seed']})")
     if path is not None:
         fig.savefig(path, dpi=100)
-        plt.close(fig)
     return fig

@@ -15,3 +15,40 @@ def historical():
 @pytest.fixture(scope="session")
 def historical_annual(historical):
     return historical.annual_national.set_index("year")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="run the full reliability corpus and the slow README figures (minutes)")
+    parser.addoption("--strict-engine", action="store_true", default=False,
+                     help="reliability: fail (not xfail) random scenarios whose problems come from the engine")
+
+
+@pytest.fixture(scope="session")
+def full(request) -> bool:
+    """True with --full: the whole corpus instead of the sample."""
+    return bool(request.config.getoption("--full"))
+
+
+@pytest.fixture
+def ctrl_c_at_run(monkeypatch):
+    """``arm(n)``: the n-th ``Sim.run`` of this test sends this process a real SIGINT (as Ctrl-C
+    does) as it starts; returns the list that counts the runs."""
+    import os
+    import signal
+
+    real = Sim.run
+
+    def arm(n: int) -> list:
+        runs: list = []
+
+        def run(self, progress=None):
+            runs.append(1)
+            if len(runs) == n:
+                os.kill(os.getpid(), signal.SIGINT)
+            return real(self, progress)
+
+        monkeypatch.setattr(Sim, "run", run)
+        return runs
+
+    return arm

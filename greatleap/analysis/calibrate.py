@@ -5,20 +5,30 @@ declared in the scenario (``[[calibration.parameters]]``). A key is a dotted par
 (``mortality.hunger_beta_adult``) or an event value (``lever:enforcement@1959-08``: the event of
 that lever starting that month). Bounds must lie inside each parameter's allowed range (checked).
 
-Trials run in parallel worker processes sharing one SQLite study, so a calibration interrupted
-at any point resumes where it stopped: ``--trials N`` means "until the study has N finished
-trials". The objective is the weighted mean squared normalised error of an ensemble (few seeds,
-small scale) against the targets (see :func:`greatleap.analysis.targets.score`).
+This process asks the sampler for trials and records their results in one SQLite study; worker
+processes run the ensembles. A calibration interrupted at any point (Ctrl-C, or killed) resumes
+where it stopped: ``--trials N`` means "until the study has exactly N finished trials", and trials
+a killed process left running are marked failed. The study records its settings (scale, seeds,
+a hash of the targets, the parameter set and the base scenario); resuming with other settings is
+refused. The objective is the weighted mean squared normalised error of an ensemble (few seeds,
+small scale) against the counted targets (see :func:`greatleap.analysis.targets.score`).
 """
 from __future__ import annotations
 
 import copy
-import multiprocessing as mp
-import time
+import hashlib
+import json
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 from greatleap.scenario import ScenarioError, validate_scenario
 
@@ -63,7 +73,8 @@ def check_parameters(scenario) -> list[dict]:
     """The declared parameters, each bound checked against the schema's allowed range."""
     specs = [p.model_dump() for p in scenario.calibration.parameters]
     if not specs:
-        raise ScenarioError(f"scenario {scenario.name}: no [[calibration.parameters]] declared")
+        raise ScenarioError(f"scenario {scenario.name}: no [[calibration.parameters]] declared; allowed: one or more "
+                            f"[[calibration.parameters]] tables with key, low and high")
     base = scenario.to_dict()
     for spec in specs:
         for bound in ("low", "high"):
@@ -91,73 +102,200 @@ def current_values(scenario, specs: list[dict]) -> dict[str, float]:
     return out
 
 
+def evaluate_params(base: dict, specs: list[dict], params: dict[str, float], targets: pd.DataFrame,
+                    seeds: list[int], scale: float) -> tuple[float, int]:
+    """(score, targets passed) of an ensemble run with ``params``; raises RuntimeError if a run fails."""
+    from greatleap.analysis.ensemble import run_one
+    from greatleap.analysis.targets import evaluate, passed_count, score
+
+    data = apply_params(base, params)
+    runs = []
+    for seed in seeds:
+        outcome = run_one(data, seed, scale)
+        if outcome.tables is None:
+            raise RuntimeError(outcome.error)
+        runs.append(outcome.tables)
+    ev = evaluate(targets, runs)
+    return score(ev), passed_count(ev)[0]
+
+
 def objective_for(base: dict, specs: list[dict], targets: pd.DataFrame, seeds: list[int], scale: float):
     """The Optuna objective: score of an ensemble run with the trial's parameters."""
-    from greatleap.analysis.ensemble import run_one
-    from greatleap.analysis.targets import evaluate, score
-
     def objective(trial) -> float:
         params = {s["key"]: trial.suggest_float(s["key"], s["low"], s["high"], log=s.get("log", False))
                   for s in specs}
-        data = apply_params(base, params)
-        runs = []
-        for seed in seeds:
-            outcome = run_one(data, seed, scale)
-            if outcome.tables is None:
-                raise RuntimeError(outcome.error)
-            runs.append(outcome.tables)
-        ev = evaluate(targets, runs)
-        trial.set_user_attr("passed", int(ev.passed.sum()))
-        return score(ev)
+        value, passed = evaluate_params(base, specs, params, targets, seeds, scale)
+        trial.set_user_attr("passed", passed)
+        return value
 
     return objective
 
 
-def _worker(storage: str, study_name: str, base: dict, specs: list[dict], targets: pd.DataFrame,
-            seeds: list[int], scale: float, total: int, worker_seed: int) -> None:
-    import numba
-    numba.set_num_threads(1)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=study_name, storage=storage,
-                              sampler=optuna.samplers.TPESampler(seed=worker_seed, n_startup_trials=8))
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    study.optimize(objective_for(base, specs, targets, seeds, scale), n_trials=total,
-                   callbacks=[optuna.study.MaxTrialsCallback(total, states=states)], catch=(RuntimeError,))
+# ------------------------------------------------------------------ the study and its settings
+class StudyMismatch(ScenarioError):
+    """An existing study was made with other settings (scale, seeds, targets, parameters, scenario)."""
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def study_settings(scenario, specs: list[dict], targets: pd.DataFrame, seeds, scale: float) -> dict:
+    """What makes two trials' scores comparable; stored in the study and checked on resume."""
+    base = {k: v for k, v in scenario.to_dict().items() if k not in ("name", "description", "calibration")}
+    return {"scale": float(scale), "seeds": [int(s) for s in seeds],
+            "targets_sha256": hashlib.sha256(targets.to_csv(index=False).encode()).hexdigest()[:16],
+            "parameters": [[s["key"], float(s["low"]), float(s["high"]), bool(s.get("log", False))] for s in specs],
+            "scenario_sha256": _digest(base)}
+
+
+def storage_path(storage: str) -> Path | None:
+    """The SQLite file behind a storage URL (None for other databases)."""
+    from sqlalchemy.engine import make_url
+    url = make_url(storage)
+    return Path(url.database) if url.drivername.startswith("sqlite") and url.database else None
+
+
+@contextmanager
+def _exclusive(storage: str) -> Iterator[None]:
+    """Hold the study's SQLite file for this process: a second calibrate on it is refused."""
+    path = storage_path(storage)
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(path, "rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ScenarioError(f"--storage {path}: in use by another greatleap calibrate; "
+                                f"allowed: one calibration per storage file at a time") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_study(storage: str, study_name: str, settings: dict):
+    """Create or load a study; refuse (StudyMismatch) one made with other settings."""
+    try:
+        store = optuna.storages.RDBStorage(storage)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy/Optuna raise many kinds
+        raise ScenarioError(f"--storage {storage}: cannot open as an Optuna study database "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); allowed: an SQLite file "
+                            f"made by greatleap calibrate, or a new path") from None
+    with warnings.catch_warnings():  # constant_liar (trials in flight are not re-proposed) is "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=settings.get("sampler_seed", 0), n_startup_trials=8,
+                                             constant_liar=True)
+    study = optuna.create_study(study_name=study_name, storage=store, direction="minimize", load_if_exists=True,
+                                sampler=sampler)
+    stored = study.user_attrs.get("settings")
+    mine = {k: v for k, v in settings.items() if k != "sampler_seed"}
+    if stored is None and study.trials:
+        raise StudyMismatch(f"study {study_name!r} in {storage} records no settings (made by an older greatleap); "
+                            f"allowed: a new study name (--study NAME)")
+    if stored is None:
+        study.set_user_attr("settings", mine)
+    elif stored != mine:
+        diff = [k for k in mine if stored.get(k) != mine[k]]
+        what = "; ".join(f"{k} {_short(stored.get(k))} -> {_short(mine[k])}" for k in diff)
+        raise StudyMismatch(f"study {study_name!r} was made with other settings ({what}); its scores are not "
+                            f"comparable; allowed: the same settings to resume, or a new study (--study NAME)")
+    return study, store
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def fail_unfinished(study, store) -> int:
+    """Mark trials left RUNNING (their process was killed) as failed and interrupted; returns how many."""
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for t in stale:
+        store.set_trial_user_attr(t._trial_id, "interrupted", True)
+        store.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    return len(stale)
+
+
+def _finished(study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                        optuna.trial.TrialState.FAIL)))
+
+
+def _tell(study, trial, result: tuple[float, int] | BaseException) -> None:
+    if isinstance(result, BaseException):
+        trial.set_user_attr("error", str(result).splitlines()[0][:300] if str(result) else type(result).__name__)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    else:
+        trial.set_user_attr("passed", int(result[1]))
+        study.tell(trial, result[0])
 
 
 def calibrate(scenario, targets: pd.DataFrame, storage: str, study_name: str, trials: int, jobs: int = 1,
               seeds: tuple[int, ...] = (1,), scale: float = 20000.0, sampler_seed: int = 0,
               progress: Callable[[int, int], None] | None = None):
-    """Run (or resume) a study until it has ``trials`` finished trials. Returns the study."""
+    """Run (or resume) a study until it has exactly ``trials`` finished trials. Returns the study.
+
+    This process asks the sampler for each trial and records its result; ``jobs`` worker
+    processes run the ensembles. Trials left running by a killed process are marked failed
+    (``interrupted``) on resume; an interrupt here marks the trials in flight the same way.
+    A study made with other settings is refused (:class:`StudyMismatch`).
+    """
+    from greatleap.analysis.ensemble import WorkerPool, as_finished
+
     require_optuna()
     specs = check_parameters(scenario)
     base = scenario.to_dict()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True)
-    finished = lambda: sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
-    if not study.trials:
-        # the scenario as it stands is trial 0, run here before the workers start (two workers
-        # picking up the same enqueued trial would race)
-        study.enqueue_trial(current_values(scenario, specs))
-        study.optimize(objective_for(base, specs, targets, list(seeds), scale), n_trials=1, catch=(RuntimeError,))
-    if finished() >= trials:
-        return study
-    args = (storage, study_name, base, specs, targets, list(seeds), scale, trials)
-    if jobs <= 1:
-        _worker(*args, sampler_seed)
-    else:
-        ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(*args, sampler_seed + k)) for k in range(jobs)]
-        for p in procs:
-            p.start()
-        while any(p.is_alive() for p in procs):
-            if progress:
-                progress(finished(), trials)
-            time.sleep(1.0)
-        for p in procs:
-            p.join()
-    if progress:
-        progress(finished(), trials)
+    settings = {**study_settings(scenario, specs, targets, seeds, scale), "sampler_seed": sampler_seed}
+    study, store = open_study(storage, study_name, settings)
+    with _exclusive(storage):
+        fail_unfinished(study, store)
+        if not study.trials:
+            study.enqueue_trial(current_values(scenario, specs))  # the scenario as it stands is trial 0
+        dists = {s["key"]: optuna.distributions.FloatDistribution(s["low"], s["high"], log=s.get("log", False))
+                 for s in specs}
+        args = (base, specs)
+        in_flight: dict = {}
+        done = _finished(study)
+        report = (lambda: progress(min(done, trials), trials)) if progress else (lambda: None)
+        report()
+        pool = WorkerPool(jobs) if jobs > 1 and trials - done > 1 else None
+        try:
+            while done < trials:
+                if pool is None:
+                    trial = study.ask(dists)
+                    in_flight[None] = trial
+                    try:
+                        result = evaluate_params(*args, trial.params, targets, list(seeds), scale)
+                    except RuntimeError as exc:
+                        result = exc
+                    _tell(study, in_flight.pop(None), result)
+                    done += 1
+                    report()
+                    continue
+                while len(in_flight) < jobs and done + len(in_flight) < trials:
+                    trial = study.ask(dists)
+                    in_flight[pool.submit(evaluate_params, *args, trial.params, targets, list(seeds), scale)] = trial
+                fut = next(as_finished(list(in_flight)))
+                trial = in_flight.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a failed run or a dead worker
+                    result = exc
+                _tell(study, trial, result)
+                done += 1
+                report()
+        except BaseException:
+            for trial in in_flight.values():
+                trial.set_user_attr("interrupted", True)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            if pool is not None:
+                pool.kill()
+            raise
+        if pool is not None:
+            pool.executor.shutdown(wait=True)
     return study
 
 
@@ -167,54 +305,87 @@ def results_table(study, specs: list[dict]) -> pd.DataFrame:
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         rows.append({"trial": t.number, "score": t.value, "passed": t.user_attrs.get("passed"),
                      **{s["key"]: t.params.get(s["key"]) for s in specs}})
-    return pd.DataFrame(rows).sort_values("score").reset_index(drop=True)
+    columns = ["trial", "score", "passed"] + [s["key"] for s in specs]
+    return pd.DataFrame(rows, columns=columns).sort_values("score").reset_index(drop=True)
 
 
 def overlay_toml(base, params: dict[str, float], header: str = "", extends: str | None = None) -> str:
     """A scenario overlay that sets the given parameter values on top of scenario ``base``.
 
-    Event values (``lever:NAME@YYYY-MM``) become events appended over the base event's dates.
+    Written with a TOML library (every string escaped); event values (``lever:NAME@YYYY-MM``)
+    become events appended over the base event's dates.
     """
-    tables: dict[str, dict[str, float]] = {}
+    import tomli_w
+
+    doc: dict[str, Any] = {"extends": extends or base.name, "name": f"{base.name}_calibrated"}
     events = []
     for key, value in params.items():
+        value = float(f"{float(value):.6g}")
         if key.startswith("lever:"):
             lever, _, start = key[6:].partition("@")
             ev = next(e for e in base.events if e.lever == lever and e.start == start)
-            events.append((lever, start, ev.end, value))
-        else:
-            section, _, name = key.rpartition(".")
-            if name.isdigit():  # a year of a by-year table: agriculture.weather.1960 -> [agriculture.weather] 1960 = v
-                tables.setdefault(section, {})[name] = value
-                continue
-            tables.setdefault(section, {})[name] = value
-    lines = [f"# {line}" for line in header.splitlines()]
-    lines += [f'extends = "{extends or base.name}"', f'name = "{base.name}_calibrated"', ""]
-    for section, values in tables.items():
-        lines.append(f"[{section}]")
-        lines += [f"{name} = {value:.6g}" for name, value in values.items()]
-        lines.append("")
-    for lever, start, end, value in events:
-        lines += ["[[events]]", f'lever = "{lever}"', f'start = "{start}"'] + ([f'end = "{end}"'] if end else [])
-        lines += [f"value = {value:.6g}", 'note = "calibrated"', 'source = "greatleap calibrate"', ""]
-    return "\n".join(lines) + "\n"
+            events.append({"lever": lever, "start": start, **({"end": ev.end} if ev.end else {}), "value": value,
+                           "note": "calibrated", "source": "greatleap calibrate"})
+            continue
+        *path, name = key.split(".")
+        node = doc
+        for part in path:
+            node = node.setdefault(part, {})
+        node[name] = value  # a year of a by-year table stays a "1960" key
+    if events:
+        doc["events"] = events
+    return _comment(header) + tomli_w.dumps(doc)
+
+
+def _comment(text: str) -> str:
+    """TOML comment lines for any text (control characters dropped: nothing escapes the comment)."""
+    return "".join(f"# {''.join(ch for ch in line if ch.isprintable())}\n" for line in text.splitlines())
+
+
+def scenario_toml(scenario) -> str:
+    """A resolved scenario as a stand-alone TOML file (no ``extends``; unset values left out)."""
+    import tomli_w
+
+    def drop_none(node):
+        if isinstance(node, dict):
+            return {k: drop_none(v) for k, v in node.items() if v is not None}
+        if isinstance(node, list):
+            return [drop_none(v) for v in node]
+        return node
+
+    return tomli_w.dumps(drop_none(scenario.to_dict()))
+
+
+OUTPUT_FILES = frozenset({"best.toml", "base.toml", "top.csv", "parameters.csv", "trials.csv"})
 
 
 def write_outputs(study, scenario, specs: list[dict], out_dir: str | Path, top_k: int = 20,
                   extends: str | None = None) -> Path:
-    """best.toml (overlay of ``extends``: a built-in name or a TOML path), top.csv (the top-k
-    parameter sets, for uncertainty), parameters.csv (best value and top-k range of each), trials.csv."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """best.toml (an overlay), top.csv (the top-k parameter sets, for uncertainty), parameters.csv
+    (best value and top-k range of each), trials.csv.
+
+    best.toml extends the built-in scenario named by ``extends``; for any other scenario it
+    extends base.toml, a copy of the calibrated scenario written beside it, so the folder stands
+    on its own. Written atomically; a folder holding only an earlier calibration's outputs is replaced."""
+    from greatleap.io import atomic_folder
+    from greatleap.scenario import builtin_names
+
     table = results_table(study, specs)
-    table.to_csv(out / "trials.csv", index=False)
-    table.head(top_k).to_csv(out / "top.csv", index=False)
-    parameter_table(study, specs, top_k).to_csv(out / "parameters.csv", index=False)
+    if table.empty:
+        raise ScenarioError(f"study {study.study_name}: no trial completed; nothing to write")
     best = {s["key"]: float(table.iloc[0][s["key"]]) for s in specs}
     header = (f"calibrated by greatleap calibrate: study {study.study_name}, {len(table)} trials, "
               f"best score {table.iloc[0].score:.4f} (trial {int(table.iloc[0].trial)})")
-    (out / "best.toml").write_text(overlay_toml(scenario, best, header, extends), encoding="utf-8")
-    return out
+    with atomic_folder(out_dir, replace=OUTPUT_FILES) as tmp:
+        table.to_csv(tmp / "trials.csv", index=False)
+        table.head(top_k).to_csv(tmp / "top.csv", index=False)
+        parameter_table(study, specs, top_k).to_csv(tmp / "parameters.csv", index=False)
+        if extends not in builtin_names():
+            (tmp / "base.toml").write_text(_comment(f"the scenario calibrated in study {study.study_name}")
+                                           + scenario_toml(scenario), encoding="utf-8")
+            extends = "base.toml"
+        (tmp / "best.toml").write_text(overlay_toml(scenario, best, header, extends), encoding="utf-8")
+    return Path(out_dir)
 
 
 def parameter_table(study, specs: list[dict], top_k: int = 20) -> pd.DataFrame:

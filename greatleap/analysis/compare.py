@@ -58,7 +58,13 @@ class Comparison:
 
 def compare(scenarios: Sequence, seeds: Sequence[int], scale: float | None = None, jobs: int = 1,
             cache_dir=None, progress: Callable[[int, int], None] | None = None) -> Comparison:
-    """Run every scenario with the same seeds; differences are against the first scenario, paired by seed."""
+    """Run every scenario with the same seeds; differences are against the first scenario, paired by seed.
+
+    Every scenario must cover the same months (``run.start``, ``run.end``), else ValueError."""
+    periods = {(s.run.start, s.run.end) for s in scenarios}
+    if len(periods) > 1:
+        raise ValueError(f"scenarios cover different months ({', '.join(f'{s.name}: {s.run.start} .. {s.run.end}' for s in scenarios)}); "
+                         f"allowed: the same run.start and run.end in every scenario")
     members = [(s.to_dict(), seed) for s in scenarios for seed in seeds]
     outcomes = run_many(members, scale, jobs, progress, cache_dir)
     names = [s.name for s in scenarios]
@@ -117,14 +123,13 @@ def compare(scenarios: Sequence, seeds: Sequence[int], scale: float | None = Non
 
 
 def write_comparison(c: Comparison, out_dir) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # its own canvas: the caller's backend is left alone
 
     with atomic_folder(out_dir) as tmp:
         for name in ("summary", "by_year", "by_province", "by_age_class"):
             getattr(c, name).to_csv(tmp / f"{name}.csv", index=False)
-        fig, ax = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+        fig = Figure(figsize=(12, 4.5), constrained_layout=True)
+        ax = fig.subplots(1, 2)
         ex = c.summary[c.summary.metric == "excess_deaths_true"]
         ax[0].barh(ex.scenario, ex["mean"] / 1e6, xerr=[(ex["mean"] - ex.p05) / 1e6, (ex.p95 - ex["mean"]) / 1e6])
         ax[0].set_xlabel("excess deaths 1958-62, million (true; 5-95% over seeds)")
@@ -134,7 +139,6 @@ def write_comparison(c: Comparison, out_dir) -> Path:
         ax[1].set_ylabel("deaths per year, million (true)")
         ax[1].legend(fontsize=7)
         fig.savefig(tmp / "compare.png", dpi=100)
-        plt.close(fig)
         (tmp / "report.md").write_text(
             f"# Scenario comparison ({len(c.seeds)} seeds, common random numbers)\n\n"
             f"Excess deaths: true deaths 1958-62 above each run's 1957 death rate. Differences are "

@@ -171,15 +171,14 @@ def decompose(scenario, mechanisms: Sequence[str] = DEFAULT_MECHANISMS, seeds: S
 
 
 def write_decomposition(d: Decomposition, out_dir) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # its own canvas: the caller's backend is left alone
 
     with atomic_folder(out_dir) as tmp:
         d.shapley.to_csv(tmp / "shapley.csv", index=False)
         d.interactions.to_csv(tmp / "interactions.csv", index=False)
         d.coalitions.to_csv(tmp / "coalitions.csv", index=False)
-        fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
+        fig = Figure(figsize=(9, 4.5), constrained_layout=True)
+        ax = fig.subplots()
         s = d.shapley
         starts = np.concatenate([[0], np.cumsum(s.shapley.to_numpy())[:-1]]) / 1e6
         ax.barh(s.mechanism, s.shapley / 1e6, left=starts,
@@ -188,7 +187,6 @@ def write_decomposition(d: Decomposition, out_dir) -> Path:
         ax.invert_yaxis()
         ax.set_xlabel("excess deaths 1958-62 attributed (million; waterfall; line = total)")
         fig.savefig(tmp / "decompose.png", dpi=100)
-        plt.close(fig)
         (tmp / "report.md").write_text(
             "# Attribution of excess deaths to mechanisms (Shapley values)\n\n"
             "Excess deaths: true deaths 1958-62 in the world where the listed mechanisms operate, minus "

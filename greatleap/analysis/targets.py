@@ -6,7 +6,8 @@ with its acceptance interval [lower, upper]. ``evaluate()`` puts an ensemble of 
 """
 from __future__ import annotations
 
-import tomllib
+import math
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -19,17 +20,40 @@ from greatleap import data
 TARGETS_FILE = resources.files("greatleap.data") / "targets.toml"
 VINTAGES = ("official", "banister")
 _SERIES_KEYS = {"name", "vintage", "column", "table", "province", "sector", "file", "field", "multiply", "divide_by",
-                "wide_variable", "long_province", "years", "tolerance", "tolerance_by_year", "relative", "weight", "unit"}
-_SCALAR_KEYS = {"name", "column", "table", "year", "lower", "upper", "weight", "unit", "source"}
+                "wide_variable", "long_province", "years", "tolerance", "tolerance_by_year", "relative", "weight", "unit",
+                "counted"}
+_SCALAR_KEYS = {"name", "column", "table", "year", "lower", "upper", "weight", "unit", "source", "counted"}
 
 
 class TargetError(ValueError):
     """The targets file is malformed; the message names the entry, the key and what is allowed."""
 
 
-def _observed(entry: dict, where: str) -> pd.Series:
+def _data_file(name: object, where: str, own_folder: Path | None) -> tuple[str, object]:
+    """(file name, folder) of a series' CSV: a plain name in the package's data/sources, or a path
+    inside the targets file's own folder or a folder listed in GREATLEAP_SCENARIO_PATH."""
+    from greatleap.scenario import allowed_roots
+    if not isinstance(name, str) or not name.strip():
+        raise TargetError(f"{where}: file = {name!r}; allowed: a CSV name in greatleap/data/sources or a path")
+    if "/" not in name and "\\" not in name and name not in (".", ".."):
+        return name, data.SOURCES
+    path = Path(name)
+    if own_folder is not None and not path.is_absolute():
+        path = own_folder / path
+    roots = allowed_roots(*([own_folder] if own_folder is not None else []))[1:]
+    if not any(path.resolve().is_relative_to(r) for r in roots):
+        raise TargetError(f"{where}: file = {name!r}: outside the folders a targets file may read; allowed: a CSV name "
+                          f"in greatleap/data/sources or a path inside {', '.join(map(str, roots)) or 'no folder'} "
+                          f"(add folders to $GREATLEAP_SCENARIO_PATH)")
+    return path.name, path.parent
+
+
+def _observed(entry: dict, where: str, own_folder: Path | None = None) -> pd.Series:
     """Observed values by year for a series entry, read from its sourced CSV."""
-    frame = data.read_sourced_csv(entry["file"])
+    name, folder = _data_file(entry["file"], where, own_folder)
+    frame = data.read_sourced_csv(name, where=folder)
+    if "wide_variable" not in entry and "year" not in frame.columns:
+        raise TargetError(f"{where}: {entry['file']} has no 'year' column; allowed: a CSV with year and {entry.get('field')}")
     if "wide_variable" in entry:
         rows = frame[(frame.province == entry["province"]) & (frame.variable == entry["wide_variable"])]
         if rows.empty:
@@ -54,18 +78,22 @@ def load_targets(path: str | Path | None = None, vintage: str = "official") -> p
     """One row per target: name, table, column, province, sector, year, observed, lower, upper, weight, unit, source."""
     if vintage not in VINTAGES:
         raise TargetError(f"vintage = {vintage!r}; allowed: {', '.join(VINTAGES)}")
+    from greatleap.scenario import ScenarioError, parse_toml, read_text
     label = str(path or "greatleap/data/targets.toml")
+    own_folder = Path(path).resolve().parent if path else None
     try:
-        text = Path(path).read_text(encoding="utf-8") if path else TARGETS_FILE.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TargetError(f"targets file {label}: cannot read ({exc.strerror})") from None
-    try:
-        spec = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetError(f"targets file {label}: malformed TOML: {exc}") from None
+        text = read_text(Path(path), f"targets file {label}", TargetError) if path else \
+            TARGETS_FILE.read_text(encoding="utf-8")
+        spec = parse_toml(text, f"targets file {label}", TargetError)
+    except ScenarioError as exc:  # pragma: no cover - parse_toml raises TargetError here
+        raise TargetError(str(exc)) from None
     unknown = set(spec) - {"series", "scalar"}
     if unknown:
         raise TargetError(f"targets file {label}: unknown table(s) {sorted(unknown)}; allowed: series, scalar")
+    for table in ("series", "scalar"):
+        entries = spec.get(table, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise TargetError(f"targets file {label}: {table} = {str(entries)[:60]!r}; allowed: [[{table}]] tables")
     rows = []
     chosen = {}
     for i, entry in enumerate(spec.get("series", [])):
@@ -81,16 +109,33 @@ def load_targets(path: str | Path | None = None, vintage: str = "official") -> p
             raise TargetError(f"{where}: vintage = {v!r}; allowed: {', '.join(VINTAGES)}")
         if v is not None and v != vintage:
             continue
-        for key in ("tolerance", "weight"):
-            if not isinstance(entry[key], (int, float)) or entry[key] < 0:
-                raise TargetError(f"{where}: {key} = {entry[key]!r}; allowed: a number >= 0")
+        for key in ("tolerance", "weight", "multiply"):
+            if key in entry and not _finite(entry[key], 0.0 if key != "multiply" else -math.inf):
+                raise TargetError(f"{where}: {key} = {entry[key]!r}; allowed: a finite number"
+                                  + (" >= 0" if key != "multiply" else ""))
+        for key in ("name", "column", "table", "province", "sector", "field", "divide_by", "wide_variable",
+                    "long_province", "unit"):
+            if key in entry and not isinstance(entry[key], str):
+                raise TargetError(f"{where}: {key} = {entry[key]!r}; allowed: a quoted string")
+        for key in ("relative", "counted"):
+            if key in entry and not isinstance(entry[key], bool):
+                raise TargetError(f"{where}: {key} = {entry[key]!r}; allowed: true or false")
         years = entry["years"]
-        if not (isinstance(years, list) and len(years) == 2 and years[0] <= years[1]):
-            raise TargetError(f"{where}: years = {years!r}; allowed: [first, last] with first <= last")
+        if not (isinstance(years, list) and len(years) == 2 and all(_is_int(y) for y in years)
+                and years[0] <= years[1]):
+            raise TargetError(f"{where}: years = {years!r}; allowed: [first, last], integers with first <= last")
+        by_year = entry.get("tolerance_by_year", {})
+        if not isinstance(by_year, dict) or not all(_finite(v, 0.0) for v in by_year.values()):
+            raise TargetError(f"{where}: tolerance_by_year = {by_year!r}; allowed: a table of year = number >= 0")
+        if "field" not in entry and "wide_variable" not in entry:
+            raise TargetError(f"{where}: neither 'field' nor 'wide_variable'; allowed: one of them naming the CSV column")
         try:
-            observed = _observed(entry, where)
+            observed = _observed(entry, where, own_folder)
         except data.DataError as exc:
             raise TargetError(f"{where}: {exc}") from None
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise TargetError(f"{where}: cannot read the observed values from {entry['file']} "
+                              f"({type(exc).__name__}: {exc}); allowed: a sourced CSV with year and the field") from None
         chosen[entry["name"]] = entry
         for year in range(years[0], years[1] + 1):
             if year not in observed.index or not np.isfinite(observed.loc[year]):
@@ -102,7 +147,8 @@ def load_targets(path: str | Path | None = None, vintage: str = "official") -> p
                          "column": entry["column"], "province": entry.get("province"), "sector": entry.get("sector"),
                          "year": year, "observed": obs, "lower": obs - half, "upper": obs + half,
                          "weight": float(entry["weight"]), "unit": entry.get("unit", ""),
-                         "source": f"{entry['file']}:{entry.get('field', entry.get('wide_variable'))}"})
+                         "source": f"{entry['file']}:{entry.get('field', entry.get('wide_variable'))}",
+                         "counted": entry.get("counted", True)})
     for i, entry in enumerate(spec.get("scalar", [])):
         where = f"targets file {label}: scalar.{i} ({entry.get('name', '?')})"
         bad = set(entry) - _SCALAR_KEYS
@@ -111,15 +157,24 @@ def load_targets(path: str | Path | None = None, vintage: str = "official") -> p
         for key in ("name", "column", "year", "lower", "upper", "weight", "source"):
             if key not in entry:
                 raise TargetError(f"{where}: missing key {key!r}")
+        for key in ("lower", "upper", "weight"):
+            if not _finite(entry[key], 0.0 if key == "weight" else -math.inf):
+                raise TargetError(f"{where}: {key} = {entry[key]!r}; allowed: a finite number"
+                                  + (" >= 0" if key == "weight" else ""))
+        if not _is_int(entry["year"]):
+            raise TargetError(f"{where}: year = {entry['year']!r}; allowed: an integer year")
+        if "counted" in entry and not isinstance(entry["counted"], bool):
+            raise TargetError(f"{where}: counted = {entry['counted']!r}; allowed: true or false")
         if entry["lower"] > entry["upper"]:
             raise TargetError(f"{where}: lower {entry['lower']} > upper {entry['upper']}; allowed: lower <= upper")
         rows.append({"name": entry["name"], "table": entry.get("table", "annual_national"), "column": entry["column"],
                      "province": None, "sector": None, "year": int(entry["year"]),
                      "observed": (entry["lower"] + entry["upper"]) / 2, "lower": float(entry["lower"]),
                      "upper": float(entry["upper"]), "weight": float(entry["weight"]), "unit": entry.get("unit", ""),
-                     "source": entry["source"]})
+                     "source": entry["source"], "counted": entry.get("counted", True)})
     if not rows:
-        raise TargetError(f"targets file {label}: no targets for vintage {vintage!r}")
+        raise TargetError(f"targets file {label}: no targets for vintage {vintage!r}; allowed: at least one "
+                          f"[[series]] or [[scalar]] table that applies to it")
     return pd.DataFrame(rows)
 
 
@@ -142,9 +197,11 @@ def evaluate(targets: pd.DataFrame, runs: Sequence[dict[str, pd.DataFrame]]) -> 
     """Targets beside an ensemble: simulated mean and 5-95% interval, error, normalised error, pass."""
     sims = np.vstack([simulated_values(targets, r) for r in runs])
     out = targets.copy()
-    out["sim_mean"] = np.nanmean(sims, axis=0)
-    out["sim_p05"] = np.nanpercentile(sims, 5, axis=0)
-    out["sim_p95"] = np.nanpercentile(sims, 95, axis=0)
+    with warnings.catch_warnings():  # a target outside the run's years stays NaN, silently
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["sim_mean"] = np.nanmean(sims, axis=0)
+        out["sim_p05"] = np.nanpercentile(sims, 5, axis=0)
+        out["sim_p95"] = np.nanpercentile(sims, 95, axis=0)
     out["error"] = out.sim_mean - out.observed
     half = np.maximum((out.upper - out.lower) / 2, 1e-12)
     centre = (out.upper + out.lower) / 2
@@ -153,7 +210,29 @@ def evaluate(targets: pd.DataFrame, runs: Sequence[dict[str, pd.DataFrame]]) -> 
     return out
 
 
+def counted(evaluated: pd.DataFrame) -> pd.DataFrame:
+    """The targets that count (pass count and score); those marked ``counted = false`` are only reported."""
+    if "counted" not in evaluated.columns:
+        return evaluated
+    return evaluated[evaluated["counted"].astype(bool)]
+
+
+def passed_count(evaluated: pd.DataFrame) -> tuple[int, int]:
+    """(targets passed, targets counted): the same set as :func:`score` uses."""
+    c = counted(evaluated)
+    return int(c.passed.sum()), int(len(c))
+
+
 def score(evaluated: pd.DataFrame) -> float:
-    """Weighted mean of squared normalised errors (0 = every target at its centre; 1 = at its edge)."""
-    e = evaluated.dropna(subset=["normalised_error"])
+    """Weighted mean of squared normalised errors over the counted targets (0 = every target at its
+    centre; 1 = at its edge)."""
+    e = counted(evaluated).dropna(subset=["normalised_error"])
     return float((e.weight * e.normalised_error ** 2).sum() / max(e.weight.sum(), 1e-12))
+
+
+def _finite(value: object, low: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= low
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

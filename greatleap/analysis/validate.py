@@ -8,26 +8,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from greatleap.analysis.targets import evaluate, score
+from greatleap.analysis.targets import counted, evaluate, passed_count, score
 from greatleap.io import atomic_folder
 
 
 def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out_dir: str | Path) -> Path:
-    """Write targets.csv, summary.json, one PNG per target series and index.html, atomically."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Write targets.csv, summary.json, one PNG per target series and index.html, atomically.
 
+    ``passed`` and ``targets`` count the counted targets (the set the score uses); ``reported``
+    lists those shown but not counted (inputs such as net grain trade). Figures are drawn on
+    their own canvas: the caller's matplotlib backend is left alone."""
+    from matplotlib.figure import Figure
+
+    passed, counted_total = passed_count(evaluated)
     with atomic_folder(out_dir) as tmp:
         evaluated.to_csv(tmp / "targets.csv", index=False)
-        summary = {**{k: v for k, v in meta.items() if k != "fitted_parameters"}, "score": score(evaluated), "passed": int(evaluated.passed.sum()),
-                   "targets": int(len(evaluated)),
+        summary = {**{k: v for k, v in meta.items() if k != "fitted_parameters"}, "score": score(evaluated),
+                   "passed": passed, "targets": counted_total,
+                   "reported_not_counted": sorted(set(evaluated.name) - set(counted(evaluated).name)),
                    "by_series": evaluated.groupby("name").passed.agg(["sum", "count"]).astype(int)
                    .rename(columns={"sum": "passed", "count": "targets"}).to_dict(orient="index")}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         images = []
         for name, group in evaluated.groupby("name", sort=False):
-            fig, ax = plt.subplots(figsize=(6, 3.4), constrained_layout=True)
+            fig = Figure(figsize=(6, 3.4), constrained_layout=True)
+            ax = fig.subplots()
             g = group.sort_values("year")
             ax.fill_between(g.year, g.sim_p05, g.sim_p95, alpha=0.3, label="simulated 5-95%")
             ax.plot(g.year, g.sim_mean, "-o", ms=3, label="simulated mean")
@@ -37,7 +42,6 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
             ax.legend(fontsize=7)
             fname = f"{name}.png"
             fig.savefig(tmp / fname, dpi=90)
-            plt.close(fig)
             images.append(fname)
         cols = ["name", "year", "observed", "lower", "upper", "sim_mean", "sim_p05", "sim_p95", "error", "passed"]
         rows = "\n".join(
@@ -56,8 +60,9 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}
 tr.fail td{{color:#b00}} img{{margin:4px}}</style></head><body>
 <h1>Validation: {html.escape(str(meta.get('scenario')))}</h1>
-<p>{summary['passed']} of {summary['targets']} targets within tolerance; score {summary['score']:.3f}
-(weighted mean squared error in tolerance units; 1 = at the edge). Vintage: {html.escape(meta.get('vintage', ''))};
+<p>{summary['passed']} of {summary['targets']} counted targets within tolerance; score {summary['score']:.3f}
+(weighted mean squared error in tolerance units; 1 = at the edge). Reported but not counted (inputs):
+{html.escape(', '.join(summary['reported_not_counted']) or 'none')}. Vintage: {html.escape(meta.get('vintage', ''))};
 {meta.get('seeds')} seeds at scale {meta.get('scale')}.</p>
 <h2>Parameters</h2><table>{params}</table>
 <h2>Series</h2>{''.join(f"<img src='{i}'>" for i in images)}
@@ -66,10 +71,11 @@ tr.fail td{{color:#b00}} img{{margin:4px}}</style></head><body>
     return Path(out_dir)
 
 
-def validate(scenario, targets: pd.DataFrame, seeds, scale, jobs=1, progress=None):
-    """Run the ensemble and evaluate it. Returns (evaluated table, successful runs, failures)."""
+def validate(scenario, targets: pd.DataFrame, seeds, scale, jobs=1, progress=None, cache_dir=None):
+    """Run the ensemble (finished runs reused from ``cache_dir``) and evaluate it.
+    Returns (evaluated table, successful runs, failures)."""
     from greatleap.analysis.ensemble import run_ensemble
-    outcomes = run_ensemble(scenario, seeds, scale, jobs, progress)
+    outcomes = run_ensemble(scenario, seeds, scale, jobs, progress, cache_dir)
     runs = [o.tables for o in outcomes if o.tables is not None]
     failures = [o for o in outcomes if o.tables is None]
     if not runs:

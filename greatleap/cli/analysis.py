@@ -6,85 +6,107 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from greatleap.cli.common import _fail, _load_all, _new_folder, _progress_bar, app, console, err
-from greatleap.scenario import ScenarioError, load_scenario
+from greatleap.cli.common import (JOBS, PERMUTATIONS, SCALE, SEEDS, TRIALS, _default_folder, _fail, _load_all,
+                                  _new_folder, _progress_bar, app, cap_jobs, console, err)
+from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
 
 @app.command()
 def validate(
     scenario: str = typer.Argument("historical", help="built-in scenario or TOML path"),
-    seeds: int = typer.Option(8, "--seeds", help="ensemble size (seeds 1..N)"),
-    scale: float = typer.Option(5000.0, "--scale", help="real persons per agent"),
-    jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
+    seeds: int = typer.Option(8, "--seeds", parser=SEEDS, help="ensemble size (seeds 1..N)"),
+    scale: float = typer.Option(5000.0, "--scale", parser=SCALE, help="real persons per agent"),
+    jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
     vintage: str = typer.Option("official", "--vintage", help="official (registered series) or banister (as truth)"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
+    cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/validate-<scenario>-<time>)"),
 ) -> None:
     """Run an ensemble and compare every target with the record; write a report (CSV, PNG, HTML)."""
-    from greatleap.analysis.targets import TargetError, load_targets
+    from greatleap.analysis.targets import TargetError, load_targets, passed_count, score
     from greatleap.analysis.validate import validate as run_validation
     from greatleap.analysis.validate import validation_report
 
-    if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
-        _fail(f"--seeds {seeds} / --jobs {jobs} / --scale {scale}: allowed seeds >= 1, jobs >= 1, scale 1..1e6")
     try:
         scen = load_scenario(scenario)
         table = load_targets(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
-    out = _new_folder(out or Path("runs") / f"validate-{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = _new_folder(out or _default_folder("validate", scen.name))
+    jobs = cap_jobs(jobs)
     with _progress_bar() as bar:
-        task = bar.add_task(f"{seeds} runs of {scen.name}", total=seeds)
+        task = bar.add_task(f"{seeds} runs of {escape(scen.name)}", total=seeds)
         evaluated, runs, failures = run_validation(scen, table, list(range(1, seeds + 1)), scale, jobs,
-                                                   lambda d, n: bar.update(task, completed=d))
+                                                   lambda d, n: bar.update(task, completed=d), cache_dir=cache)
     for f in failures:
-        err.print(f"[red]run with seed {f.seed} failed:[/] {f.error.splitlines()[0]}")
-    from greatleap.analysis.calibrate import current_values
+        err.print(f"[red]run with seed {f.seed} failed:[/] {escape(f.error.splitlines()[0])}", highlight=False)
+    from greatleap.analysis.calibrate import check_parameters, current_values
     try:
-        from greatleap.analysis.calibrate import check_parameters
         params = current_values(scen, check_parameters(scen))
     except ScenarioError:
         params = {}
     meta = {"scenario": scen.name, "vintage": vintage, "seeds": len(runs), "scale": scale, "parameters": params}
     from importlib import resources
     fitted = resources.files("greatleap") / "scenarios" / f"{scen.name}.calibration.csv"
-    if fitted.is_file():  # the shipped calibration record: best values and top-k ranges
+    if scenario in builtin_names() and fitted.is_file():  # the shipped calibration record: best values, top-k ranges
         import pandas as pd
         meta["fitted_parameters"] = pd.read_csv(fitted)
     path = validation_report(evaluated, runs, meta, out)
-    by = evaluated.groupby("name").passed.agg(["sum", "count"])
-    t = Table(title=f"validate {scen.name} ({vintage}): targets within tolerance")
+    t = Table(title=f"validate {escape(scen.name)} ({escape(vintage)}): targets within tolerance")
     for col in ("series", "passed", "of"):
         t.add_column(col)
-    for name, row in by.iterrows():
-        t.add_row(name, str(int(row["sum"])), str(int(row["count"])))
+    for name, group in evaluated.groupby("name", sort=False):
+        counts = group.counted.all() if "counted" in group else True
+        t.add_row(escape(str(name)) + ("" if counts else " (input; not counted)"), str(int(group.passed.sum())),
+                  str(len(group)))
     console.print(t)
-    from greatleap.analysis.targets import score
-    console.print(f"passed {int(evaluated.passed.sum())} of {len(evaluated)} targets; score {score(evaluated):.3f}; "
-                  f"report in [bold]{path}[/] (open index.html)")
+    passed, total = passed_count(evaluated)
+    reported = len(evaluated) - total
+    console.print(f"passed {passed} of {total} targets"
+                  + (f" ({reported} more reported, not counted)" if reported else "")
+                  + f"; score {score(evaluated):.3f}; report in [bold]{escape(str(path))}[/] (open index.html)",
+                  highlight=False)
+
+
+def _storage_url(storage: Path) -> str:
+    """The SQLAlchemy URL of a study file; refuses a folder, a path under a file, a non-SQLite file."""
+    from urllib.parse import quote
+    parent = storage.parent if str(storage.parent) else Path(".")
+    if not parent.is_dir():
+        _fail(f"--storage = {str(storage)!r}: {parent} is not a folder; allowed: a file path in an existing folder")
+    if storage.exists():
+        if not storage.is_file():
+            _fail(f"--storage = {str(storage)!r}: not a file; allowed: an SQLite file (new or made by calibrate)")
+        with open(storage, "rb") as f:
+            head = f.read(16)
+        if head and head != b"SQLite format 3\0":
+            _fail(f"--storage = {str(storage)!r}: not an SQLite database; allowed: an SQLite file made by calibrate, "
+                  f"or a new path")
+    return f"sqlite:///{quote(str(storage.resolve()))}"
 
 
 @app.command()
 def calibrate(
     scenario: str = typer.Argument("historical", help="built-in scenario or TOML path with [[calibration.parameters]]"),
-    trials: int = typer.Option(200, "--trials", help="run until the study has this many finished trials"),
-    jobs: int = typer.Option(2, "--jobs", help="parallel worker processes"),
-    seeds: int = typer.Option(2, "--seeds", help="seeds per trial"),
-    scale: float = typer.Option(20000.0, "--scale", help="real persons per agent during the search"),
+    trials: int = typer.Option(200, "--trials", parser=TRIALS, help="run until the study has this many finished trials"),
+    jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel worker processes (at most the cores)"),
+    seeds: int = typer.Option(2, "--seeds", parser=SEEDS, help="seeds per trial"),
+    scale: float = typer.Option(20000.0, "--scale", parser=SCALE, help="real persons per agent during the search"),
     vintage: str = typer.Option("official", "--vintage", help="official or banister"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
-    storage: Path = typer.Option(Path("calibration.sqlite"), "--storage", help="Optuna study storage (SQLite file); resumable"),
+    storage: Path = typer.Option(Path("calibration.sqlite"), "--storage",
+                                 help="Optuna study storage (SQLite file); resumable with the same settings"),
     study: Optional[str] = typer.Option(None, "--study", help="study name (default <scenario>-<vintage>)"),
-    out: Path = typer.Option(Path("runs/calibration"), "--out", help="folder for best.toml, top.csv, trials.csv"),
+    out: Path = typer.Option(Path("runs/calibration"), "--out",
+                             help="folder for best.toml, top.csv, trials.csv (an earlier calibration's is replaced)"),
 ) -> None:
     """Fit the scenario's declared uncertain parameters to the targets (Optuna, resumable)."""
     from greatleap.analysis import calibrate as cal
     from greatleap.analysis.targets import TargetError, load_targets
 
-    if trials < 1 or jobs < 1 or seeds < 1 or not 1 <= scale <= 1e6:
-        _fail("--trials, --jobs, --seeds must be >= 1 and --scale within 1..1e6")
     try:
         cal.require_optuna()
         scen = load_scenario(scenario)
@@ -92,25 +114,30 @@ def calibrate(
         table = load_targets(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
+    _new_folder(out, replace=cal.OUTPUT_FILES)
+    url = _storage_url(storage)
+    jobs = cap_jobs(jobs)
     name = study or f"{scen.name}-{vintage}"
-    url = f"sqlite:///{storage.resolve()}"
-    with _progress_bar() as bar:
-        task = bar.add_task(f"calibrating {len(specs)} parameters", total=trials)
-        st = cal.calibrate(scen, table, url, name, trials, jobs, tuple(range(1, seeds + 1)), scale,
-                           progress=lambda d, n: bar.update(task, completed=d))
-    source = scenario if not Path(scenario).is_file() else str(Path(scenario).resolve())
-    path = cal.write_outputs(st, scen, specs, out, extends=source)
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task(f"calibrating {len(specs)} parameters", total=trials)
+            st = cal.calibrate(scen, table, url, name, trials, jobs, tuple(range(1, seeds + 1)), scale,
+                               progress=lambda d, n: bar.update(task, completed=d))
+        path = cal.write_outputs(st, scen, specs, out, extends=scenario if scenario in builtin_names() else None)
+    except ScenarioError as exc:
+        _fail(str(exc))
     best = cal.results_table(st, specs).iloc[0]
-    console.print(f"best score {best.score:.4f} (trial {int(best.trial)}, {best.passed} targets passed); "
-                  f"overlay in [bold]{path / 'best.toml'}[/]; study {name} in {storage}")
+    console.print(f"best score {best.score:.4f} (trial {int(best.trial)}, {int(best.passed)} targets passed); "
+                  f"overlay in [bold]{escape(str(path / 'best.toml'))}[/]; study {escape(name)} in "
+                  f"{escape(str(storage))}", highlight=False)
 
 
 @app.command()
 def compare(
     scenarios: list[str] = typer.Argument(..., help="two or more scenarios (built-in names or TOML paths); the first is the reference"),
-    seeds: int = typer.Option(4, "--seeds", help="seeds per scenario (common random numbers)"),
-    scale: float = typer.Option(5000.0, "--scale", help="real persons per agent"),
-    jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
+    seeds: int = typer.Option(4, "--seeds", parser=SEEDS, help="seeds per scenario (common random numbers)"),
+    scale: float = typer.Option(5000.0, "--scale", parser=SCALE, help="real persons per agent"),
+    jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/compare-<time>)"),
 ) -> None:
@@ -118,38 +145,43 @@ def compare(
     from greatleap.analysis.compare import compare as run_compare
     from greatleap.analysis.compare import write_comparison
 
-    if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
-        _fail("--seeds and --jobs must be >= 1 and --scale within 1..1e6")
+    if len(scenarios) < 2:
+        _fail(f"compare {' '.join(scenarios)}: one scenario; allowed: two or more (the first is the reference)")
     scens = _load_all(scenarios)
-    out = _new_folder(out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    if len({(s.run.start, s.run.end) for s in scens}) > 1:
+        _fail("compare: " + "; ".join(f"{s.name} runs {s.run.start} .. {s.run.end}" for s in scens)
+              + "; allowed: scenarios that cover the same months")
+    out = _new_folder(out or _default_folder("compare"))
+    jobs = cap_jobs(jobs)
     with _progress_bar() as bar:
         task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds", total=len(scens) * seeds)
         c = run_compare(scens, list(range(1, seeds + 1)), scale, jobs, cache, lambda d, n: bar.update(task, completed=d))
     for f in c.failures:
-        err.print(f"[red]failed:[/] {f}")
-    t = Table(title=f"1958-1962, {len(c.seeds)} seeds; differences against {c.names[0]} (5-95%)")
+        err.print(f"[red]failed:[/] {escape(f)}", highlight=False)
+    t = Table(title=f"1958-1962, {len(c.seeds)} seeds; differences against {escape(c.names[0])} (5-95%)")
     for col in ("scenario", "excess deaths true (M)", "registered (M)", "lost births (M)", "grain (Mt)", "diff excess (M)"):
         t.add_column(col, justify="left" if col == "scenario" else "right")
     sm = c.summary.set_index(["scenario", "metric"])
     for name in c.names:
         g = lambda m, k="mean": sm.loc[(name, m), k]
-        t.add_row(name, f"{g('excess_deaths_true') / 1e6:.2f} [{g('excess_deaths_true', 'p05') / 1e6:.2f}, "
+        t.add_row(escape(name), f"{g('excess_deaths_true') / 1e6:.2f} \\[{g('excess_deaths_true', 'p05') / 1e6:.2f}, "
                         f"{g('excess_deaths_true', 'p95') / 1e6:.2f}]",
                   f"{g('excess_deaths_registered') / 1e6:.2f}", f"{g('lost_births') / 1e6:.2f}", f"{g('grain_mt'):.0f}",
-                  f"{g('excess_deaths_true', 'diff_mean') / 1e6:+.2f} [{g('excess_deaths_true', 'diff_p05') / 1e6:+.2f}, "
+                  f"{g('excess_deaths_true', 'diff_mean') / 1e6:+.2f} \\[{g('excess_deaths_true', 'diff_p05') / 1e6:+.2f}, "
                   f"{g('excess_deaths_true', 'diff_p95') / 1e6:+.2f}]")
     console.print(t)
-    console.print(f"report in [bold]{write_comparison(c, out)}[/]")
+    console.print(f"report in [bold]{escape(str(write_comparison(c, out)))}[/]", highlight=False)
 
 
 @app.command()
 def decompose(
     scenario: str = typer.Argument("historical", help="built-in scenario or TOML path"),
     mechanisms: Optional[str] = typer.Option(None, "--mechanisms", help="comma-separated; default: all nine"),
-    seeds: int = typer.Option(2, "--seeds", help="seeds (common random numbers)"),
-    scale: float = typer.Option(20000.0, "--scale", help="real persons per agent"),
-    jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
-    permutations: int = typer.Option(0, "--permutations", help="0 = exact over all coalitions; N = sampled permutations"),
+    seeds: int = typer.Option(2, "--seeds", parser=SEEDS, help="seeds (common random numbers)"),
+    scale: float = typer.Option(20000.0, "--scale", parser=SCALE, help="real persons per agent"),
+    jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
+    permutations: int = typer.Option(0, "--permutations", parser=PERMUTATIONS,
+                                     help="0 = exact over all coalitions; N = sampled permutations"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/decompose-<time>)"),
 ) -> None:
@@ -162,24 +194,24 @@ def decompose(
     bad = [m for m in names if m not in MECHANISMS]
     if bad or not names or len(set(names)) != len(names):
         _fail(f"--mechanisms = {mechanisms!r}: unknown or repeated {bad}; allowed: {', '.join(MECHANISMS)}")
-    if seeds < 1 or jobs < 1 or permutations < 0 or not 1 <= scale <= 1e6:
-        _fail("--seeds and --jobs must be >= 1, --permutations >= 0 and --scale within 1..1e6")
     scen = _load_all([scenario])[0]
-    out = _new_folder(out or Path("runs") / f"decompose-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = _new_folder(out or _default_folder("decompose"))
+    jobs = cap_jobs(jobs)
     t0 = time.perf_counter()
     with _progress_bar() as bar:
         task = bar.add_task("coalition runs", total=None)
         d = run_decompose(scen, names, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
                           lambda done, n: bar.update(task, completed=done, total=n))
     for f in d.failures:
-        err.print(f"[red]failed:[/] {f}")
+        err.print(f"[red]failed:[/] {escape(f)}", highlight=False)
     t = Table(title=f"Shapley attribution of excess deaths 1958-62 (M): total {d.total[0] / 1e6:.2f} "
-                    f"[{d.total[1] / 1e6:.2f}, {d.total[2] / 1e6:.2f}]; {'exact' if d.exact else 'sampled'}, {len(d.seeds)} seeds")
+                    f"\\[{d.total[1] / 1e6:.2f}, {d.total[2] / 1e6:.2f}]; {'exact' if d.exact else 'sampled'}, {len(d.seeds)} seeds")
     for col in ("mechanism", "shapley", "5-95%", "alone", "total effect"):
         t.add_column(col, justify="left" if col == "mechanism" else "right")
     for r in d.shapley.itertuples():
-        t.add_row(r.mechanism, f"{r.shapley / 1e6:.2f}", f"[{r.shapley_p05 / 1e6:.2f}, {r.shapley_p95 / 1e6:.2f}]",
+        t.add_row(r.mechanism, f"{r.shapley / 1e6:.2f}", f"\\[{r.shapley_p05 / 1e6:.2f}, {r.shapley_p95 / 1e6:.2f}]",
                   f"{r.effect_alone / 1e6:.2f}", f"{r.total_effect / 1e6:.2f}")
     console.print(t)
     console.print(f"sum of Shapley values {d.shapley.shapley.sum() / 1e6:.2f} M = total {d.total[0] / 1e6:.2f} M; "
-                  f"{time.perf_counter() - t0:.0f} s; report in [bold]{write_decomposition(d, out)}[/]")
+                  f"{time.perf_counter() - t0:.0f} s; report in [bold]{escape(str(write_decomposition(d, out)))}[/]",
+                  highlight=False)

@@ -1,74 +1,107 @@
 """``greatleap run | plan | params | scenarios``: one simulation and what describes it."""
 from __future__ import annotations
 
-import time
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
-from greatleap.cli.common import _fail, _new_folder, _progress_bar, app, console
+from greatleap import interrupt
+from greatleap.cli.common import SCALE, SEED, _default_folder, _fail, _new_folder, _progress_bar, app, console, err
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
+
+FORMATS = ("table", "csv", "json")
+# (summary column, header, format): the columns that fit 80 characters; csv and json give them all
+SUMMARY_COLUMNS = (("year", "\nyear", "{:.0f}"), ("pop_end_m", "pop\nM", "{:.1f}"), ("cbr_reg", "CBR\nreg", "{:.1f}"),
+                   ("cdr_reg", "CDR\nreg", "{:.1f}"), ("cdr_true", "CDR\ntrue", "{:.1f}"),
+                   ("grain_mt", "grain\nMt", "{:.0f}"), ("reported_mt", "rep.\nMt", "{:.0f}"),
+                   ("proc_share", "\nproc", "{:.2f}"), ("retention_kg", "ret\nkg", "{:.0f}"),
+                   ("deaths_m", "deaths\nM", "{:.2f}"))
 
 
 def _summary_table(results) -> Table:
+    """The yearly summary in 80 columns (rates per mille; grain Mt; procurement share; retention kg)."""
     s = results.summary()
-    table = Table(title=f"{results.meta['scenario']['name']}: yearly summary "
-                        f"(rates per mille; grain Mt; retention kg/rural person)")
-    cols = [("year", "{:.0f}"), ("pop_end_m", "{:.1f}"), ("cbr_reg", "{:.1f}"), ("cdr_reg", "{:.1f}"),
-            ("cbr_true", "{:.1f}"), ("cdr_true", "{:.1f}"), ("grain_mt", "{:.1f}"), ("reported_mt", "{:.1f}"),
-            ("procured_mt", "{:.1f}"), ("proc_share", "{:.2f}"), ("retention_kg", "{:.0f}"),
-            ("deaths_m", "{:.2f}"), ("famine_deaths_m", "{:.2f}")]
-    for name, _ in cols:
-        table.add_column(name, justify="right")
+    table = Table(title=f"{escape(str(results.meta['scenario']['name']))[:40]}: yearly summary",
+                  caption="rates per mille; rep. = reported; proc = procured share; ret = kg/rural person",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for _, header, _ in SUMMARY_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
     for _, row in s.iterrows():
-        table.add_row(*[fmt.format(row[name]) for name, fmt in cols])
+        table.add_row(*[fmt.format(row[name]) for name, _, fmt in SUMMARY_COLUMNS])
     return table
+
+
+def _check_memory(scenario, scale: float | None) -> None:
+    """Refuse a run that cannot fit in memory, where the engine can estimate it."""
+    from greatleap import sim as sim_module
+    estimate = getattr(sim_module, "estimate_memory", None)
+    if estimate is None:
+        return
+    need = estimate(scenario, scale if scale is not None else scenario.run.scale)
+    try:
+        import os
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return
+    if need > available:
+        _fail(f"--scale = {scale if scale is not None else scenario.run.scale:g}: needs about {need / 2**30:.1f} GiB "
+              f"of memory, {available / 2**30:.1f} GiB available; allowed: a larger scale (fewer agents)")
 
 
 @app.command()
 def run(
     scenario: str = typer.Argument("historical", help=f"built-in scenario ({', '.join(builtin_names())}) or a TOML path"),
-    scale: Optional[float] = typer.Option(None, "--scale", help="real persons per agent (default from the scenario: 1000)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default from the scenario)"),
+    scale: Optional[float] = typer.Option(None, "--scale", parser=SCALE,
+                                          help="real persons per agent, 1 .. 1000000 (default from the scenario: 1000)"),
+    seed: Optional[int] = typer.Option(None, "--seed", parser=SEED, help="random seed (default from the scenario)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/<scenario>-<time>)"),
     no_plot: bool = typer.Option(False, "--no-plot", help="skip the PNG summary figure"),
+    fmt: str = typer.Option("table", "--format", help="yearly summary on stdout: table, csv or json "
+                                                     "(csv/json: every summary column; messages go to stderr)"),
 ) -> None:
     """Run a scenario month by month and write its results folder."""
     from greatleap.sim import Sim
 
-    if scale is not None and not 1.0 <= scale <= 1e6:
-        _fail(f"--scale = {scale!r}: allowed 1 .. 1000000 (real persons per agent)")
-    if seed is not None and not 0 <= seed < 2**62:
-        _fail(f"--seed = {seed!r}: allowed 0 .. 2^62-1")
+    if fmt not in FORMATS:
+        _fail(f"--format = {fmt!r}; allowed: {', '.join(FORMATS)}")
+    talk = console if fmt == "table" else err
     try:
         scen = load_scenario(scenario)
     except ScenarioError as exc:
         _fail(str(exc))
-    if out is None:
-        out = Path("runs") / f"{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    _new_folder(out)
+    out = _new_folder(out if out is not None else _default_folder("", scen.name))
+    _check_memory(scen, scale)
     try:
         sim = Sim(scen, scale=scale, seed=seed)
     except ScenarioError as exc:
         _fail(str(exc))
-    console.print(f"[bold]greatleap[/] {scen.name}: {sim.layout.n_agents:,} agents "
-                  f"(1 agent = {sim.world.scale:g} persons), {sim.geo.n_communes:,} communes, "
-                  f"{sim.n_months} months, seed {sim.scenario.run.seed}")
-    with _progress_bar() as bar:
+    talk.print(f"[bold]greatleap[/] {escape(scen.name)}: {sim.layout.n_agents:,} agents "
+               f"(1 agent = {sim.world.scale:g} persons), {sim.geo.n_communes:,} communes, "
+               f"{sim.n_months} months, seed {sim.scenario.run.seed}", highlight=False)
+    with _progress_bar(talk) as bar:
         task = bar.add_task("compiling kernels", total=sim.n_months)
 
         def progress(done: int, total: int) -> None:
+            interrupt.check()
             bar.update(task, completed=done, description="simulating months")
 
         results = sim.run(progress)
-    console.print(_summary_table(results))
+    if fmt == "table":
+        console.print(_summary_table(results))
+    elif fmt == "csv":
+        typer.echo(results.summary().to_csv(index=False), nl=False)
+    else:
+        typer.echo(json.dumps(json.loads(results.summary().to_json(orient="records")), indent=1))
     path = results.save(out, plot=not no_plot)
     excess = results.excess_deaths()
-    console.print(f"excess deaths 1958-1962 (true, against the 1957 death rate): {excess / 1e6:.1f} million")
-    console.print(f"ran in {results.meta['wall_seconds']:.1f} s (+{results.meta['compile_seconds']:.1f} s "
-                  f"compile/load); results in [bold]{path}[/]")
+    talk.print(f"excess deaths 1958-1962 (true, against the 1957 death rate): {excess / 1e6:.1f} million", highlight=False)
+    talk.print(f"ran in {results.meta['wall_seconds']:.1f} s (+{results.meta['compile_seconds']:.1f} s "
+               f"compile/load); results in [bold]{escape(str(path))}[/]", highlight=False)
 
 
 @app.command()
@@ -76,7 +109,7 @@ def plan() -> None:
     """Print the month's plan: every registered mechanism's steps, in the order they run."""
     from greatleap.sim import Sim
 
-    console.print(Sim.default_plan(), highlight=False)
+    console.print(Sim.default_plan(), markup=False, highlight=False)
 
 
 @app.command()
@@ -88,13 +121,13 @@ def params(scenario: str = typer.Argument("historical", help="built-in scenario 
         scen = load_scenario(scenario)
     except ScenarioError as exc:
         _fail(str(exc))
-    t = Table(title=f"parameters of {scen.name}")
+    t = Table(title=f"parameters of {escape(scen.name)}")
     for col in ("key", "value", "unit", "allowed", "source"):
         t.add_column(col, overflow="fold")
     for row in parameter_table(scen):
         value = row["value"]
-        t.add_row(row["key"], f"{value:.4g}" if isinstance(value, float) else str(value), row["unit"],
-                  row["allowed"], row["source"])
+        t.add_row(*(escape(str(v)) for v in (row["key"], f"{value:.4g}" if isinstance(value, float) else value,
+                                             row["unit"], row["allowed"], row["source"])))
     console.print(t)
 
 
@@ -102,4 +135,4 @@ def params(scenario: str = typer.Argument("historical", help="built-in scenario 
 def scenarios() -> None:
     """List the built-in scenarios."""
     for name in builtin_names():
-        console.print(f"{name}: {load_scenario(name).description}")
+        console.print(f"{name}: {load_scenario(name).description}", markup=False, highlight=False)

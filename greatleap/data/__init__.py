@@ -24,9 +24,14 @@ def read_sourced_csv(name: str, required: tuple[str, ...] = (), where=SOURCES) -
     """Read a CSV whose leading `#` lines give its source; check the required columns."""
     path = where / name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"data file {name!r} not found in {where}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"data file {name!r}: not UTF-8 text (byte at position {exc.start}); "
+                        f"allowed: a UTF-8 CSV") from None
+    except OSError as exc:
+        raise DataError(f"data file {name!r}: cannot read ({exc.strerror or exc}); allowed: a readable CSV file") from None
     body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
     try:
         frame = pd.read_csv(io.StringIO(body))

@@ -1,0 +1,188 @@
+"""The numbers in README.md that come from running greatleap: regenerate them, or check them.
+
+    python scripts/readme_examples.py            # check: exit 1 naming the blocks that differ
+    python scripts/readme_examples.py --write    # rewrite the marked blocks in README.md
+    python scripts/readme_examples.py --status   # also the validation figures (validate --seeds 8)
+
+A block sits between ``<!-- example: NAME -->`` and ``<!-- /example -->``. The ``compare`` and
+``decompose`` blocks are made by running the README command shown just above them (exactly as
+shown, with ``--out`` and ``--cache`` in a temporary folder); ``estimate`` and ``status`` by the
+Python API. tests/test_readme.py uses the same functions, so README and code cannot drift apart.
+Commands too slow for the tests run coarsened by :func:`coarse`.
+"""
+from __future__ import annotations
+
+import math
+import re
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BLOCK = re.compile(r"<!-- example: (\w+) -->\n(.*?)<!-- /example -->", re.S)
+FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
+WRITES = {"run", "validate", "calibrate", "compare", "decompose"}  # commands with --out
+CACHED = {"validate", "compare", "decompose"}                      # commands with --cache
+COARSE_SCALE = 100000.0
+
+
+def console_commands(text: str) -> list[str]:
+    """Every ``$ greatleap ...`` line of the README's console blocks, in order."""
+    return [line[2:].strip() for lang, body in FENCE.findall(text) if lang == "console"
+            for line in body.splitlines() if line.startswith("$ greatleap")]
+
+
+def example_command(text: str, name: str) -> str:
+    """The last console command before the block ``name``."""
+    head = text[:text.index(f"<!-- example: {name} -->")]
+    return console_commands(head)[-1]
+
+
+def coarse(args: list[str]) -> list[str]:
+    """A command made cheap for the tests: --scale at least 100000 where a scale below 50000 is
+    given (or none, for commands that simulate), at most 2 seeds and 2 trials. Worked examples
+    (already at --scale 50000 or coarser) are left as they are."""
+    out = list(args)
+
+    def setopt(name: str, fn) -> None:
+        if name in out:
+            k = out.index(name) + 1
+            out[k] = fn(out[k])
+        elif fn(None) is not None:
+            out.extend([name, fn(None)])
+
+    if args[0] in ("run", "validate", "calibrate", "compare", "decompose"):
+        setopt("--scale", lambda v: str(COARSE_SCALE) if v is None or float(v) < 50000 else v)
+    if args[0] in ("validate", "compare", "decompose", "calibrate"):
+        setopt("--seeds", lambda v: None if v is None else str(min(int(v), 2)))
+    if args[0] == "calibrate":
+        setopt("--trials", lambda v: "2" if v is None else str(min(int(v), 2)))
+    return out
+
+
+def invoke(command: str, workdir: Path, tag: str, cache: Path | None = None):
+    """Run a README command (``greatleap ...``) in-process, its outputs under ``workdir``."""
+    from typer.testing import CliRunner
+
+    from greatleap.cli import app
+    args = shlex.split(command)[1:]
+    if args and args[0] in WRITES:
+        args += ["--out", str(workdir / tag)]
+    if args and args[0] in CACHED:
+        args += ["--cache", str(cache or workdir / "cache")]
+    if args and args[0] == "calibrate":
+        args += ["--storage", str(workdir / f"{tag}.sqlite")]
+    return CliRunner().invoke(app, args), workdir / tag
+
+
+# ------------------------------------------------------------------ the blocks
+def _m(x: float) -> str:
+    return f"{x / 1e6:.2f}"
+
+
+def render_compare(folder: Path) -> str:
+    s = pd.read_csv(folder / "summary.csv").set_index(["scenario", "metric"])
+    rows = ["| scenario | excess deaths, true (M) | registered (M) | lost births (M) | grain 1958–62 (Mt) | "
+            "difference (M) |", "|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(s.index.get_level_values(0)):
+        e = s.loc[(name, "excess_deaths_true")]
+        diff = f"{e.diff_mean / 1e6:+.2f}" if e.diff_p05 == e.diff_p95 == e.diff_mean else \
+            f"{e.diff_mean / 1e6:+.2f} [{e.diff_p05 / 1e6:+.2f}, {e.diff_p95 / 1e6:+.2f}]"
+        rows.append(f"| {name} | {_m(e['mean'])} [{_m(e.p05)}, {_m(e.p95)}] | "
+                    f"{_m(s.loc[(name, 'excess_deaths_registered'), 'mean'])} | "
+                    f"{_m(s.loc[(name, 'lost_births'), 'mean'])} | {s.loc[(name, 'grain_mt'), 'mean']:.0f} | {diff} |")
+    return "\n".join(rows) + "\n"
+
+
+def render_decompose(folder: Path) -> str:
+    sh = pd.read_csv(folder / "shapley.csv")
+    co = pd.read_csv(folder / "coalitions.csv")
+    total = co[co["size"] == co["size"].max()].value.mean()
+    rows = [f"Total {_m(total)} M (mean over seeds of the full coalition); Shapley values add up to it:", "",
+            "| mechanism | Shapley (M) | alone (M) | total effect (M) |", "|---|---|---|---|"]
+    rows += [f"| {r.mechanism} | {_m(r.shapley)} | {_m(r.effect_alone)} | {_m(r.total_effect)} |"
+             for r in sh.itertuples()]
+    return "\n".join(rows) + "\n"
+
+
+def render_estimate() -> str:
+    from greatleap.analysis import estimate as est
+
+    def span(series):
+        t = est.comparison_table(est.all_methods(series))
+        return t[t.period == "1958-1961"].set_index("method").excess_deaths_m
+
+    off, ban = span(est.official_series()), span(est.banister_series())
+    lo, hi = lambda x: math.floor(x.min()), lambda x: math.ceil(x.max())
+    return (f"On the official registered series the methods give {lo(off)}–{hi(off)} million over "
+            f"1958–61 (for example {off['interpolation 1957 -> 1962']:.2f} M by interpolation 1957→1962); on "
+            f"Banister's reconstruction the same methods give {lo(ban)}–{hi(ban)} million — the ~30 "
+            f"million figures need the reconstructed series, because registration missed 30–45% of deaths.\n")
+
+
+def render_status(workdir: Path) -> str:
+    from greatleap import load_scenario
+    from greatleap.analysis.compare import run_metrics
+    from greatleap.analysis.targets import load_targets, passed_count, score
+    from greatleap.analysis.validate import validate
+
+    ev, runs, _ = validate(load_scenario("historical"), load_targets(), list(range(1, 9)), 5000.0, 2,
+                           cache_dir=workdir / "cache")
+    by = ev.groupby("name", sort=False).passed.agg(["sum", "count"])
+    got = lambda n: f"{int(by.loc[n, 'sum'])}/{int(by.loc[n, 'count'])}"
+    cdr60 = ev[(ev.name == "cdr") & (ev.year == 1960)].iloc[0]
+    passed, total = passed_count(ev)
+    excess = sum(run_metrics(r)["excess_deaths_true"] for r in runs) / len(runs)
+    ratio = ev[ev.name == "reported_to_actual_1958"].sim_mean.iloc[0]
+    return (f"At the default scale with 8 seeds (`greatleap validate --seeds 8`) it passes {passed} of {total} "
+            f"counted targets (score {score(ev):.2f}; 1 = every target at the edge of its tolerance): registered "
+            f"CDR {got('cdr')} years (1960: {cdr60.sim_mean:.1f}‰ against {cdr60.observed:.1f}‰), CBR {got('cbr')}, "
+            f"year-end population {got('population_end')}, grain output {got('grain_output')}, procurement share "
+            f"{got('procurement_share')}, rural retention {got('rural_retention')}, urban population "
+            f"{got('urban_population')}, Henan {got('henan_cdr')}, Fujian {got('fujian_cdr')}, Sichuan "
+            f"{got('sichuan_cdr')}, Anhui {got('anhui_cdr')}, the 1958 reports ({ratio:.1f}× the harvest: "
+            f"{got('reported_to_actual_1958')}) and the 1958 steel ({got('steel_1958')}); net trade, reported "
+            f"but not counted: {got('net_grain_exports')}. True excess deaths 1958–62 against the 1957 death "
+            f"rate: ~{excess / 1e6:.0f} million.\n")
+
+
+def blocks(text: str, workdir: Path, status: bool = False) -> dict[str, str]:
+    """The README blocks as the code makes them now."""
+    out = {}
+    for name in ("compare", "decompose"):
+        result, folder = invoke(example_command(text, name), workdir, name)
+        if result.exit_code != 0:
+            raise RuntimeError(f"{name} example failed: {result.output[-1000:]}")
+        out[name] = (render_compare if name == "compare" else render_decompose)(folder)
+    out["estimate"] = render_estimate()
+    if status:
+        out["status"] = render_status(workdir)
+    return out
+
+
+def replace_blocks(text: str, new: dict[str, str]) -> str:
+    return BLOCK.sub(lambda m: f"<!-- example: {m.group(1)} -->\n{new.get(m.group(1), m.group(2))}<!-- /example -->",
+                     text)
+
+
+def main(argv: list[str]) -> int:
+    text = README.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        new = blocks(text, Path(tmp), status="--status" in argv)
+    updated = replace_blocks(text, new)
+    if "--write" in argv:
+        README.write_text(updated, encoding="utf-8")
+        print(f"README.md: {', '.join(new)} blocks written")
+        return 0
+    stale = [name for name, body in BLOCK.findall(text) if name in new and body != new[name]]
+    print("README.md is up to date" if not stale else f"README.md blocks out of date: {', '.join(stale)} "
+          f"(python scripts/readme_examples.py --write)")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
