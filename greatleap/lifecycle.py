@@ -19,7 +19,7 @@ from collections import namedtuple
 from greatleap.curves import interpolate
 from greatleap.mechanisms.canteens import ration_weight, weighted_grain_need
 from greatleap.mechanisms.classes import newborn_class
-from greatleap.mechanisms.demography import age_group, newborn_sex
+from greatleap.mechanisms.demography import age_group, newborn_sex, newborn_uid
 from greatleap.mechanisms.fertility import GESTATION, conception_probability, fetal_loss_probability
 from greatleap.mechanisms.labor import FARM, NONE, URBAN_WORK, rural_activity, working_age
 from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probability, moves_this_month, newborn_hukou,
@@ -205,8 +205,9 @@ def live_person(m, i, P, L, q, T):
 
 
 @person_step
-def newborn(m, slot, mother, uid, P, B, male_probability):
+def newborn(m, slot, mother, P, B, male_probability):
     """Fill a free ``slot`` with the child of ``mother``; returns 1 if the birth is registered."""
+    uid = newborn_uid(P.uid[m, mother], B.step)
     P.alive[m, slot] = 1
     P.age_m[m, slot] = 0
     P.sex[m, slot] = newborn_sex(B.seed[m], B.step, uid, male_probability)

@@ -125,7 +125,7 @@ class BirthsPass(Mechanism):
         if (free < counts + 1).any():
             pe.grow(int(pe.size * GROWTH) + int(counts.max()))
         births, births_reg = sim.backend.give_births(people_view(world), BirthInputs(sim.seeds, month.t, n.birth_completeness),
-                                                     mothers, counts, n.next_uid, self.male_probability, world.geo.n_places)
+                                                     mothers, counts, self.male_probability, world.geo.n_places)
         pl.births[:], pl.births_registered[:] = births, births_reg
         pl.expected_pop[:] = pl.pop + pl.births - pl.deaths + pl.escapes_in - pl.escapes_out
         if sim.check_ledgers:

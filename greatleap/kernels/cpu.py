@@ -151,10 +151,10 @@ def finish_month(alive, status):
 
 
 @njit(cache=True)
-def give_births(P, B, mothers, counts, next_uid, male_probability, n_places):
-    """Place each newborn in the lowest free slot (serial: slots and ids do not depend on threads).
+def give_births(P, B, mothers, counts, male_probability, n_places):
+    """Place each newborn in the lowest free slot (serial, in index order: slots do not depend on threads).
 
-    Returns births and registered births per member and place; advances ``next_uid`` in place.
+    Returns births and registered births per member and place.
     """
     members = P.alive.shape[0]
     births = np.zeros((members, n_places), np.int64)
@@ -165,9 +165,7 @@ def give_births(P, B, mothers, counts, next_uid, male_probability, n_places):
             mother = mothers[m, k]
             while P.alive[m, slot] == 1:
                 slot += 1
-            uid = next_uid[m] + k
-            registered = newborn(m, slot, mother, uid, P, B, male_probability[m])
+            registered = newborn(m, slot, mother, P, B, male_probability[m])
             births[m, P.place[m, mother]] += 1
             births_reg[m, P.place[m, mother]] += registered
-        next_uid[m] += counts[m]
     return births, births_reg

@@ -33,6 +33,21 @@ def age_group(age_years):
     return 4
 
 
+UID_STRIDE = 2 ** 40  # ids of the initial population are below this; a newborn's id encodes its birth month
+
+
+@rule
+def newborn_uid(mother_uid, step):
+    """A newborn's id, keyed to its mother and its birth month (one birth per mother per month).
+
+    Two scenarios that differ only later, or elsewhere, give the same child the same id, so its
+    random streams (and common random numbers between scenarios) do not depend on how many other
+    children were born that month. Mothers are always people of the initial population (a run
+    spans at most 14 years), whose ids are below UID_STRIDE.
+    """
+    return (step + 1) * UID_STRIDE + mother_uid
+
+
 @rule
 def newborn_sex(seed, step, uid, male_probability):
     """0 (male) or 1 (female), drawn from the newborn's own stream."""
@@ -60,7 +75,6 @@ class Demography(Mechanism):
         pe.add("mother", np.int32, -1, "slot", "mother's slot (-1 unknown)", self.name)
         pe.add("mother_uid", np.int64, 0, "id", "mother's id (guards reused slots)", self.name)
         pe.add("household", np.int32, 0, "id", "synthetic household", self.name)
-        w.national.add("next_uid", np.int64, 0, "id", "first unused person id", self.name)
         n = sim.layout.n_agents
         ids = np.arange(n, dtype=np.int64)
         self.pyramid = initial_pyramid(sim.scenarios[0])
@@ -76,7 +90,6 @@ class Demography(Mechanism):
             pe.sex[m, :n] = sex
             pe.age_m[m, :n] = age_y * 12 + np.floor(frac * 12).astype(np.int64)
             pe.household[m, :n] = np.arange(n) // HOUSEHOLD_SIZE  # consecutive agents within a place
-        w.national.next_uid[:] = n
         w.national.add("pyramid", np.int64, 0, "agents", "population by sex and age 0..100 (July census)",
                        self.name, extra=(2, 101))
 

@@ -252,7 +252,8 @@ def random_scenario(k: int) -> dict[str, Any]:
             a, b, _ = BY_YEAR_LIMITS[name]
             data[section][name] = {str(y): rng.uniform(a, b) for y in range(1957, 1967) if rng.random() < 0.8}
     run = data["run"]
-    run["scale"] = 100000.0
+    from greatleap.mechanisms.communes import largest_valid_scale
+    run["scale"] = min(100000.0, largest_valid_scale(data["population"]["initial_population_million"], 28))
     run["seed"] = rng.randint(0, 2**31)
     run["agents_per_commune"] = rng.randint(20, 400)
     run["capacity_factor"] = rng.uniform(1.05, 4.0)
