@@ -86,6 +86,10 @@ def test_default_run_shows_every_standard_method_and_the_published_estimates(tmp
     assert r.exit_code == 0, r.output
     assert "official-1983" in r.stdout and "Published estimates" in r.stdout and "Lost births" in r.stdout
     assert "16.36" in r.stdout  # interpolation 1957 -> 1962 over 1958-1961
+    totals = [e.total / 1e6 for e in est.run_many(est.series_by_name("official-1983"),
+                                                  est.literature_set([(1958, 1961)]))]
+    assert f"{min(totals):.2f}" == "14.53" and f"{max(totals):.2f}" == "18.92"   # the README's range
+    assert f"{sorted(totals)[-2]:.2f}" == "16.70"
     assert {p.name for p in (tmp_path / "rep").iterdir()} == {"estimates.csv", "estimates.json", "estimates.png",
                                                               "report.md"}
     assert CliRunner().invoke(app, ["estimate", "--out", str(tmp_path / "rep")]).exit_code == 2  # not empty

@@ -124,8 +124,6 @@ class VitalSeries:
             return self.previous_yearend()
         return self.pop_yearend.copy()
 
-    exposure = population  # the name the estimators read best with
-
     def rates(self, exposure: str = "mid") -> tuple[np.ndarray, np.ndarray]:
         """(CBR, CDR) per mille under ``exposure``: re-derived from counts, or as published for rate-x-*."""
         if exposure.startswith("rate-x-"):
