@@ -6,13 +6,12 @@
 
 A block sits between ``<!-- example: NAME -->`` and ``<!-- /example -->``. The ``compare`` and
 ``decompose`` blocks are made by running the README command shown just above them (exactly as
-shown, with ``--out`` and ``--cache`` in a temporary folder); ``estimate`` and ``status`` by the
-Python API. tests/test_readme.py uses the same functions, so README and code cannot drift apart.
+shown, with ``--out`` and ``--cache`` in a temporary folder); ``status`` by the
+Python API (the estimate figures are checked by tests/test_estimate_cli.py). tests/test_readme.py uses the same functions, so README and code cannot drift apart.
 Commands too slow for the tests run coarsened by :func:`coarse`.
 """
 from __future__ import annotations
 
-import math
 import re
 import shlex
 import sys
@@ -109,21 +108,6 @@ def render_decompose(folder: Path) -> str:
     return "\n".join(rows) + "\n"
 
 
-def render_estimate() -> str:
-    from greatleap.analysis import estimate as est
-
-    def span(series):
-        t = est.comparison_table(est.all_methods(series))
-        return t[t.period == "1958-1961"].set_index("method").excess_deaths_m
-
-    off, ban = span(est.official_series()), span(est.banister_series())
-    lo, hi = lambda x: math.floor(x.min()), lambda x: math.ceil(x.max())
-    return (f"On the official registered series the methods give {lo(off)}–{hi(off)} million over "
-            f"1958–61 (for example {off['interpolation 1957 -> 1962']:.2f} M by interpolation 1957→1962); on "
-            f"Banister's reconstruction the same methods give {lo(ban)}–{hi(ban)} million — the ~30 "
-            f"million figures need the reconstructed series, because registration missed 30–45% of deaths.\n")
-
-
 def render_status(workdir: Path) -> str:
     from greatleap import load_scenario
     from greatleap.analysis.compare import run_metrics
@@ -158,7 +142,6 @@ def blocks(text: str, workdir: Path, status: bool = False) -> dict[str, str]:
         if result.exit_code != 0:
             raise RuntimeError(f"{name} example failed: {result.output[-1000:]}")
         out[name] = (render_compare if name == "compare" else render_decompose)(folder)
-    out["estimate"] = render_estimate()
     if status:
         out["status"] = render_status(workdir)
     return out

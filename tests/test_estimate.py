@@ -1,13 +1,11 @@
-"""Excess-death estimators: exact arithmetic, properties, the classic figures, bad input, testbed."""
+"""Excess-death estimators: exact arithmetic of every method, exposure conventions, properties, testbed."""
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from greatleap.analysis import estimate as est
-from greatleap.cli import app
 
 YEARS = np.arange(1955, 1965)
 #                 1955 1956 1957 1958 1959 1960 1961 1962 1963 1964
@@ -16,55 +14,119 @@ BIRTHS = np.array([30, 30, 30, 30, 20, 10, 15, 40, 45, 30], float)
 
 
 def flat(pop=1000.0):
-    return est.VitalSeries(YEARS, np.full(10, pop), BIRTHS * pop / 1000, DEATHS * pop / 1000, "hand-made")
+    """Constant population: mid-year = year-end = pop, so rates per mille equal the counts for pop=1000."""
+    return est.VitalSeries(YEARS, np.full(10, pop), BIRTHS * pop / 1000, DEATHS * pop / 1000, "hand-made",
+                           pop_mid=np.full(10, pop))
 
 
-def test_prefamine_baseline_exact():
-    e = est.prefamine_baseline(flat(), (1956, 1957), (1958, 1961))
-    assert e.excess_deaths.tolist() == pytest.approx([0, 10, 30, 5])
-    assert e.total_excess_deaths == pytest.approx(45)
-    assert e.total_lost_births == pytest.approx(0 + 10 + 20 + 15)
-    assert e.baseline_cdr.tolist() == pytest.approx([10] * 4)
-    adj = est.prefamine_baseline(flat(), (1956, 1957), (1958, 1961), underregistration=0.10)
-    assert adj.total_excess_deaths == pytest.approx(1 + 12 + 34 + 6.5)
+def test_prefamine_exact_with_and_without_peng_adjustment():
+    e = est.prefamine(flat(), (1956, 1957), (1958, 1961))
+    assert e.terms.tolist() == pytest.approx([0, 10, 30, 5]) and e.total == pytest.approx(45)
+    assert e.baseline.tolist() == pytest.approx([10] * 4) and e.measure == "excess deaths"
+    births = est.prefamine(flat(), (1956, 1957), (1958, 1961), measure="births")
+    assert births.total == pytest.approx(0 + 10 + 20 + 15) and births.measure == "lost births"
+    adj = est.prefamine(flat(), (1956, 1957), (1958, 1961), adjust=0.10)
+    assert adj.total == pytest.approx(1 + 12 + 34 + 6.5)
+    with pytest.raises(est.SeriesError, match="must all come before the period"):
+        est.prefamine(flat(), (1957, 1962), (1958, 1961))
 
 
-def test_interpolation_baseline_exact():
-    e = est.interpolation_baseline(flat(), (1957,), (1962,), (1958, 1961))
-    assert e.baseline_cdr.tolist() == pytest.approx([9.2, 8.4, 7.6, 6.8])
-    assert e.total_excess_deaths == pytest.approx(0.8 + 11.6 + 32.4 + 8.2)
-    assert e.baseline_cbr.tolist() == pytest.approx([32, 34, 36, 38])
-    multi = est.interpolation_baseline(flat(), (1956, 1957), (1962, 1963), (1959, 1961))
-    # anchors: CDR 10 at 1956.5 and 7 at 1962.5: 1959 -> 10 - 3*2.5/6 = 8.75
-    assert multi.baseline_cdr[0] == pytest.approx(8.75)
+def test_constant_and_average_exact():
+    assert est.constant(flat(), 10, (1958, 1961)).terms.tolist() == pytest.approx([0, 10, 30, 5])
+    e = est.average(flat(), (1957, 1962, 1963), (1958, 1961))
+    assert e.baseline[0] == pytest.approx(8) and e.total == pytest.approx(2 + 12 + 32 + 7)
+    e = est.average(flat(), (1957, 1962, 1963), (1958, 1962))
+    assert e.total == pytest.approx(2 + 12 + 32 + 7 - 2)
+    with pytest.raises(est.SeriesError, match="looks like a fraction"):
+        est.constant(flat(), 0.011)
 
 
-def test_average_baseline_exact_and_periods():
-    e = est.average_baseline(flat(), (1957, 1962, 1963), (1958, 1961))
-    assert e.total_excess_deaths == pytest.approx(2 + 12 + 32 + 7)
-    e = est.average_baseline(flat(), (1957, 1962, 1963), (1959, 1961))
-    assert e.years.tolist() == [1959, 1960, 1961] and e.total_excess_deaths == pytest.approx(12 + 32 + 7)
-    e = est.average_baseline(flat(), (1957, 1962, 1963), (1958, 1962))
-    assert e.total_excess_deaths == pytest.approx(2 + 12 + 32 + 7 - 2)
+def test_yang_is_the_mean_of_the_two_means_not_the_pooled_mean():
+    y = est.yang(flat(), pre=(1955, 1956, 1957), post=(1962, 1963), period=(1958, 1961))
+    pooled = est.average(flat(), (1955, 1956, 1957, 1962, 1963), (1958, 1961))
+    assert y.baseline[0] == pytest.approx((10 + 7) / 2)          # 8.5
+    assert pooled.baseline[0] == pytest.approx((30 + 14) / 5)    # 8.8
+    assert y.total == pytest.approx(1.5 + 11.5 + 31.5 + 6.5)
+    with pytest.raises(est.SeriesError, match="must come after"):
+        est.yang(flat(), pre=(1962,), post=(1957,))
 
 
-def test_population_conventions_exact():
-    pop = 1000.0 + 100 * (YEARS - 1955)
-    s = est.VitalSeries(YEARS, pop, BIRTHS, DEATHS, "growing")
-    assert s.exposure("yearend")[3] == 1300 and s.exposure("previous")[3] == 1200
-    assert s.exposure("mid")[3] == 1250 and np.isnan(s.exposure("previous")[0])
-    for conv, p1958 in (("mid", 1250), ("yearend", 1300), ("previous", 1200)):
-        e = est.prefamine_baseline(s, (1957,), (1958, 1958), conv)
-        p1957 = {"mid": 1150, "yearend": 1200, "previous": 1100}[conv]
-        assert e.total_excess_deaths == pytest.approx(10 - 10 / p1957 * p1958)
-    with pytest.raises(ValueError, match="allowed: mid, yearend, previous"):
-        s.exposure("census")
+def test_interpolation_exact():
+    e = est.interpolation(flat(), (1957,), (1962,), (1958, 1961))
+    assert e.baseline.tolist() == pytest.approx([9.2, 8.4, 7.6, 6.8])
+    assert e.total == pytest.approx(0.8 + 11.6 + 32.4 + 8.2)
+    b = est.interpolation(flat(), (1957,), (1962,), (1958, 1961), measure="births")
+    assert b.baseline.tolist() == pytest.approx([32, 34, 36, 38])
+    multi = est.interpolation(flat(), (1956, 1957), (1962, 1963), (1959, 1961))
+    assert multi.baseline[0] == pytest.approx(8.75)  # 10 at 1956.5, 7 at 1962.5
 
 
-def test_rates_input_equals_counts_input():
-    pop = np.full(10, 5e6)
-    s = est.VitalSeries.from_rates(YEARS, pop, BIRTHS, DEATHS)
-    assert est.prefamine_baseline(s, (1956, 1957)).total_excess_deaths == pytest.approx(45 * 5e3)
+def test_count_rule_uses_no_population():
+    growing = est.VitalSeries(YEARS, 1000.0 * 1.1 ** np.arange(10), BIRTHS, DEATHS, "growing")
+    e = est.count(growing, (1956, 1957), (1958, 1961))
+    assert e.exposure is None and e.baseline_unit == "persons"
+    assert e.terms.tolist() == pytest.approx([0, 10, 30, 5])
+    assert est.count(growing, (1956, 1957), (1958, 1961), measure="births").total == pytest.approx(45)
+    assert est.count(growing, (1956, 1957), (1958, 1961), adjust=0.1).total == pytest.approx(45 + 0.1 * 85)
+
+
+def test_growth_path_population_loss_exact():
+    pop = np.array([900, 950, 990, 1000, 1040, 1000, 990, 1020, 1050, 1080], float)
+    s = est.VitalSeries(YEARS, pop, BIRTHS, DEATHS, "g")
+    e = est.growth(s, rate=0.05, start=1958, end=1960)
+    assert e.years.tolist() == [1959, 1960] and e.measure == "population loss"
+    assert e.baseline.tolist() == pytest.approx([1050, 1102.5])
+    assert e.terms.tolist() == pytest.approx([10, 92.5]) and e.total == pytest.approx(102.5)
+    default = est.growth(s, start=1958, end=1960, years=(1957,), exposure="yearend")
+    assert default.options["rate"] == pytest.approx((30 - 10) / 990)  # natural increase of 1957 on year-end pop
+    with pytest.raises(est.SeriesError, match="did you mean 0.02"):
+        est.growth(s, rate=20, start=1958, end=1960)
+    with pytest.raises(est.SeriesError, match="--from before --to"):
+        est.growth(s, rate=0.02, start=1960, end=1958)
+
+
+def test_registered_totals_and_clipping():
+    assert est.registered(flat(), (1958, 1961)).total == pytest.approx(85)
+    assert est.registered(flat(), (1958, 1961), measure="births").total == pytest.approx(75)
+    raw = est.average(flat(), (1957, 1962, 1963), (1958, 1963))   # 1962 and 1963 fall below the baseline of 8
+    clipped = est.average(flat(), (1957, 1962, 1963), (1958, 1963), clip=True)
+    assert raw.terms[-2:].tolist() == pytest.approx([-2, 0]) and clipped.terms[-2:].tolist() == [0, 0]
+    assert clipped.total == pytest.approx(raw.total + 2) and clipped.notes and "(clipped)" in clipped.label
+
+
+def rate_series():
+    """Year-end 1000, 1100, 1200, 1300 (1955-58); CDR 10, 10, 10, 20 per mille as published."""
+    return est.VitalSeries.from_rates([1955, 1956, 1957, 1958], [1000, 1100, 1200, 1300], [30] * 4, [10, 10, 10, 20])
+
+
+@pytest.mark.parametrize("exposure, expected", [
+    ("mid", 25 - 10 * 1.25),                            # counts = rate x mid (1250 in 1958, 1150 in 1957)
+    ("yearend", 25 - 11.5 / 1200 * 1300),               # re-derived on year-end: 1957 rate 11.5/1200
+    ("previous", 25 - 11.5 / 1100 * 1200),              # re-derived on previous year-end
+    ("rate-x-yearend", (20 - 10) * 1.3),                # published rate x year-end population
+    ("rate-x-previous", (20 - 10) * 1.2),               # Yao's rule: published rate x previous year-end
+])
+def test_exposure_conventions_on_published_rates(exposure, expected):
+    e = est.prefamine(rate_series(), (1957,), (1958, 1958), exposure)
+    assert e.total == pytest.approx(expected)
+
+
+def test_first_year_rule_no_extrapolation():
+    s = rate_series()
+    assert np.isnan(s.population("mid")[0]) and np.isnan(s.population("previous")[0])
+    assert np.isnan(s.deaths[0]) and s.population("yearend")[0] == 1000
+    for exposure in ("mid", "previous", "rate-x-previous"):
+        with pytest.raises(est.SeriesError, match="cannot be formed for 1955"):
+            est.prefamine(s, (1955,), (1958, 1958), exposure)
+    assert est.prefamine(s, (1955,), (1958, 1958), "rate-x-yearend").total == pytest.approx(13)
+
+
+def test_gaps_make_the_following_year_unusable_for_previous():
+    s = est.VitalSeries.from_rates([1952, 1957, 1958], [100, 120, 125], [30, 30, 30], [10, 10, 20])
+    assert np.isnan(s.population("previous")[1]) and s.population("previous")[2] == 120
+    assert s.missing_years() == [1953, 1954, 1955, 1956]
+    with pytest.raises(est.SeriesError, match="1957"):
+        est.prefamine(s, (1957,), (1958, 1958), "previous")
 
 
 @st.composite
@@ -72,61 +134,49 @@ def constant_rate_series(draw):
     n = 12
     growth = draw(st.lists(st.floats(-0.05, 0.05), min_size=n, max_size=n))
     pop = 6e8 * np.cumprod(1 + np.array(growth))
-    return est.VitalSeries.from_rates(np.arange(1954, 1954 + n), pop, np.full(n, draw(st.floats(5, 50))),
+    return est.VitalSeries.from_rates(np.arange(1953, 1953 + n), pop, np.full(n, draw(st.floats(5, 50))),
                                       np.full(n, draw(st.floats(5, 50))))
 
 
-@given(constant_rate_series())
-@settings(max_examples=60, deadline=None)
-def test_constant_rates_give_zero_excess_under_every_method(series):
-    for e in est.all_methods(series):
-        adj = e.notes.get("underregistration", 0.0)
-        # Peng's adjustment raises famine-year deaths by design: its excess is exactly that share of deaths
-        expected = adj * float(np.sum(e.baseline_cdr / 1000 * series.exposure("mid")[np.isin(series.years, e.years)]))
-        assert abs(e.total_excess_deaths - expected) < 1e-6 * series.pop_yearend.max()
-        assert abs(e.total_lost_births) < 1e-6 * series.pop_yearend.max()
+RATE_SPECS = [s for s in est.literature_set() if s.method != "count"]
+
+
+@given(constant_rate_series(), st.sampled_from(["mid", "rate-x-yearend", "rate-x-previous"]))
+@settings(max_examples=40, deadline=None)
+def test_constant_rates_give_zero_excess_under_every_rate_method(series, exposure):
+    """Constant rates: zero excess, except Peng's adjustment, which adds exactly its share of deaths."""
+    for spec in RATE_SPECS:
+        e = est.run_spec(series, est.MethodSpec(**{**spec.__dict__, "exposure": exposure}))
+        adj = e.options.get("adjust", 0.0)
+        expected = adj * float(np.sum(e.baseline / 1000 * series.population(exposure)[np.isin(series.years, e.years)]))
+        assert abs(e.total - expected) < 1e-6 * series.pop_yearend.max()
 
 
 @given(st.floats(0.01, 1000.0))
-@settings(max_examples=30, deadline=None)
-def test_scaling_population_scales_excess(k):
+@settings(max_examples=25, deadline=None)
+def test_scaling_population_and_counts_scales_every_method(k):
     base = flat()
-    scaled = est.VitalSeries(base.years, base.pop_yearend * k, base.births * k, base.deaths * k)
-    for a, b in zip(est.all_methods(base), est.all_methods(scaled)):
-        assert b.total_excess_deaths == pytest.approx(k * a.total_excess_deaths, rel=1e-9, abs=1e-9)
+    scaled = est.VitalSeries(base.years, base.pop_yearend * k, base.births * k, base.deaths * k,
+                             pop_mid=base.pop_mid * k)
+    specs = [s for s in est.literature_set()] + [est.MethodSpec("growth", rate=0.02), est.MethodSpec("registered")]
+    for spec in specs:
+        a, b = est.run_spec(base, spec), est.run_spec(scaled, spec)
+        assert b.total == pytest.approx(k * a.total, rel=1e-9, abs=1e-9)
 
 
 def test_estimators_never_mutate_inputs():
     pop, births, deaths = np.full(10, 1000.0), BIRTHS.copy(), DEATHS.copy()
     s = est.VitalSeries(YEARS, pop, births, deaths)
-    est.all_methods(s)
+    est.run_many(s, est.literature_set(), [])
     est.degrade(s, death_completeness=0.5)
     assert np.array_equal(births, BIRTHS) and np.array_equal(deaths, DEATHS) and (pop == 1000).all()
     with pytest.raises(ValueError):
         s.deaths[0] = 1.0  # series arrays are read-only
 
 
-def test_official_series_implies_15_to_17_million():
-    """The classic figure: registered data give roughly 15-17 M for 1958/59-1961 (within 3%)."""
-    s = est.official_series()
-    for period in ((1958, 1961), (1959, 1961)):
-        for e in (est.average_baseline(s, (1957, 1962), period), est.interpolation_baseline(s, (1957,), (1962,), period),
-                  est.average_baseline(s, (1957, 1962, 1963), period)):
-            assert 15.0 * 0.97 <= e.total_excess_deaths / 1e6 <= 17.0 * 1.03, (e.method, period)
-
-
-def test_thirty_million_needs_the_reconstructed_series():
-    off, ban = est.official_series(), est.banister_series()
-    for method in (lambda s: est.interpolation_baseline(s, (1957,), (1962,), (1958, 1961)),
-                   lambda s: est.average_baseline(s, (1957, 1962), (1958, 1961))):
-        assert method(off).total_excess_deaths < 18e6
-        assert 27e6 < method(ban).total_excess_deaths < 34e6
-
-
 def test_cohort_deficit_exact():
     census = 1964
-    cohorts = np.arange(1950, 1964)
-    sizes = {census - y: 100.0 + y - 1950 for y in cohorts}
+    sizes = {census - y: 100.0 + y - 1950 for y in range(1950, 1964)}
     for y in (1959, 1960, 1961):
         sizes[census - y] -= 20
     out = est.cohort_deficit(pd.Series(sizes), census, (1959, 1960, 1961))
@@ -134,43 +184,22 @@ def test_cohort_deficit_exact():
 
 
 def test_degrade_registration_model():
-    s = flat()
-    d = est.degrade(s, death_completeness={1960: 0.5}, birth_completeness=0.9, population_inflation=0.1,
+    d = est.degrade(flat(), death_completeness={1960: 0.5}, birth_completeness=0.9, population_inflation=0.1,
                     destroyed={1959: 0.25})
     assert d.deaths[5] == pytest.approx(20) and d.deaths[4] == pytest.approx(15) and d.deaths[0] == 10
     assert d.births[0] == pytest.approx(27) and d.pop_yearend[0] == pytest.approx(1100)
+    assert d.pop_mid[0] == pytest.approx(1100)
 
 
-@pytest.mark.parametrize("body, needle", [
-    ("year,population,births,deaths\n1957,100,3,1\n1959,100,3,1\n", "row 3, column 'year'"),
-    ("year,population,births,deaths\n1957,100,3,1\n1958,abc,3,1\n", "row 3, column 'population': value 'abc'"),
-    ("year,population,births,deaths\n1957,-100,3,1\n1958,100,3,1\n", "row 2, column 'population'"),
-    ("year,population,births\n1957,100,3\n", "needs 'births' and 'deaths'"),
-    ("year,population,births,deaths\n1957,100,3\n", "row 2: 3 fields"),
-])
-def test_bad_csv_names_row_and_column(tmp_path, body, needle):
-    f = tmp_path / "s.csv"
-    f.write_text(body)
-    with pytest.raises(est.SeriesError, match=needle.replace("(", r"\(")):
-        est.read_csv_series(f)
-    result = CliRunner().invoke(app, ["estimate", str(f)])
-    assert result.exit_code == 2 and ("row" in result.output or "needs" in result.output)
-
-
-def test_csv_with_rates(tmp_path):
-    f = tmp_path / "r.csv"
-    rows = "\n".join(f"{y},1000000,{b},{d}" for y, b, d in zip(YEARS, BIRTHS, DEATHS))
-    f.write_text("# a comment\nyear,population,cbr,cdr\n" + rows + "\n")
-    s = est.read_csv_series(f)
-    assert est.prefamine_baseline(s, (1956, 1957)).total_excess_deaths == pytest.approx(45_000)
-
-
-def test_testbed_on_a_simulation(historical):
+def test_testbed_runs_every_method_on_a_simulation(historical):
     bed = est.testbed(historical.annual_national)
-    assert len(bed) >= 4
-    assert np.allclose(bed.bias_m, bed.due_to_underregistration_m + bed.due_to_baseline_m)
-    assert (bed.estimate_registered_m < bed.estimate_true_series_m).all()  # deaths go unregistered
-    assert (bed.truth_m > 0).all()
+    assert set(bed.method) == set(est.METHODS)
+    assert np.allclose(bed.bias_m, bed.due_to_underregistration_m + bed.due_to_method_m, equal_nan=True)
+    deaths = bed[bed.measure == "excess deaths"]
+    assert (deaths.truth_m > 0).all() and (deaths.estimate_registered_m < deaths.estimate_true_series_m).all()
+    reg = bed[bed.method == "registered"].iloc[0]
+    assert reg.due_to_method_m == pytest.approx(0) and reg.estimate_registered_m < reg.truth_m
+    assert bed[bed.measure.isin(["lost births", "population loss"])].bias_m.isna().all()
 
 
 def test_cohort_check_on_a_simulation(historical):
@@ -180,24 +209,13 @@ def test_cohort_check_on_a_simulation(historical):
     assert out.deficit.loc[1960] > 0 and out.deficit.loc[1961] > 0 and out.deficit.sum() > 0
 
 
-def test_estimate_cli_default_and_report(tmp_path):
-    runner = CliRunner()
-    result = runner.invoke(app, ["estimate", "--out", str(tmp_path / "rep")])
-    assert result.exit_code == 0, result.output
-    assert "official registered" in result.output and "Published estimates" in result.output
-    assert "16.31" in result.output  # interpolation 1957 -> 1962, 1958-1961, millions to two decimals
-    assert {p.name for p in (tmp_path / "rep").iterdir()} == {"estimates.csv", "estimates.png", "report.md"}
-    assert runner.invoke(app, ["estimate", "--population", "census"]).exit_code == 2
-    assert runner.invoke(app, ["estimate", "no_such_series"]).exit_code == 2
-
-
 def test_destroyed_provincial_records_lower_the_registered_toll(historical):
     ap = historical.annual_province
     full = est.degrade_provinces(ap, {})
     lost = est.degrade_provinces(ap, {("Sichuan", 1960): 1.0, ("Anhui", 1960): 1.0})
     i = list(full.years).index(1960)
-    sichuan_anhui = ap[(ap.sector == "total") & (ap.year == 1960) & ap.province.isin(["Sichuan", "Anhui"])]
-    assert full.deaths[i] - lost.deaths[i] == pytest.approx(sichuan_anhui.deaths_registered.sum())
-    assert est.interpolation_baseline(lost).total_excess_deaths < est.interpolation_baseline(full).total_excess_deaths
+    hit = ap[(ap.sector == "total") & (ap.year == 1960) & ap.province.isin(["Sichuan", "Anhui"])]
+    assert full.deaths[i] - lost.deaths[i] == pytest.approx(hit.deaths_registered.sum())
+    assert est.interpolation(lost).total < est.interpolation(full).total
     nat = historical.annual_national.set_index("year")
     assert full.deaths[i] == pytest.approx(nat.loc[1960, "deaths_registered"])

@@ -17,7 +17,7 @@ from greatleap import load_scenario
 from greatleap.analysis import compare as cmp
 from greatleap.analysis.ensemble import CacheWarning, run_key, run_many
 from greatleap.cli import app
-from greatleap.io import DiskFullError, atomic_folder, clean_stale, destination_problem
+from greatleap.io import atomic_folder, clean_stale, destination_problem
 
 runner = CliRunner()
 SHORT = {"run.end": "1959-12", "run.scale": 100000}

@@ -46,10 +46,6 @@ def test_every_command_in_the_readme_runs(command, workdir, monkeypatch):
     assert result.exit_code == 0, (command, result.output[-2000:])
 
 
-def test_the_estimate_sentence_is_what_the_estimators_give():
-    assert rx.render_estimate() == BLOCKS["estimate"]
-
-
 def test_synopses_name_real_options():
     for lang, body in rx.FENCE.findall(TEXT):
         for line in body.splitlines():
