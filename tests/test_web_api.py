@@ -2,6 +2,7 @@
 runs (busy, time limit), downloads and the Shapley breakdown. Runs the real app with its workers."""
 import io
 import json
+import socket
 import time
 import warnings
 import zipfile
@@ -187,3 +188,46 @@ def test_busy_and_time_limit(tmp_path):
         ok = c.post("/api/run", json={"seed": 9})
         assert ok.status_code == 200, ok.text
         assert json.loads(ok.text)["meta"]["cached"] is False
+
+
+def test_builtins_are_precomputed_in_the_background(tmp_path):
+    """At start-up every built-in scenario's Shapley breakdown is queued (the page then shows its
+    progress, or its result once done), behind anything a reader asks for."""
+    config = Config(cache_dir=tmp_path, scale=SCALE, workers=1, precompute=True)
+    with TestClient(create_app(config)) as c:
+        counts = c.get("/api/health").json()["why"]
+        assert sum(counts.values()) == len(builtin_names()) and set(counts) <= {"queued", "running"}
+        job = c.post("/api/why", json={"scenario": "no_exports", "start": False}).json()
+        assert job["status"] in ("queued", "running") and job["exact"]
+
+
+def test_serve_refuses_bad_options_with_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from greatleap.cli import app
+    runner = CliRunner()
+    for args, words in ((["--scale", "5"], "--scale"), (["--port", "0"], "--port"), (["--workers", "0"], "--workers"),
+                        (["--host", "no.such.host.invalid"], "--host")):
+        r = runner.invoke(app, ["serve", "--cache", str(tmp_path / "c"), *args])
+        assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, (args, r.output)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = runner.invoke(app, ["serve", "--port", str(port), "--cache", str(tmp_path / "c")])
+        assert r.exit_code == 2 and "in use" in r.output and str(port) in r.output
+    assert not (tmp_path / "c").exists()
+
+
+def test_readme_api_examples_hold(client):
+    from pathlib import Path
+    import re
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    body = json.loads(re.search(r"-d '(\{\"scenario\".*?\})'", readme).group(1))
+    assert body["scale"] == 20000 and set(body) == {"scenario", "levers", "seed", "scale"}
+    r = client.post("/api/run", json=body)
+    assert r.status_code == 200 and r.json()["meta"]["levers"] == {"procurement_rate": 0.3}
+    shown = re.search(r'\{"error": "(levers\.procurement_rate = 0\.95[^"]*)"', readme.replace("\n", " ")).group(1)
+    refused = client.post("/api/run", json={"levers": {"procurement_rate": 0.95}}).json()["error"]
+    assert refused == re.sub(r"\s+", " ", shown)
+    assert "greatleap serve" in readme and (Path(__file__).resolve().parents[1] / "docs" / "explorer.png").is_file()

@@ -57,7 +57,7 @@ def serve(
     except ModuleNotFoundError as exc:
         _fail(f"the explorer needs the 'web' extra ({exc.name} is missing); install it: pip install -e \".[web]\"")
     for name, value, lo, hi in (("--port", port, 1, 65535), ("--scale", scale, 1000, 1e6),
-                                ("--seeds", seeds, 1, 20), ("--workers", workers or 1, 1, 256),
+                                ("--seeds", seeds, 1, 20), ("--workers", 1 if workers is None else workers, 1, 256),
                                 ("--queue", 0 if queue is None else queue, 0, 10000), ("--run-timeout", run_timeout, 1, 3600),
                                 ("--why-scale", why_scale, 1000, 1e6), ("--why-permutations", why_permutations, 1, 1000)):
         if not lo <= value <= hi:

@@ -105,6 +105,7 @@ class RunPool:
         self.size, self.max_waiting, self.timeout = workers, queue, timeout
         self.waiting = self.running = 0
         self.ready = 0
+        self.closing = False
         self.start_error: str | None = None
         self._idle: asyncio.Queue[_Worker] | None = None
         self._workers: set[_Worker] = set()
@@ -169,9 +170,11 @@ class RunPool:
                 self._workers.discard(worker)
                 worker.proc.kill()
                 await asyncio.to_thread(worker.stop)
-                self._spawn()
+                if not self.closing:
+                    self._spawn()
 
     async def stop(self) -> None:
+        self.closing = True
         for worker in list(self._workers):
             await asyncio.to_thread(worker.stop)
         self._workers.clear()

@@ -169,7 +169,9 @@ async function refresh() {
     E.baseline = base;
     E.shownKey = keyOf(st);
     record(st, st.seed, now, base);
+    const t1 = performance.now();
     draw();
+    E.drawMs = Math.round(performance.now() - t1);
     E.lastMs = Math.round(performance.now() - t0);
     status(`Updated in ${(E.lastMs / 1000).toFixed(2)} s${now.meta.cached ? " (from the cache)" : ""}.`);
     $("dl-csv").href = `/api/runs/${now.meta.key}/tables.zip?format=csv`;
