@@ -89,7 +89,7 @@ function leverElement(lv) {
     <div class="control"></div>
     <p class="why"></p><p class="src"></p>
     <div class="hist-note">History: ${fmt(lv, lv.historical)}${unit}</div>`;
-  box.querySelector(".why").textContent = lv.explanation.replace(/\*/g, "");
+  box.querySelector(".why").textContent = lv.explanation;
   box.querySelector(".src").textContent = `Source: ${lv.source}`;
   const control = box.querySelector(".control");
   let input;
