@@ -39,7 +39,8 @@ def _wait_ready(client, n, timeout=300.0):
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("explorer-cache")
+    # shared with the browser tests' server: its Shapley job then reuses these coalition runs
+    cache = tmp_path_factory.getbasetemp() / "explorer-cache"
     config = Config(cache_dir=cache, scale=SCALE, workers=2, precompute=False, why_scale=200000.0, why_permutations=2)
     with TestClient(create_app(config)) as c:
         _wait_ready(c, 2)

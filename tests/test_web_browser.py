@@ -41,11 +41,12 @@ def _get(url: str) -> dict:
 def server(tmp_path_factory):
     """``greatleap serve`` in a subprocess on a free port; its URL once both run workers are ready."""
     port = _free_port()
-    cache = tmp_path_factory.mktemp("explorer-cache")
-    log = open(cache.parent / "serve.log", "w+")
+    cache = tmp_path_factory.getbasetemp() / "explorer-cache"  # shared with test_web_api (cached runs)
+    cache.mkdir(exist_ok=True)
+    log = open(tmp_path_factory.getbasetemp() / "serve.log", "w+")
     proc = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--port", str(port), "--cache", str(cache),
                              "--no-precompute", "--workers", "2", "--scale", "50000", "--seeds", "3",
-                             "--why-scale", "200000", "--why-permutations", "2"],
+                             "--why-scale", "200000", "--why-permutations", "3"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -145,23 +146,32 @@ def test_honest_reporting_lowers_deaths_and_the_link_reproduces_the_page(server,
     assert not errors and not errors2, errors + errors2
 
 
-def test_presets_and_the_why_progress(server, browser, tmp_path):
+def test_presets(server, browser, tmp_path):
     page, errors = _page(browser, server + "/?scenario=no_great_leap")
     assert "1957 institutions" in page.inner_text("#preset-desc")
     assert _excess(page) < 0.5 * float(page.evaluate("explorer.perSeed[explorer.shownKey][1].base"))
     page.select_option("#preset", "peng_prevails")
     page.wait_for_function("document.body.dataset.ready === '1' && location.search.includes('peng_prevails')",
                            timeout=120_000)
+    peng = _excess(page)
     page.locator("#in-canteens").focus()
-    page.keyboard.press("Home")  # no canteens
+    page.keyboard.press("Home")  # no canteens on top of the preset
     page.wait_for_function("location.search.includes('canteens=0') && document.body.dataset.ready === '1'",
                            timeout=120_000)
+    assert _excess(page) != peng and "moved" in page.get_attribute("#lever-canteens", "class")
+    page.screenshot(path=str(tmp_path / "peng-no-canteens.png"), full_page=True)
+    assert not errors, errors
+
+
+def test_why_with_progress(server, browser, tmp_path):
+    page, errors = _page(browser, server + "/?canteens=0.3")
+    assert "Not computed yet" in page.inner_text("#why-status")
     page.click("#why-run")
     page.wait_for_selector("#why-progress:not([hidden])", timeout=60_000)
     page.wait_for_function("document.getElementById('why-progress').value > 0", timeout=120_000)
     page.screenshot(path=str(tmp_path / "why-progress.png"), full_page=True)
     page.wait_for_selector("#chart-why[data-total]", timeout=300_000)
-    assert "sampled orderings" in page.inner_text("#why-status")
+    assert "3 sampled orderings" in page.inner_text("#why-status")
     bars = page.evaluate("document.getElementById('chart-why').data[0].x")
     assert len(bars) == 9
     assert sum(bars) * 1e6 == pytest.approx(float(page.get_attribute("#chart-why", "data-total")), rel=1e-6)
