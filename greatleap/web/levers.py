@@ -264,6 +264,7 @@ def _toggle(name: str, label: str, group: str, explanation: str, source: str, ch
 
 _L = WebLever
 LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
+    # -- reports and quotas: what the centre hears and what it takes
     _L("procurement_rate", "Procurement rate", "Reports and quotas", "range", "share of believed output", 0.1, 0.6, 0.01,
        "Share of the harvest the centre believes in that the state takes as tax and compulsory purchase, 1958 until the retreat.",
        "State procurement reached 37.7% of real output in 1959 (Lin & Yang 2000; china_grain_procurement_retention).",
@@ -276,6 +277,7 @@ LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
        "0 = cadres inflate reports as they did (1958 claims ~375 Mt against ~200 Mt); 1 = every level reports the truth.",
        "Inflation up to 10x in meetings; Henan 1,200 vs ~600 jin/mu (DESIGN.md item 7; Yang 2012).",
        ("reporting.inflation_max", "reporting.province_inflation_max"), _const(0.0), _honesty, True),
+    # -- labor and farming: who works the fields, and how
     _scaled("furnace_labor", "Backyard furnaces", "Labor and farming", "peak share of rural labor, autumn 1958", 0.6, 0.01,
             "Share of rural workers pulled from the fields to smelt steel at the 1958 peak (the later, smaller drafts scale with it).",
             "Sep-Dec 1958 campaign: 10.7 Mt steel target, >3 Mt unusable (glf_campaign_quantities.csv).",
@@ -292,6 +294,7 @@ LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
             "The Four Pests campaign killed sparrows; without birds, locusts and insects ate the crops of 1959-60.",
             "Hundreds of millions of sparrows killed in 1958 (DESIGN.md item 5; Shapiro 2001).",
             ("sparrow_campaign",), year=1958),
+    # -- daily life: who eats what
     _scaled("canteens", "Communal canteens", "Daily life", "peak share of rural people eating in canteens", 1.0, 0.05,
             "Villagers ate in commune canteens from autumn 1958 until mid-1961; the canteen decided who ate what.",
             "Canteens from autumn 1958, dissolved 1961 (glf_policy_timeline.csv; Chang & Wen 1997).",
@@ -300,6 +303,7 @@ LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
             "On (history): for a few months canteens let everyone eat their fill, using up the reserves.",
             "Free-eating phase Oct 1958 - Jan 1959 (Chang & Wen 1997; DESIGN.md item 2).",
             ("lever:free_eating",), _const(True), _free_eating),
+    # -- trade: grain out and in
     _L("exports", "Grain exports 1959-61", "Trade", "range", "share of the historical exports", 0.0, 2.0, 0.05,
        "China kept exporting grain during the famine (4.2 Mt in 1959) to pay debts to the USSR and keep face.",
        "Net exports 2.66 Mt (1958), 4.16 Mt (1959) (china_grain_trade_1958_1962_kt.csv).",
@@ -313,6 +317,7 @@ LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
        "When the grain imports start. Earlier imports mean the state admits the famine earlier.",
        "First purchase contracts signed in early 1961 (glf_policy_timeline.csv).",
        ("lever:imports",), _first_import_month, _imports),
+    # -- politics, the state and nature
     _toggle("peng_prevails", "Peng Dehuai prevails at Lushan", "Politics",
             "Summer 1959: Peng's letter criticising the Leap wins. No Anti-Right struggle; the cooling of early 1959 goes on.",
             "Lushan conference Jul-Aug 1959 and the Anti-Right-Deviation campaign (glf_policy_timeline.csv); the peng_prevails preset.",
