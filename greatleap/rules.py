@@ -30,9 +30,14 @@ def _configure_kernel_cache() -> Path:
     calls in other modules; a folder per source hash makes any change to any rule recompile.
     ``NUMBA_CACHE_DIR`` (if set) is the parent folder; otherwise the user's cache folder.
     """
-    parent = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                  / "greatleap" / "numba")
+    given = os.environ.get("NUMBA_CACHE_DIR")
+    if given and Path(given).name == source_hash():  # set by a parent process of this same source
+        return Path(given)
+    parent = Path(given or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "greatleap" / "numba")
     folder = parent / source_hash()
+    # in the environment too: Numba re-reads its settings from it whenever a NUMBA_ variable changes
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    numba.config.reload_config()
     numba.config.CACHE_DIR = str(folder)
     return folder
 

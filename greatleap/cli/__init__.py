@@ -9,6 +9,7 @@ import sys
 
 from greatleap.cli import run  # noqa: F401,I001  (registers run, plan, params, scenarios first)
 from greatleap.cli import analysis, estimate  # noqa: F401,E402
+from greatleap.cli import serve  # noqa: F401,E402  (the explorer; needs the 'web' extra only when run)
 from greatleap.cli.common import app, err
 
 
