@@ -56,7 +56,7 @@ def serve(
         from greatleap.web.service import Config
     except ModuleNotFoundError as exc:
         _fail(f"the explorer needs the 'web' extra ({exc.name} is missing); install it: pip install -e \".[web]\"")
-    for name, value, lo, hi in (("--port", port, 1, 65535), ("--scale", scale, 1000, 1e6),
+    for name, value, lo, hi in (("--port", port, 1, 65535), ("--scale", scale, 1000, 100000),
                                 ("--seeds", seeds, 1, 20), ("--workers", 1 if workers is None else workers, 1, 256),
                                 ("--queue", 0 if queue is None else queue, 0, 10000), ("--run-timeout", run_timeout, 1, 3600),
                                 ("--why-scale", why_scale, 1000, 100000), ("--why-permutations", why_permutations, 1, 1000)):
