@@ -62,12 +62,14 @@ class Prior:
         self.z_low, self.z_high = self.to_z(self.low), self.to_z(self.high)
 
     def to_z(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, float)
-        return np.where(self.log, np.log(np.where(self.log, x, 1.0)), x)
+        z = np.array(x, float)
+        z[..., self.log] = np.log(z[..., self.log])
+        return z
 
     def to_x(self, z: np.ndarray) -> np.ndarray:
-        z = np.asarray(z, float)
-        return np.where(self.log, np.exp(z), z)
+        x = np.array(z, float)
+        x[..., self.log] = np.exp(x[..., self.log])
+        return x
 
     def sample_z(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.z_low, self.z_high, size=(n, len(self.keys)))
@@ -149,10 +151,15 @@ class SMCResult:
         return out
 
 
-def evaluate_particle(problem: Problem, params: dict[str, float], seeds: Sequence[int]) -> tuple[np.ndarray, float]:
-    """Run the simulator once per seed; return the mean summaries and the distance (in a worker)."""
-    sims = np.vstack([np.asarray(problem.simulate(params, int(s)), float) for s in seeds])
-    return sims.mean(axis=0), float(problem.distance(sims))
+def evaluate_particle(problem: Problem, params: dict[str, float],
+                      seeds: Sequence[int]) -> tuple[np.ndarray | None, float, str | None]:
+    """Run the simulator once per seed (in a worker): mean summaries, distance, and the error if a run
+    failed (the particle is then rejected; a broken worker or pool is raised, not recorded)."""
+    try:
+        sims = np.vstack([np.asarray(problem.simulate(params, int(s)), float) for s in seeds])
+        return sims.mean(axis=0), float(problem.distance(sims)), None
+    except Exception as exc:  # noqa: BLE001 - a model failure is an outcome (distance inf), kept in the history
+        return None, math.inf, f"{type(exc).__name__}: {exc}"
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -225,13 +232,13 @@ class History:
                 raise ABCError(f"history {self.path}: made with other settings ({key} = {old.get(key)!r}, now "
                                f"{fp.get(key)!r}); allowed: the same settings to resume, or a new history file")
 
-    def evaluation(self, t: int, i: int) -> tuple[np.ndarray, float] | None:
-        row = self.db.execute("SELECT summaries, distance FROM evaluations WHERE generation = ? AND idx = ?",
+    def evaluation(self, t: int, i: int) -> tuple[np.ndarray | None, float, str | None] | None:
+        row = self.db.execute("SELECT summaries, distance, error FROM evaluations WHERE generation = ? AND idx = ?",
                               (t, i)).fetchone()
         if row is None:
             return None
         return (np.array(json.loads(row[0]), float) if row[0] else None,
-                math.inf if row[1] is None else float(row[1]))
+                math.inf if row[1] is None else float(row[1]), row[2])
 
     def add_evaluation(self, t: int, i: int, z: np.ndarray, summaries, distance: float, error: str | None,
                        runs: int) -> None:
@@ -314,14 +321,10 @@ def _generation(t: int, prev: Population | None, problem: Problem, prior: Prior,
     accepted, summaries, distances, n = [], {}, {}, 0
     stored = lambda i: hist.evaluation(t, i)
     for i, value in ordered_map(evaluate_particle, proposals(), executor, window, stored):
-        if isinstance(value, Exception):
-            value, error = (None, math.inf), f"{type(value).__name__}: {value}"
-        else:
-            error = None
         if hist.evaluation(t, i) is None:
-            hist.add_evaluation(t, i, zs[i], value[0], value[1], error, s.seeds_per_particle)
+            hist.add_evaluation(t, i, zs[i], *value, s.seeds_per_particle)
         n += 1
-        summaries[i], distances[i] = value
+        summaries[i], distances[i] = value[:2]
         if np.isfinite(distances[i]) and distances[i] <= eps:
             accepted.append(i)
         if progress:

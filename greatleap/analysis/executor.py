@@ -63,7 +63,7 @@ def ordered_map(fn: Callable, args: Iterable[tuple], executor, window: int,
 
     ``stored(k)`` may return a result known already (it is then not submitted; None = unknown).
     ``args`` may be endless: it is read only as far as needed. Closing the generator early
-    cancels the calls not yet started. A call that raised yields its exception as the result.
+    cancels the calls not yet started. An exception (of a call, or of the executor) is raised.
     """
     window = max(1, int(window))
     source = enumerate(args)
@@ -82,11 +82,7 @@ def ordered_map(fn: Callable, args: Iterable[tuple], executor, window: int,
             if not pending:
                 return
             k, fut = pending.popleft()
-            try:
-                value = fut.result()
-            except Exception as exc:  # noqa: BLE001 - the caller decides what a failed call means
-                value = exc
-            yield k, value
+            yield k, fut.result()
     finally:
         for _, fut in pending:
             fut.cancel()
