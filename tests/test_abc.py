@@ -136,3 +136,18 @@ def test_convergence_rule_stops_when_the_threshold_stalls(tmp_path):
     assert r.stop_reason.startswith("converged") and len(r.generations) < 30
     eps = r.generations.epsilon.to_numpy()
     assert (eps[-2] - eps[-1]) / eps[-2] < 0.05
+
+
+def test_generation_given_up_when_acceptance_collapses(tmp_path):
+    """A simulator that gets worse with every call: after generation 0 nothing can be accepted."""
+
+    class Worse(NormalMean):
+        def distance(self, summaries):
+            return float(self.calls)
+
+    r = run_smc(Worse(), PRIOR, SMCSettings(population=10, min_acceptance=0.2), tmp_path / "h.sqlite")
+    assert r.stop_reason.startswith("acceptance rate below 20% in generation 1")
+    assert len(r.generations) == 1  # the prior sample is what is left
+    h = History(tmp_path / "h.sqlite")
+    assert h.db.execute("SELECT COUNT(*) FROM evaluations WHERE generation = 1").fetchone()[0] == 50
+    h.close()

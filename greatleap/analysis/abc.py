@@ -1,9 +1,11 @@
 """ABC-SMC: a posterior over parameters from a simulator and a distance to the record.
 
-Adaptive sequential Monte Carlo ABC (Beaumont, Cornuet, Marin & Robert 2009; adaptive thresholds
-as in Del Moral, Doucet & Jasra 2012). Generation 0 samples the prior. Generation t accepts
-proposals whose distance is at most eps_t, the weighted ``quantile`` of generation t-1's
-distances; a proposal perturbs a particle of t-1 (chosen by weight) with a Gaussian kernel of
+Adaptive sequential Monte Carlo ABC (Beaumont, Cornuet, Marin & Robert 2009; thresholds adapted
+from the previous population as in Del Moral, Doucet & Jasra 2012 and Lenormand, Jabot &
+Deffuant 2013). Generation 0 samples the prior. Generation t accepts proposals whose distance is
+at most eps_t, the ``quantile`` of generation t-1's particle distances (unweighted: with few
+particles and uneven weights a weighted quantile can fall on the best particle and leave nothing
+to accept); a proposal perturbs a particle of t-1 (chosen by weight) with a Gaussian kernel of
 twice the weighted covariance of t-1, and gets the importance weight
 prior(theta) / sum_j w_j K(theta | theta_j). Parameters live in a working space z where
 log-uniform priors are uniform (z = log x), so the prior density is constant inside its box.
@@ -91,23 +93,25 @@ class SMCSettings:
 
     population: int = 100        # particles per generation
     seeds_per_particle: int = 1  # model runs per particle (distance of their mean)
-    quantile: float = 0.5        # eps_t = this weighted quantile of generation t-1's distances
+    quantile: float = 0.5        # eps_t = this quantile of generation t-1's particle distances
     seed: int = 0                # master seed of proposals and simulation seeds
     min_drop: float = 0.05       # stop when eps falls by less than this fraction in a generation
     max_generations: int = 20
     max_runs: int | None = None      # budget: model runs in the whole history
     max_wall_s: float | None = None  # budget: seconds in this call
     min_epsilon: float = 0.0         # stop once eps is this small
+    min_acceptance: float = 0.01     # give up a generation once its acceptance rate cannot reach this
 
     def check(self) -> None:
         rules = {"population": self.population >= 2, "seeds_per_particle": self.seeds_per_particle >= 1,
                  "quantile": 0.0 < self.quantile < 1.0, "min_drop": 0.0 <= self.min_drop < 1.0,
                  "max_generations": self.max_generations >= 1, "seed": 0 <= self.seed < 2**62,
                  "max_runs": self.max_runs is None or self.max_runs >= 1,
-                 "max_wall_s": self.max_wall_s is None or self.max_wall_s > 0, "min_epsilon": self.min_epsilon >= 0}
+                 "max_wall_s": self.max_wall_s is None or self.max_wall_s > 0, "min_epsilon": self.min_epsilon >= 0,
+                 "min_acceptance": 0.0 <= self.min_acceptance < 1.0}
         allowed = {"population": ">= 2", "seeds_per_particle": ">= 1", "quantile": "0 < q < 1", "min_drop": "0 <= f < 1",
                    "max_generations": ">= 1", "seed": "0 .. 2^62-1", "max_runs": ">= 1", "max_wall_s": "> 0",
-                   "min_epsilon": ">= 0"}
+                   "min_epsilon": ">= 0", "min_acceptance": "0 <= a < 1"}
         for key, ok in rules.items():
             if not ok:
                 raise ABCError(f"ABC setting {key} = {getattr(self, key)!r}; allowed: {allowed[key]}")
@@ -299,9 +303,10 @@ def _stop_reason(pops: list[Population], s: SMCSettings, runs: int, elapsed: flo
 
 
 def _generation(t: int, prev: Population | None, problem: Problem, prior: Prior, s: SMCSettings, hist: History,
-                executor, window: int, deadline: float, progress) -> tuple[Population, list[int]] | None:
-    """Fill generation t (None if a budget ran out first; what was evaluated stays in the history)."""
-    eps = math.inf if prev is None else weighted_quantile(prev.distances, prev.weights, s.quantile)
+                executor, window: int, deadline: float, progress) -> tuple[Population, list[int]] | str:
+    """Fill generation t, or say why it stopped short (budget, acceptance); its evaluations stay in the history."""
+    eps = math.inf if prev is None else float(np.quantile(prev.distances, s.quantile))
+    most = math.inf if s.min_acceptance == 0 else math.ceil(s.population / s.min_acceptance)
     kernel = None if prev is None else _Kernel(prev, prior)
     zs: dict[int, np.ndarray] = {}
     runs = [hist.total_runs()]
@@ -309,8 +314,8 @@ def _generation(t: int, prev: Population | None, problem: Problem, prior: Prior,
     def proposals():
         for i in itertools.count():
             known = hist.evaluation(t, i) is not None
-            if not known and ((s.max_runs is not None and runs[0] + s.seeds_per_particle > s.max_runs)
-                              or time.monotonic() > deadline):
+            if i >= most or (not known and ((s.max_runs is not None and runs[0] + s.seeds_per_particle > s.max_runs)
+                                            or time.monotonic() > deadline)):
                 return
             runs[0] += 0 if known else s.seeds_per_particle
             rng = np.random.default_rng([s.seed, t, i])
@@ -332,7 +337,12 @@ def _generation(t: int, prev: Population | None, problem: Problem, prior: Prior,
         if len(accepted) == s.population:
             break
     if len(accepted) < s.population:
-        return None
+        if n >= most:
+            return (f"acceptance rate below {s.min_acceptance:.0%} in generation {t} (threshold {eps:.4g}): "
+                    f"the threshold cannot fall further at this population size")
+        budget = "run" if s.max_runs is not None and runs[0] + s.seeds_per_particle > s.max_runs else "wall-time"
+        return (f"{budget} budget spent during generation {t} (its evaluations are kept: rerun with a larger "
+                f"budget to continue)")
     z = np.array([zs[i] for i in accepted])
     w = np.full(len(z), 1.0 / len(z)) if kernel is None else kernel.weights_of(z)
     return Population(t, eps, z, w, np.array([distances[i] for i in accepted]),
@@ -360,11 +370,8 @@ def run_smc(problem: Problem, prior: Prior, settings: SMCSettings, history: str 
                 t0 = time.monotonic()
                 done = _generation(len(pops), pops[-1] if pops else None, problem, prior, settings, hist, ex, win,
                                    deadline, progress)
-                if done is None:
-                    budget = "run" if settings.max_runs is not None and hist.total_runs() + settings.seeds_per_particle \
-                        > settings.max_runs else "wall-time"
-                    reason = (f"{budget} budget spent during generation {len(pops)} (its evaluations are kept: "
-                              f"rerun with a larger budget to continue)")
+                if isinstance(done, str):
+                    reason = done
                     break
                 hist.add_generation(done[0], done[1], time.monotonic() - t0)
                 pops.append(done[0])

@@ -247,3 +247,52 @@ def run_sensitivity(scenario, method: str = "morris", samples: int | None = None
         settings.update({"sobol_samples": n, "sobol_parameters": chosen, "held_at_scenario_values": fixed})
     settings["evaluations_computed"] = evaluator.computed
     return table, settings
+
+
+def chart(table: pd.DataFrame):
+    """One panel per output: Sobol' ST and S1 (with intervals) if present, else Morris mu_star / sd (top 15)."""
+    from matplotlib.figure import Figure
+    outputs = list(dict.fromkeys(table.output))
+    sob = table[table["index"].isin(["S1", "ST"])]
+    fig = Figure(figsize=(6.5, 2.8 * len(outputs)), constrained_layout=True)
+    for k, name in enumerate(outputs):
+        ax = fig.add_subplot(len(outputs), 1, k + 1)
+        if len(sob):
+            st = sob[(sob.output == name) & (sob["index"] == "ST")].sort_values("value")
+            s1 = sob[(sob.output == name) & (sob["index"] == "S1")].set_index("parameter").loc[st.parameter]
+            y = np.arange(len(st))
+            ax.barh(y + 0.2, st.value, 0.4, xerr=[st.value - st.low, st.high - st.value], label="total order ST")
+            ax.barh(y - 0.2, s1.value, 0.4, xerr=[s1.value - s1.low, s1.high - s1.value], label="first order S1")
+            ax.set_yticks(y, st.parameter, fontsize=7)
+            ax.set_xlabel("Sobol' index (5-95% bootstrap)")
+            ax.legend(fontsize=7)
+        else:
+            m = table[(table.output == name) & (table["index"] == "mu_star_rel")].sort_values("value").tail(15)
+            ax.barh(m.parameter, m.value, xerr=[m.value - m.low, m.high - m.value])
+            ax.tick_params(axis="y", labelsize=7)
+            ax.set_xlabel("Morris mu* / sd of the output (95% bootstrap)")
+        ax.set_title(f"{name}: {HEADLINES[name][0]}", fontsize=8)
+    return fig
+
+
+def write_tables(table: pd.DataFrame, settings: dict, out: str | Path) -> Path:
+    """sensitivity.csv (tidy), settings.json, sensitivity.png and report.md into the existing folder ``out``."""
+    from greatleap.io import markdown_table
+    out = Path(out)
+    table.to_csv(out / "sensitivity.csv", index=False)
+    (out / "settings.json").write_text(json.dumps(settings, indent=2, default=str), encoding="utf-8")
+    chart(table).savefig(out / "sensitivity.png", dpi=90)
+    sob = table[table["index"] == "ST"]
+    key = sob if len(sob) else table[table["index"] == "mu_star_rel"]
+    best = (key.sort_values("value", ascending=False).groupby("output", sort=False).head(5)
+            .sort_values(["output", "value"], ascending=[True, False]))
+    (out / "report.md").write_text(
+        f"# Global sensitivity of the headlines ({settings['method']})\n\n"
+        f"Scenario {settings['scenario']}, scale {settings['scale']}, seeds {settings['seeds']} (the same for every "
+        f"parameter set). Morris: {settings['morris_trajectories']} trajectories over all "
+        f"{len(settings['parameters'])} calibrated parameters on their prior ranges"
+        + (f"; Sobol': {settings['sobol_samples']} base samples over {', '.join(settings['sobol_parameters'])}, "
+           f"the others held at the scenario's values" if "sobol_samples" in settings else "")
+        + ".\n\n## The five largest effects per output\n\n" + markdown_table(best)
+        + "\n\n![chart](sensitivity.png)\n", encoding="utf-8")
+    return out

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from greatleap.cli.common import _fail, _load_all, _new_folder, _progress_bar, app, console, err
+from greatleap.cli.draws import DRAWS, POSTERIOR, posterior_or_fail
 from greatleap.scenario import ScenarioError, load_scenario
 
 
@@ -21,6 +22,8 @@ def validate(
     vintage: str = typer.Option("official", "--vintage", help="official (registered series) or banister (as truth)"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/validate-<scenario>-<time>)"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Run an ensemble and compare every target with the record; write a report (CSV, PNG, HTML)."""
     from greatleap.analysis.targets import TargetError, load_targets
@@ -34,11 +37,18 @@ def validate(
         table = load_targets(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
+    post = posterior_or_fail(posterior, draws, scen)
     out = _new_folder(out or Path("runs") / f"validate-{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     with _progress_bar() as bar:
-        task = bar.add_task(f"{seeds} runs of {scen.name}", total=seeds)
-        evaluated, runs, failures = run_validation(scen, table, list(range(1, seeds + 1)), scale, jobs,
-                                                   lambda d, n: bar.update(task, completed=d))
+        n_runs = seeds * (draws if post else 1)
+        task = bar.add_task(f"{n_runs} runs of {scen.name}", total=n_runs)
+        if post:  # every draw x seed
+            from greatleap.analysis.draws import validate_draws
+            evaluated, runs, failures = validate_draws(scen, table, post, draws, list(range(1, seeds + 1)), scale,
+                                                       jobs, lambda d, n: bar.update(task, completed=d))
+        else:
+            evaluated, runs, failures = run_validation(scen, table, list(range(1, seeds + 1)), scale, jobs,
+                                                       lambda d, n: bar.update(task, completed=d))
     for f in failures:
         err.print(f"[red]run with seed {f.seed} failed:[/] {f.error.splitlines()[0]}")
     from greatleap.analysis.calibrate import current_values
@@ -53,7 +63,13 @@ def validate(
     if fitted.is_file():  # the shipped calibration record: best values and top-k ranges
         import pandas as pd
         meta["fitted_parameters"] = pd.read_csv(fitted)
-    path = validation_report(evaluated, runs, meta, out)
+    if post:
+        from greatleap.analysis import draws as dr
+        meta["posterior"] = dr.note(post, draws, range(seeds))
+        path = dr.write_noted(lambda o: validation_report(evaluated, runs, meta, o), out, meta["posterior"],
+                              dr.draws_table(post, draws))
+    else:
+        path = validation_report(evaluated, runs, meta, out)
     by = evaluated.groupby("name").passed.agg(["sum", "count"])
     t = Table(title=f"validate {scen.name} ({vintage}): targets within tolerance")
     for col in ("series", "passed", "of"):
@@ -62,6 +78,8 @@ def validate(
         t.add_row(name, str(int(row["sum"])), str(int(row["count"])))
     console.print(t)
     from greatleap.analysis.targets import score
+    if post:
+        console.print(meta["posterior"])
     console.print(f"passed {int(evaluated.passed.sum())} of {len(evaluated)} targets; score {score(evaluated):.3f}; "
                   f"report in [bold]{path}[/] (open index.html)")
 
@@ -75,16 +93,33 @@ def calibrate(
     scale: float = typer.Option(20000.0, "--scale", help="real persons per agent during the search"),
     vintage: str = typer.Option("official", "--vintage", help="official or banister"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
-    storage: Path = typer.Option(Path("calibration.sqlite"), "--storage", help="Optuna study storage (SQLite file); resumable"),
+    storage: Optional[Path] = typer.Option(None, "--storage", help="SQLite file, resumable: the Optuna study "
+                                           "(default calibration.sqlite) or, for abc, the SMC history "
+                                           "(default abc-<scenario>-<vintage>.sqlite)"),
     study: Optional[str] = typer.Option(None, "--study", help="study name (default <scenario>-<vintage>)"),
-    out: Path = typer.Option(Path("runs/calibration"), "--out", help="folder for best.toml, top.csv, trials.csv"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder for best.toml, top.csv, trials.csv (default "
+                                       "runs/calibration); abc: the posterior (default runs/posterior-<scenario>-<time>)"),
+    method: str = typer.Option("optimize", "--method", help="optimize (best point, Optuna) or abc (posterior, ABC-SMC; "
+                                                            "--vintage may be both)"),
+    particles: int = typer.Option(200, "--particles", help="abc: particles per generation"),
+    generations: int = typer.Option(15, "--generations", help="abc: at most this many generations"),
+    min_drop: float = typer.Option(0.05, "--min-drop", help="abc: stop when the threshold falls by less than this"),
+    max_runs: Optional[int] = typer.Option(None, "--max-runs", help="abc: budget of model runs (whole history)"),
+    max_wall: Optional[float] = typer.Option(None, "--max-wall", help="abc: budget of seconds (this call)"),
 ) -> None:
-    """Fit the scenario's declared uncertain parameters to the targets (Optuna, resumable)."""
+    """Fit the scenario's declared uncertain parameters to the targets (Optuna or ABC-SMC, resumable)."""
     from greatleap.analysis import calibrate as cal
     from greatleap.analysis.targets import TargetError, load_targets
 
     if trials < 1 or jobs < 1 or seeds < 1 or not 1 <= scale <= 1e6:
         _fail("--trials, --jobs, --seeds must be >= 1 and --scale within 1..1e6")
+    if method not in ("optimize", "abc"):
+        _fail(f"--method = {method!r}; allowed: optimize, abc")
+    if method == "abc":
+        from greatleap.cli.uncertainty import calibrate_abc
+        return calibrate_abc(scenario, jobs, seeds, scale, vintage, targets, storage, out, particles, generations,
+                             max_runs, max_wall, min_drop)
+    storage, out = storage or Path("calibration.sqlite"), out or Path("runs/calibration")
     try:
         cal.require_optuna()
         scen = load_scenario(scenario)
@@ -113,18 +148,27 @@ def compare(
     jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/compare-<time>)"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Scenarios side by side: excess deaths, lost births, grain, procurement, with intervals."""
+    from greatleap.analysis import draws as dr
     from greatleap.analysis.compare import compare as run_compare
     from greatleap.analysis.compare import write_comparison
 
     if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
         _fail("--seeds and --jobs must be >= 1 and --scale within 1..1e6")
     scens = _load_all(scenarios)
+    post = [posterior_or_fail(posterior, draws, s) for s in scens][0]
     out = _new_folder(out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    n_runs = len(scens) * seeds * (draws if post else 1)
     with _progress_bar() as bar:
-        task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds", total=len(scens) * seeds)
-        c = run_compare(scens, list(range(1, seeds + 1)), scale, jobs, cache, lambda d, n: bar.update(task, completed=d))
+        task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds" + (f" x {draws} draws" if post else ""),
+                            total=n_runs)
+        cb = lambda d, n: bar.update(task, completed=d)
+        seed_list = list(range(1, seeds + 1))
+        c = (dr.compare_draws(scens, post, draws, seed_list, scale, jobs, cache, cb) if post
+             else run_compare(scens, seed_list, scale, jobs, cache, cb))
     for f in c.failures:
         err.print(f"[red]failed:[/] {f}")
     t = Table(title=f"1958-1962, {len(c.seeds)} seeds; differences against {c.names[0]} (5-95%)")
@@ -139,7 +183,12 @@ def compare(
                   f"{g('excess_deaths_true', 'diff_mean') / 1e6:+.2f} [{g('excess_deaths_true', 'diff_p05') / 1e6:+.2f}, "
                   f"{g('excess_deaths_true', 'diff_p95') / 1e6:+.2f}]")
     console.print(t)
-    console.print(f"report in [bold]{write_comparison(c, out)}[/]")
+    if post:
+        text = dr.note(post, draws, seed_list)
+        console.print(text)
+        console.print(f"report in [bold]{dr.write_noted(lambda o: write_comparison(c, o), out, text, dr.draws_table(post, draws))}[/]")
+    else:
+        console.print(f"report in [bold]{write_comparison(c, out)}[/]")
 
 
 @app.command()
@@ -152,6 +201,8 @@ def decompose(
     permutations: int = typer.Option(0, "--permutations", help="0 = exact over all coalitions; N = sampled permutations"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/decompose-<time>)"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Attribute the excess deaths to mechanisms with Shapley values over on/off combinations."""
     from greatleap.analysis.decompose import DEFAULT_MECHANISMS, MECHANISMS
@@ -165,12 +216,17 @@ def decompose(
     if seeds < 1 or jobs < 1 or permutations < 0 or not 1 <= scale <= 1e6:
         _fail("--seeds and --jobs must be >= 1, --permutations >= 0 and --scale within 1..1e6")
     scen = _load_all([scenario])[0]
+    post = posterior_or_fail(posterior, draws, scen)
     out = _new_folder(out or Path("runs") / f"decompose-{time.strftime('%Y%m%d-%H%M%S')}")
     t0 = time.perf_counter()
     with _progress_bar() as bar:
         task = bar.add_task("coalition runs", total=None)
-        d = run_decompose(scen, names, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
-                          lambda done, n: bar.update(task, completed=done, total=n))
+        cb = lambda done, n: bar.update(task, completed=done, total=n)
+        if post:  # every coalition of a draw with that draw's seeds
+            from greatleap.analysis.draws import decompose_draws
+            d = decompose_draws(scen, names, post, draws, list(range(1, seeds + 1)), scale, jobs, permutations, cache, cb)
+        else:
+            d = run_decompose(scen, names, list(range(1, seeds + 1)), scale, jobs, permutations, cache, cb)
     for f in d.failures:
         err.print(f"[red]failed:[/] {f}")
     t = Table(title=f"Shapley attribution of excess deaths 1958-62 (M): total {d.total[0] / 1e6:.2f} "
@@ -181,5 +237,12 @@ def decompose(
         t.add_row(r.mechanism, f"{r.shapley / 1e6:.2f}", f"[{r.shapley_p05 / 1e6:.2f}, {r.shapley_p95 / 1e6:.2f}]",
                   f"{r.effect_alone / 1e6:.2f}", f"{r.total_effect / 1e6:.2f}")
     console.print(t)
+    if post:
+        from greatleap.analysis import draws as dr
+        text = dr.note(post, draws, range(seeds))
+        console.print(text)
+        path = dr.write_noted(lambda o: write_decomposition(d, o), out, text, dr.draws_table(post, draws))
+    else:
+        path = write_decomposition(d, out)
     console.print(f"sum of Shapley values {d.shapley.shapley.sum() / 1e6:.2f} M = total {d.total[0] / 1e6:.2f} M; "
-                  f"{time.perf_counter() - t0:.0f} s; report in [bold]{write_decomposition(d, out)}[/]")
+                  f"{time.perf_counter() - t0:.0f} s; report in [bold]{path}[/]")

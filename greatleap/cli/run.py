@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from greatleap.cli.common import _fail, _new_folder, _progress_bar, app, console
+from greatleap.cli.draws import DRAWS, POSTERIOR
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
 
@@ -34,6 +35,8 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default from the scenario)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/<scenario>-<time>)"),
     no_plot: bool = typer.Option(False, "--no-plot", help="skip the PNG summary figure"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Run a scenario month by month and write its results folder."""
     from greatleap.sim import Sim
@@ -42,6 +45,9 @@ def run(
         _fail(f"--scale = {scale!r}: allowed 1 .. 1000000 (real persons per agent)")
     if seed is not None and not 0 <= seed < 2**62:
         _fail(f"--seed = {seed!r}: allowed 0 .. 2^62-1")
+    if posterior is not None:  # one run per posterior draw, summarised with intervals
+        from greatleap.cli.draws import run_posterior
+        return run_posterior(scenario, posterior, draws, seed, scale, out)
     try:
         scen = load_scenario(scenario)
     except ScenarioError as exc:
