@@ -42,21 +42,22 @@ def _moments(result, key, log=False):
 
 def test_recovers_the_known_posterior(tmp_path):
     """Flat prior, uniform ABC kernel of half-width eps: the ABC posterior of mu is N(1.3, 0.2^2)
-    convolved with U(-eps, eps), so its sd is sqrt(0.04 + eps^2/3). Without the importance weights
-    the sd comes out ~18% too small, so a 10% tolerance catches a broken weighting."""
+    convolved with U(-eps, eps), so its sd is sqrt(0.04 + eps^2/3) (seeds 0-3 give 0.18-0.23 for
+    0.205: Monte Carlo error). The nuisance parameter must keep its log-uniform prior: without the
+    prior ratio in the moves its log sd comes out 2.3 instead of 1.33."""
     r = run_smc(NormalMean(), PRIOR, SMCSettings(population=300, max_generations=7, min_drop=0.0, seed=0),
                 tmp_path / "h.sqlite")
     mean, sd = _moments(r, "mu")
     expected_sd = np.sqrt((SIGMA**2 / N_OBS) + r.population.epsilon**2 / 3)
     assert mean == pytest.approx(OBSERVED, abs=0.05)
-    assert sd == pytest.approx(expected_sd, rel=0.10)
+    assert sd == pytest.approx(expected_sd, rel=0.15)
     assert r.population.epsilon < 0.1 and len(r.generations) == 7
     assert r.generations.epsilon.is_monotonic_decreasing
     # the nuisance parameter keeps its log-uniform prior: sd of log x = ln(100)/sqrt(12) = 1.33
     log_mean, log_sd = _moments(r, "nuisance", log=True)
     assert log_mean == pytest.approx(0.0, abs=0.25)
     assert log_sd == pytest.approx(np.log(100) / np.sqrt(12), rel=0.15)
-    assert 100 < r.population.ess <= 300
+    assert r.population.ess == pytest.approx(300) and r.population.unique > 200
     assert r.particles().weight.sum() == pytest.approx(1.0)
 
 
@@ -138,16 +139,14 @@ def test_convergence_rule_stops_when_the_threshold_stalls(tmp_path):
     assert (eps[-2] - eps[-1]) / eps[-2] < 0.05
 
 
-def test_generation_given_up_when_acceptance_collapses(tmp_path):
-    """A simulator that gets worse with every call: after generation 0 nothing can be accepted."""
+def test_stops_when_the_particles_cannot_move(tmp_path):
+    """A simulator that gets worse with every call: after generation 0 no move can be accepted."""
 
     class Worse(NormalMean):
         def distance(self, summaries):
             return float(self.calls)
 
-    r = run_smc(Worse(), PRIOR, SMCSettings(population=10, min_acceptance=0.2), tmp_path / "h.sqlite")
-    assert r.stop_reason.startswith("acceptance rate below 20% in generation 1")
-    assert len(r.generations) == 1  # the prior sample is what is left
-    h = History(tmp_path / "h.sqlite")
-    assert h.db.execute("SELECT COUNT(*) FROM evaluations WHERE generation = 1").fetchone()[0] == 50
-    h.close()
+    r = run_smc(Worse(), PRIOR, SMCSettings(population=10, min_acceptance=0.2, max_moves=3), tmp_path / "h.sqlite")
+    assert r.stop_reason.startswith("particles barely move: 0.0% of the moves accepted in generation 1")
+    assert r.generations.moves.tolist() == [0, 3] and r.generations.evaluated.tolist() == [10, 30]
+    assert r.population.unique == 5  # the 5 survivors of generation 0, each resampled twice, never moved

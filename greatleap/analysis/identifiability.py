@@ -196,7 +196,7 @@ def write_report(post: Posterior, out: str | Path, sensitivity: pd.DataFrame | N
     out = Path(out)
     widths = width_table(post)
     dep = dependence_table(post, widths, sensitivity)
-    table, said = plain_language(widths, dep, float(1 / np.sum(post.weights ** 2)))
+    table, said = plain_language(widths, dep, post.effective())
     widths.to_csv(out / "identifiability.csv", index=False)
     dep.to_csv(out / "headline_dependence.csv", index=False)
     correlation_matrix(post).to_csv(out / "correlations.csv")
@@ -206,7 +206,7 @@ def write_report(post: Posterior, out: str | Path, sensitivity: pd.DataFrame | N
     n = len(post.values)
     (out / "identifiability.md").write_text(
         f"# What the record pins down: {post.label()}\n\n"
-        f"{n} particles, effective sample size {1 / np.sum(post.weights ** 2):.0f}. Width ratio = posterior 90% "
+        f"{n} particles, effective sample size {post.effective():.0f}. Width ratio = posterior 90% "
         f"interval / prior 90% interval (log scale for log-uniform priors): <= {PINNED} pinned down, <= {PARTLY} "
         f"partly constrained, above: not identified. A headline moves with a parameter when their weighted rank "
         f"correlation across the posterior is at least {DEPENDS} in size"

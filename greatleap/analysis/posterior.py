@@ -173,7 +173,8 @@ def write_posterior(result: SMCResult, problem: ModelProblem, out_dir: str | Pat
         **problem.fingerprint(), "provenance": provenance(),
         "parameters": result.prior.specs(),
         "epsilon_by_generation": [None if not np.isfinite(e) else e for e in result.generations.epsilon],
-        "ess": result.population.ess, "runs": result.runs, "generations": len(result.generations),
+        "ess": result.population.ess, "unique_particles": result.population.unique, "runs": result.runs,
+        "generations": len(result.generations),
         "wall_s_total": float(result.generations.wall_s.sum()),
         "predictive_pass_rate": {"all": float(pred.pass_rate.mean()), **pass_by_vintage},
         "headlines": {k: dict(zip(("mean", "p05", "p95"), _weighted_interval(particles[k].to_numpy(), w)))
@@ -207,8 +208,12 @@ class Posterior:
 
     def label(self) -> str:
         status = self.meta.get("status", "final")
-        return f"{self.source} ({len(self.values)} particles, ESS {self.meta.get('ess', float('nan')):.0f}" + \
+        return f"{self.source} ({len(self.values)} particles, {self.effective():.0f} effective" + \
             (f", {status.upper()})" if status != "final" else ")")
+
+    def effective(self) -> float:
+        """Effective sample size: of the weights, and at most the number of distinct particles."""
+        return min(float(1.0 / np.sum(self.weights ** 2)), float(len(self.values.drop_duplicates())))
 
     def draws(self, n: int, seed: int = 0) -> list[dict[str, float]]:
         """``n`` parameter sets by systematic resampling on the weights (deterministic for a seed)."""

@@ -41,8 +41,8 @@ def calibrate_abc(scenario: str, jobs: int, seeds: int, scale: float, vintage: s
     with _progress_bar() as bar:
         task = bar.add_task("ABC generation 0", total=particles)
 
-        def progress(gen: int, accepted: int, n: int, evaluated: int) -> None:
-            bar.update(task, completed=accepted, description=f"ABC generation {gen} ({evaluated} evaluated)")
+        def progress(gen: int, evaluated: int, planned: int) -> None:
+            bar.update(task, completed=evaluated, total=planned, description=f"ABC generation {gen}")
 
         try:
             result, problem = fit_posterior(scen, table, vintage, settings, history, scale, jobs, progress=progress)
@@ -53,11 +53,12 @@ def calibrate_abc(scenario: str, jobs: int, seeds: int, scale: float, vintage: s
     path = write_posterior(result, problem, out, info,
                            extra=lambda tmp: identifiability.write_report(load_posterior(tmp), tmp))
     t = Table(title=f"ABC-SMC {scen.name} ({vintage}): {result.runs} runs, stopped: {result.stop_reason}")
-    for col in ("generation", "threshold", "evaluated", "acceptance", "ESS", "runs", "wall s"):
+    for col in ("generation", "threshold", "evaluated", "moves", "moves accepted", "distinct particles", "runs",
+                "wall s"):
         t.add_column(col, justify="right")
     for r in result.generations.itertuples():
-        t.add_row(str(r.generation), f"{r.epsilon:.3f}", str(r.evaluated), f"{r.acceptance_rate:.2f}", f"{r.ess:.0f}",
-                  str(r.runs), f"{r.wall_s:.0f}")
+        t.add_row(str(r.generation), f"{r.epsilon:.3f}", str(r.evaluated), str(r.moves), f"{r.acceptance_rate:.2f}",
+                  str(r.unique), str(r.runs), f"{r.wall_s:.0f}")
     console.print(t)
     meta = json.loads((path / "posterior.json").read_text(encoding="utf-8"))
     heads = meta["headlines"]
