@@ -43,8 +43,9 @@ def main() -> None:
                                     args.out / "abc.sqlite", args.scale, args.jobs)
     abc_s = time.perf_counter() - t0
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    write_posterior(result, problem, args.out / f"posterior-{stamp}",
-                    extra=lambda tmp: identifiability.write_report(load_posterior(tmp), tmp))
+    folder = args.out / f"posterior-{stamp}"
+    write_posterior(result, problem, folder,
+                    extra=lambda tmp: identifiability.write_report(load_posterior(tmp, str(folder)), tmp))
     t0 = time.perf_counter()
     table, sens = run_sensitivity(scen, "morris", args.trajectories, None, args.scale, range(1, args.seeds + 1),
                                   args.jobs, store=args.out / "sensitivity.sqlite")

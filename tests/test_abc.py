@@ -67,6 +67,8 @@ def test_same_result_on_any_executor_and_after_interruption(tmp_path):
     with ThreadPoolExecutor(3) as pool:
         threaded = run_smc(NormalMean(), PRIOR, settings, tmp_path / "threads.sqlite", executor=pool, window=6)
     assert threaded.particles().equals(serial)
+    processes = run_smc(NormalMean(), PRIOR, settings, tmp_path / "procs.sqlite", jobs=2)  # spawned workers
+    assert processes.particles().equals(serial)
 
     # interrupted after generation 2, then resumed: same populations, finished evaluations not re-run
     path = tmp_path / "resumed.sqlite"

@@ -72,10 +72,14 @@ def run_draws(scenario, posterior: Posterior, n_draws: int, seeds: Sequence[int]
     return run_many(members(scenario, draws, seeds), scale, jobs, progress, cache_dir), draws
 
 
-def validate_draws(scenario, targets: pd.DataFrame, posterior: Posterior, n_draws: int, seeds: Sequence[int],
+def validate_draws(scenario, targets: pd.DataFrame, posterior: Posterior | None, n_draws: int, seeds: Sequence[int],
                    scale, jobs: int = 1, progress=None):
-    """As :func:`greatleap.analysis.validate.validate`, over draws x seeds: (evaluated, runs, failures)."""
+    """As :func:`greatleap.analysis.validate.validate` (which it is without a posterior), over draws x seeds:
+    (evaluated, runs, failures)."""
     from greatleap.analysis.targets import evaluate
+    if posterior is None:
+        from greatleap.analysis.validate import validate
+        return validate(scenario, targets, seeds, scale, jobs, progress)
     outcomes, _ = run_draws(scenario, posterior, n_draws, seeds, scale, jobs, progress)
     runs = [o.tables for o in outcomes if o.tables is not None]
     if not runs:
@@ -134,9 +138,11 @@ def write_run_draws(r: RunDraws, out_dir, text: str) -> Path:
 
 
 # ------------------------------------------------------------------ compare and decompose
-def compare_draws(scenarios: Sequence, posterior: Posterior, n_draws: int, seeds: Sequence[int], scale,
+def compare_draws(scenarios: Sequence, posterior: Posterior | None, n_draws: int, seeds: Sequence[int], scale,
                   jobs: int = 1, cache_dir=None, progress: Callable[[int, int], None] | None = None) -> Comparison:
-    """:func:`compare` over draws x seeds; paired differences within each replicate."""
+    """:func:`compare` over draws x seeds (plain :func:`compare` without a posterior); paired within each replicate."""
+    if posterior is None:
+        return compare(scenarios, seeds, scale, jobs, cache_dir, progress)
     draws = posterior.draws(n_draws)
     per_draw = [[draw_scenarios(s, [d])[0] for s in scenarios] for d in draws]
     reps, failures = [], []
@@ -160,10 +166,12 @@ def compare_draws(scenarios: Sequence, posterior: Posterior, n_draws: int, seeds
                       failures + [f for c in reps for f in c.failures])
 
 
-def decompose_draws(scenario, mechanisms: Sequence[str], posterior: Posterior, n_draws: int, seeds: Sequence[int],
-                    scale, jobs: int = 1, permutations: int = 0, cache_dir=None,
+def decompose_draws(scenario, mechanisms: Sequence[str], posterior: Posterior | None, n_draws: int,
+                    seeds: Sequence[int], scale, jobs: int = 1, permutations: int = 0, cache_dir=None,
                     progress: Callable[[int, int], None] | None = None) -> Decomposition:
-    """:func:`decompose` over draws x seeds: every coalition of a draw uses that draw's seeds."""
+    """:func:`decompose` over draws x seeds (plain without a posterior): a draw's coalitions share its seeds."""
+    if posterior is None:
+        return decompose(scenario, mechanisms, seeds, scale, jobs, permutations, cache_dir, progress)
     scens = draw_scenarios(scenario, posterior.draws(n_draws))
     reps, failures = [], []
     with _cache(cache_dir) as cache:
@@ -193,8 +201,13 @@ def decompose_draws(scenario, mechanisms: Sequence[str], posterior: Posterior, n
 
 
 # ------------------------------------------------------------------ reports that say so
-def write_noted(write: Callable[[Path], Path], out_dir, text: str, draws: pd.DataFrame) -> Path:
-    """Write a report with ``write`` and add the posterior note (report.md, index.html) and draws.csv, atomically."""
+def write_noted(write: Callable[[Path], Path], out_dir, posterior: Posterior | None, n_draws: int,
+                seeds: Sequence[int]) -> Path:
+    """Write a report with ``write``; with a posterior, add its note (report.md, index.html) and draws.csv,
+    atomically."""
+    if posterior is None:
+        return write(out_dir)
+    text, draws = note(posterior, n_draws, seeds), draws_table(posterior, n_draws)
     with atomic_folder(out_dir) as tmp:
         inner = write(tmp / "report")
         for f in list(inner.iterdir()):

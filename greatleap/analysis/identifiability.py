@@ -173,7 +173,7 @@ def pairs_figure(post: Posterior, keys: list[str]):
     from matplotlib.figure import Figure
     n = len(keys)
     fig = Figure(figsize=(1.9 * n + 1, 1.9 * n + 1), constrained_layout=True)
-    size = 4 + 200 * post.weights / post.weights.max()
+    size = 3 + 30 * post.weights / post.weights.max()
     for i, a in enumerate(keys):
         for j, b in enumerate(keys[:i + 1]):
             ax = fig.add_subplot(n, n, i * n + j + 1)

@@ -240,9 +240,11 @@ def _paths(path_or_builtin: str | Path) -> tuple[Path, Path, str]:
     return csv, csv.with_suffix(".json"), str(p)
 
 
-def load_posterior(path_or_builtin: str | Path = BUILTIN) -> Posterior:
-    """A posterior from a folder, a CSV (its JSON beside it) or ``"builtin"``; checked on loading."""
-    csv, js, label = _paths(path_or_builtin)
+def load_posterior(path_or_builtin: str | Path = BUILTIN, label: str | None = None) -> Posterior:
+    """A posterior from a folder, a CSV (its JSON beside it) or ``"builtin"``; checked on loading.
+    ``label`` names it in reports (default: the path given)."""
+    csv, js, given = _paths(path_or_builtin)
+    label = label or given
     try:
         meta = json.loads(js.read_text(encoding="utf-8"))
         table = pd.read_csv(csv)

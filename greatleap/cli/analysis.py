@@ -26,8 +26,8 @@ def validate(
     draws: int = DRAWS,
 ) -> None:
     """Run an ensemble and compare every target with the record; write a report (CSV, PNG, HTML)."""
+    from greatleap.analysis import draws as dr
     from greatleap.analysis.targets import TargetError, load_targets
-    from greatleap.analysis.validate import validate as run_validation
     from greatleap.analysis.validate import validation_report
 
     if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
@@ -42,13 +42,8 @@ def validate(
     with _progress_bar() as bar:
         n_runs = seeds * (draws if post else 1)
         task = bar.add_task(f"{n_runs} runs of {scen.name}", total=n_runs)
-        if post:  # every draw x seed
-            from greatleap.analysis.draws import validate_draws
-            evaluated, runs, failures = validate_draws(scen, table, post, draws, list(range(1, seeds + 1)), scale,
-                                                       jobs, lambda d, n: bar.update(task, completed=d))
-        else:
-            evaluated, runs, failures = run_validation(scen, table, list(range(1, seeds + 1)), scale, jobs,
-                                                       lambda d, n: bar.update(task, completed=d))
+        evaluated, runs, failures = dr.validate_draws(scen, table, post, draws, list(range(1, seeds + 1)), scale,
+                                                      jobs, lambda d, n: bar.update(task, completed=d))
     for f in failures:
         err.print(f"[red]run with seed {f.seed} failed:[/] {f.error.splitlines()[0]}")
     from greatleap.analysis.calibrate import current_values
@@ -64,12 +59,8 @@ def validate(
         import pandas as pd
         meta["fitted_parameters"] = pd.read_csv(fitted)
     if post:
-        from greatleap.analysis import draws as dr
         meta["posterior"] = dr.note(post, draws, range(seeds))
-        path = dr.write_noted(lambda o: validation_report(evaluated, runs, meta, o), out, meta["posterior"],
-                              dr.draws_table(post, draws))
-    else:
-        path = validation_report(evaluated, runs, meta, out)
+    path = dr.write_noted(lambda o: validation_report(evaluated, runs, meta, o), out, post, draws, range(seeds))
     by = evaluated.groupby("name").passed.agg(["sum", "count"])
     t = Table(title=f"validate {scen.name} ({vintage}): targets within tolerance")
     for col in ("series", "passed", "of"):
@@ -153,7 +144,6 @@ def compare(
 ) -> None:
     """Scenarios side by side: excess deaths, lost births, grain, procurement, with intervals."""
     from greatleap.analysis import draws as dr
-    from greatleap.analysis.compare import compare as run_compare
     from greatleap.analysis.compare import write_comparison
 
     if seeds < 1 or jobs < 1 or not 1 <= scale <= 1e6:
@@ -165,10 +155,8 @@ def compare(
     with _progress_bar() as bar:
         task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds" + (f" x {draws} draws" if post else ""),
                             total=n_runs)
-        cb = lambda d, n: bar.update(task, completed=d)
         seed_list = list(range(1, seeds + 1))
-        c = (dr.compare_draws(scens, post, draws, seed_list, scale, jobs, cache, cb) if post
-             else run_compare(scens, seed_list, scale, jobs, cache, cb))
+        c = dr.compare_draws(scens, post, draws, seed_list, scale, jobs, cache, lambda d, n: bar.update(task, completed=d))
     for f in c.failures:
         err.print(f"[red]failed:[/] {f}")
     t = Table(title=f"1958-1962, {len(c.seeds)} seeds; differences against {c.names[0]} (5-95%)")
@@ -184,11 +172,8 @@ def compare(
                   f"{g('excess_deaths_true', 'diff_p95') / 1e6:+.2f}]")
     console.print(t)
     if post:
-        text = dr.note(post, draws, seed_list)
-        console.print(text)
-        console.print(f"report in [bold]{dr.write_noted(lambda o: write_comparison(c, o), out, text, dr.draws_table(post, draws))}[/]")
-    else:
-        console.print(f"report in [bold]{write_comparison(c, out)}[/]")
+        console.print(dr.note(post, draws, seed_list))
+    console.print(f"report in [bold]{dr.write_noted(lambda o: write_comparison(c, o), out, post, draws, seed_list)}[/]")
 
 
 @app.command()
@@ -205,8 +190,8 @@ def decompose(
     draws: int = DRAWS,
 ) -> None:
     """Attribute the excess deaths to mechanisms with Shapley values over on/off combinations."""
+    from greatleap.analysis import draws as dr
     from greatleap.analysis.decompose import DEFAULT_MECHANISMS, MECHANISMS
-    from greatleap.analysis.decompose import decompose as run_decompose
     from greatleap.analysis.decompose import write_decomposition
 
     names = [m.strip() for m in mechanisms.split(",")] if mechanisms else list(DEFAULT_MECHANISMS)
@@ -221,12 +206,8 @@ def decompose(
     t0 = time.perf_counter()
     with _progress_bar() as bar:
         task = bar.add_task("coalition runs", total=None)
-        cb = lambda done, n: bar.update(task, completed=done, total=n)
-        if post:  # every coalition of a draw with that draw's seeds
-            from greatleap.analysis.draws import decompose_draws
-            d = decompose_draws(scen, names, post, draws, list(range(1, seeds + 1)), scale, jobs, permutations, cache, cb)
-        else:
-            d = run_decompose(scen, names, list(range(1, seeds + 1)), scale, jobs, permutations, cache, cb)
+        d = dr.decompose_draws(scen, names, post, draws, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
+                               lambda done, n: bar.update(task, completed=done, total=n))
     for f in d.failures:
         err.print(f"[red]failed:[/] {f}")
     t = Table(title=f"Shapley attribution of excess deaths 1958-62 (M): total {d.total[0] / 1e6:.2f} "
@@ -238,11 +219,7 @@ def decompose(
                   f"{r.effect_alone / 1e6:.2f}", f"{r.total_effect / 1e6:.2f}")
     console.print(t)
     if post:
-        from greatleap.analysis import draws as dr
-        text = dr.note(post, draws, range(seeds))
-        console.print(text)
-        path = dr.write_noted(lambda o: write_decomposition(d, o), out, text, dr.draws_table(post, draws))
-    else:
-        path = write_decomposition(d, out)
+        console.print(dr.note(post, draws, range(seeds)))
+    path = dr.write_noted(lambda o: write_decomposition(d, o), out, post, draws, range(seeds))
     console.print(f"sum of Shapley values {d.shapley.shapley.sum() / 1e6:.2f} M = total {d.total[0] / 1e6:.2f} M; "
                   f"{time.perf_counter() - t0:.0f} s; report in [bold]{path}[/]")

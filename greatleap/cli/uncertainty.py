@@ -51,7 +51,7 @@ def calibrate_abc(scenario: str, jobs: int, seeds: int, scale: float, vintage: s
     info = {"targets": {"count": len(table), "file": str(targets or "greatleap/data/targets.toml")},
             "history": str(history)}
     path = write_posterior(result, problem, out, info,
-                           extra=lambda tmp: identifiability.write_report(load_posterior(tmp), tmp))
+                           extra=lambda tmp: identifiability.write_report(load_posterior(tmp, str(out)), tmp))
     t = Table(title=f"ABC-SMC {scen.name} ({vintage}): {result.runs} runs, stopped: {result.stop_reason}")
     for col in ("generation", "threshold", "evaluated", "moves", "moves accepted", "distinct particles", "runs",
                 "wall s"):
