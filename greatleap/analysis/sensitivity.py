@@ -144,15 +144,15 @@ def _salib_problem(prior: Prior) -> dict:
             "bounds": [[float(lo), float(hi)] for lo, hi in zip(prior.z_low, prior.z_high)]}
 
 
-def _rows(prior: Prior, z: np.ndarray, fixed: dict[str, float]) -> list[dict]:
-    return [{**fixed, **prior.params(row)} for row in z]
-
-
-def _check(y: np.ndarray, rows: list[dict]) -> None:
+def _evaluate_design(prior: Prior, z: np.ndarray, fixed: dict | None, evaluate: Callable, progress) -> np.ndarray:
+    """Outputs of every design point (rows of z, working scale); refuses failed evaluations."""
+    rows = [{**(fixed or {}), **prior.params(row)} for row in z]
+    y = evaluate(rows, progress)
     bad = ~np.isfinite(y).all(axis=1)
     if bad.any():
         raise SensitivityError(f"{int(bad.sum())} of {len(y)} model evaluations failed or gave no value "
                                f"(e.g. {rows[int(np.argmax(bad))]}); narrow the parameter bounds")
+    return y
 
 
 def morris(prior: Prior, evaluate: Callable, outputs: Sequence[str], trajectories: int = 10, levels: int = 4,
@@ -164,9 +164,7 @@ def morris(prior: Prior, evaluate: Callable, outputs: Sequence[str], trajectorie
     from SALib.sample import morris as sample
     sp = _salib_problem(prior)
     z = sample.sample(sp, trajectories, num_levels=levels, seed=seed)
-    rows = _rows(prior, z, fixed or {})
-    y = evaluate(rows, progress)
-    _check(y, rows)
+    y = _evaluate_design(prior, z, fixed, evaluate, progress)
     out = []
     for j, name in enumerate(outputs):
         r = analyze.analyze(sp, z, y[:, j], num_levels=levels, num_resamples=500, conf_level=0.95, seed=seed)
@@ -189,9 +187,7 @@ def sobol(prior: Prior, evaluate: Callable, outputs: Sequence[str], samples: int
         raise SensitivityError(f"--samples = {samples}: Sobol' needs a power of 2 (e.g. 64, 256, 1024)")
     sp = _salib_problem(prior)
     z = sample.sample(sp, samples, calc_second_order=False, seed=seed)
-    rows = _rows(prior, z, fixed or {})
-    y = evaluate(rows, progress)
-    _check(y, rows)
+    y = _evaluate_design(prior, z, fixed, evaluate, progress)
     out = []
     for j, name in enumerate(outputs):
         r = analyze.analyze(sp, y[:, j], calc_second_order=False, num_resamples=resamples, conf_level=0.90,
