@@ -39,6 +39,9 @@ import pandas as pd
 from greatleap.analysis.executor import local_executor, ordered_map
 
 
+ALGORITHM = "abc-smc-mcmc/1"  # changes whenever the same settings would give other populations
+
+
 class ABCError(ValueError):
     """Bad ABC settings or history file; the message names the key, the value and what is allowed."""
 
@@ -137,7 +140,8 @@ class SMCSettings:
 
     def fingerprint(self) -> dict:
         """What shapes the populations (stopping rules and budgets may change between resumes)."""
-        return {k: getattr(self, k) for k in ("population", "seeds_per_particle", "quantile", "seed", "max_moves")}
+        keys = ("population", "seeds_per_particle", "quantile", "seed", "max_moves")
+        return {"algorithm": ALGORITHM, **{k: getattr(self, k) for k in keys}}
 
 
 @dataclass
@@ -329,7 +333,7 @@ class _Round:
                             or time.monotonic() > self.deadline:
                         return
                     self.runs += s.seeds_per_particle
-                seeds = np.random.default_rng([s.seed, t, offset + k, 1]).integers(1, 2**31 - 1, s.seeds_per_particle)
+                seeds = np.random.default_rng([s.seed, _SIM, t, offset + k]).integers(1, 2**31 - 1, s.seeds_per_particle)
                 yield self.problem, self.prior.params(self.prior.bound(y)), seeds.tolist()
 
         out = []
@@ -347,6 +351,9 @@ class _Round:
         return out
 
 
+_MOVE, _SIM, _RESAMPLE = 1, 2, 3  # random stream tags: proposals and acceptance draws, run seeds, resampling
+
+
 def _summaries(results: list, width: int | None = None) -> np.ndarray:
     """Stack the summaries of evaluations; a failed one (None) becomes a row of NaN."""
     width = width if width is not None else next((len(r[0]) for r in results if r[0] is not None), 0)
@@ -357,7 +364,8 @@ def _generation(t: int, prev: Population | None, prior: Prior, s: SMCSettings, r
     """Generation t: the prior sample, or threshold, resample and MCMC moves; a string says why it stopped short."""
     n, d = s.population, len(prior.keys)
     if prev is None:
-        y = np.array([prior.unbound(prior.sample_z(np.random.default_rng([s.seed, 0, 0, i]), 1)[0]) for i in range(n)])
+        y = np.array([prior.unbound(prior.sample_z(np.random.default_rng([s.seed, _MOVE, 0, 0, i]), 1)[0])
+                      for i in range(n)])
         res = run_round(0, 0, y, n)
         if isinstance(res, str):
             return res
@@ -367,13 +375,13 @@ def _generation(t: int, prev: Population | None, prior: Prior, s: SMCSettings, r
         return f"every simulation of generation {t - 1} failed (see the errors in the history)"
     eps = float(np.quantile(prev.distances[ok], s.quantile))
     alive = np.flatnonzero(ok & (prev.distances <= eps))
-    keep = alive[systematic_resample(prev.weights[alive], n, np.random.default_rng([s.seed, t, 2**31]))]
+    keep = alive[systematic_resample(prev.weights[alive], n, np.random.default_rng([s.seed, _RESAMPLE, t]))]
     y, dist, summ = prev.y[keep].copy(), prev.distances[keep].copy(), prev.summaries[keep].copy()
     centred = y - y.mean(axis=0)
     chol = np.linalg.cholesky((2.38**2 / d) * (centred.T @ centred) / n + np.diag(np.full(d, 1e-8)))
     rounds, accepted, r = None, 0, 1
     while rounds is None or r <= rounds:
-        rngs = [np.random.default_rng([s.seed, t, r, i]) for i in range(n)]
+        rngs = [np.random.default_rng([s.seed, _MOVE, t, r, i]) for i in range(n)]
         steps = np.array([g.standard_normal(d) for g in rngs])
         log_u = np.log([g.random() for g in rngs])
         proposal = y + steps @ chol.T

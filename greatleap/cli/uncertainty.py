@@ -48,8 +48,7 @@ def calibrate_abc(scenario: str, jobs: int, seeds: int, scale: float, vintage: s
             result, problem = fit_posterior(scen, table, vintage, settings, history, scale, jobs, progress=progress)
         except ABCError as exc:
             _fail(str(exc))
-    info = {"targets": {"count": len(table), "file": str(targets or "greatleap/data/targets.toml")},
-            "history": str(history)}
+    info = {"targets_file": str(targets or "greatleap/data/targets.toml"), "history": str(history)}
     path = write_posterior(result, problem, out, info,
                            extra=lambda tmp: identifiability.write_report(load_posterior(tmp, str(out)), tmp))
     t = Table(title=f"ABC-SMC {scen.name} ({vintage}): {result.runs} runs, stopped: {result.stop_reason}")
