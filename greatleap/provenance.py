@@ -25,6 +25,8 @@ def source_hash() -> str:
     for path in sorted(PACKAGE_ROOT.rglob("*")):
         if path.suffix not in _MODEL_SUFFIXES or "__pycache__" in path.parts or not path.is_file():
             continue
+        if ".posterior." in path.name:  # a fitted posterior is a result about the model, not part of it
+            continue
         digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())

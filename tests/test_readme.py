@@ -56,7 +56,7 @@ def test_synopses_name_real_options():
             for option in re.findall(r"--[a-z-]+", line):
                 assert option in help_text, f"{command} has no {option} (README synopsis)"
             for flag, default in re.findall(r"\[(--[a-z-]+) (\d+)\]", line):  # shown defaults are the defaults
-                assert re.search(rf"{flag}\s.*default: {default}(\.0)?\]", help_text.replace("\n", " ")) or \
+                assert re.search(rf"{flag}\s.*default:\s+{default}(\.0)?\]", help_text.replace("\n", " ")) or \
                     f"[default: {default}" in help_text, f"{command} {flag} default is not {default}"
 
 

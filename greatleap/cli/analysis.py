@@ -11,6 +11,7 @@ from rich.table import Table
 
 from greatleap.cli.common import (JOBS, PERMUTATIONS, SCALE, SEEDS, TRIALS, _default_folder, _fail, _load_all,
                                   _new_folder, _progress_bar, app, cap_jobs, console, err)
+from greatleap.cli.draws import DRAWS, POSTERIOR, posterior_or_fail
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
 
@@ -24,10 +25,12 @@ def validate(
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/validate-<scenario>-<time>)"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Run an ensemble and compare every target with the record; write a report (CSV, PNG, HTML)."""
+    from greatleap.analysis import draws as dr
     from greatleap.analysis.targets import TargetError, load_targets, passed_count, score
-    from greatleap.analysis.validate import validate as run_validation
     from greatleap.analysis.validate import validation_report
 
     try:
@@ -35,12 +38,14 @@ def validate(
         table = load_targets(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
+    post = posterior_or_fail(posterior, draws, scen)
     out = _new_folder(out or _default_folder("validate", scen.name))
     jobs = cap_jobs(jobs)
     with _progress_bar() as bar:
-        task = bar.add_task(f"{seeds} runs of {escape(scen.name)}", total=seeds)
-        evaluated, runs, failures = run_validation(scen, table, list(range(1, seeds + 1)), scale, jobs,
-                                                   lambda d, n: bar.update(task, completed=d), cache_dir=cache)
+        n_runs = seeds * (draws if post else 1)
+        task = bar.add_task(f"{n_runs} runs of {escape(scen.name)}", total=n_runs)
+        evaluated, runs, failures = dr.validate_draws(scen, table, post, draws, list(range(1, seeds + 1)), scale,
+                                                      jobs, lambda d, n: bar.update(task, completed=d), cache_dir=cache)
     for f in failures:
         err.print(f"[red]run with seed {f.seed} failed:[/] {escape(f.error.splitlines()[0])}", highlight=False)
     from greatleap.analysis.calibrate import check_parameters, current_values
@@ -54,7 +59,9 @@ def validate(
     if scenario in builtin_names() and fitted.is_file():  # the shipped calibration record: best values, top-k ranges
         import pandas as pd
         meta["fitted_parameters"] = pd.read_csv(fitted)
-    path = validation_report(evaluated, runs, meta, out)
+    if post:
+        meta["posterior"] = dr.note(post, draws, range(seeds))
+    path = dr.write_noted(lambda o: validation_report(evaluated, runs, meta, o), out, post, draws, range(seeds))
     t = Table(title=f"validate {escape(scen.name)} ({escape(vintage)}): targets within tolerance")
     for col in ("series", "passed", "of"):
         t.add_column(col)
@@ -63,6 +70,8 @@ def validate(
         t.add_row(escape(str(name)) + ("" if counts else " (input; not counted)"), str(int(group.passed.sum())),
                   str(len(group)))
     console.print(t)
+    if post:
+        console.print(meta["posterior"], highlight=False)
     passed, total = passed_count(evaluated)
     reported = len(evaluated) - total
     console.print(f"passed {passed} of {total} targets"
@@ -97,16 +106,31 @@ def calibrate(
     scale: float = typer.Option(20000.0, "--scale", parser=SCALE, help="real persons per agent during the search"),
     vintage: str = typer.Option("official", "--vintage", help="official or banister"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
-    storage: Path = typer.Option(Path("calibration.sqlite"), "--storage",
-                                 help="Optuna study storage (SQLite file); resumable with the same settings"),
+    storage: Optional[Path] = typer.Option(None, "--storage", help="SQLite file, resumable: the Optuna study "
+                                           "(default calibration.sqlite) or, for abc, the SMC history "
+                                           "(default abc-<scenario>-<vintage>.sqlite)"),
     study: Optional[str] = typer.Option(None, "--study", help="study name (default <scenario>-<vintage>)"),
-    out: Path = typer.Option(Path("runs/calibration"), "--out",
-                             help="folder for best.toml, top.csv, trials.csv (an earlier calibration's is replaced)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder for best.toml, top.csv, trials.csv (default "
+                                       "runs/calibration); abc: the posterior (default runs/posterior-<scenario>-<time>)"),
+    method: str = typer.Option("optimize", "--method", help="optimize (best point, Optuna) or abc (posterior, ABC-SMC; "
+                                                            "--vintage may be both)"),
+    particles: int = typer.Option(200, "--particles", help="abc: particles per generation"),
+    generations: int = typer.Option(15, "--generations", help="abc: at most this many generations"),
+    min_drop: float = typer.Option(0.05, "--min-drop", help="abc: stop when the threshold falls by less than this"),
+    max_runs: Optional[int] = typer.Option(None, "--max-runs", help="abc: budget of model runs (whole history)"),
+    max_wall: Optional[float] = typer.Option(None, "--max-wall", help="abc: budget of seconds (this call)"),
 ) -> None:
-    """Fit the scenario's declared uncertain parameters to the targets (Optuna, resumable)."""
+    """Fit the scenario's declared uncertain parameters to the targets (Optuna or ABC-SMC, resumable)."""
     from greatleap.analysis import calibrate as cal
     from greatleap.analysis.targets import TargetError, load_targets
 
+    if method not in ("optimize", "abc"):
+        _fail(f"--method = {method!r}; allowed: optimize, abc")
+    if method == "abc":
+        from greatleap.cli.uncertainty import calibrate_abc
+        return calibrate_abc(scenario, cap_jobs(jobs), seeds, scale, vintage, targets, storage, out, particles,
+                             generations, max_runs, max_wall, min_drop)
+    storage, out = storage or Path("calibration.sqlite"), out or Path("runs/calibration")
     try:
         cal.require_optuna()
         scen = load_scenario(scenario)
@@ -140,9 +164,11 @@ def compare(
     jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/compare-<time>)"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Scenarios side by side: excess deaths, lost births, grain, procurement, with intervals."""
-    from greatleap.analysis.compare import compare as run_compare
+    from greatleap.analysis import draws as dr
     from greatleap.analysis.compare import write_comparison
 
     if len(scenarios) < 2:
@@ -151,11 +177,15 @@ def compare(
     if len({(s.run.start, s.run.end) for s in scens}) > 1:
         _fail("compare: " + "; ".join(f"{s.name} runs {s.run.start} .. {s.run.end}" for s in scens)
               + "; allowed: scenarios that cover the same months")
+    post = [posterior_or_fail(posterior, draws, s) for s in scens][0]
     out = _new_folder(out or _default_folder("compare"))
     jobs = cap_jobs(jobs)
+    n_runs = len(scens) * seeds * (draws if post else 1)
     with _progress_bar() as bar:
-        task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds", total=len(scens) * seeds)
-        c = run_compare(scens, list(range(1, seeds + 1)), scale, jobs, cache, lambda d, n: bar.update(task, completed=d))
+        task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds" + (f" x {draws} draws" if post else ""),
+                            total=n_runs)
+        seed_list = list(range(1, seeds + 1))
+        c = dr.compare_draws(scens, post, draws, seed_list, scale, jobs, cache, lambda d, n: bar.update(task, completed=d))
     for f in c.failures:
         err.print(f"[red]failed:[/] {escape(f)}", highlight=False)
     t = Table(title=f"1958-1962, {len(c.seeds)} seeds; differences against {escape(c.names[0])} (5-95%)")
@@ -170,7 +200,10 @@ def compare(
                   f"{g('excess_deaths_true', 'diff_mean') / 1e6:+.2f} \\[{g('excess_deaths_true', 'diff_p05') / 1e6:+.2f}, "
                   f"{g('excess_deaths_true', 'diff_p95') / 1e6:+.2f}]")
     console.print(t)
-    console.print(f"report in [bold]{escape(str(write_comparison(c, out)))}[/]", highlight=False)
+    if post:
+        console.print(dr.note(post, draws, seed_list), highlight=False)
+    path = dr.write_noted(lambda o: write_comparison(c, o), out, post, draws, seed_list)
+    console.print(f"report in [bold]{escape(str(path))}[/]", highlight=False)
 
 
 @app.command()
@@ -184,10 +217,12 @@ def decompose(
                                      help="0 = exact over all coalitions; N = sampled permutations"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/decompose-<time>)"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Attribute the excess deaths to mechanisms with Shapley values over on/off combinations."""
+    from greatleap.analysis import draws as dr
     from greatleap.analysis.decompose import DEFAULT_MECHANISMS, MECHANISMS
-    from greatleap.analysis.decompose import decompose as run_decompose
     from greatleap.analysis.decompose import write_decomposition
 
     names = [m.strip() for m in mechanisms.split(",")] if mechanisms else list(DEFAULT_MECHANISMS)
@@ -195,13 +230,14 @@ def decompose(
     if bad or not names or len(set(names)) != len(names):
         _fail(f"--mechanisms = {mechanisms!r}: unknown or repeated {bad}; allowed: {', '.join(MECHANISMS)}")
     scen = _load_all([scenario])[0]
+    post = posterior_or_fail(posterior, draws, scen)
     out = _new_folder(out or _default_folder("decompose"))
     jobs = cap_jobs(jobs)
     t0 = time.perf_counter()
     with _progress_bar() as bar:
         task = bar.add_task("coalition runs", total=None)
-        d = run_decompose(scen, names, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
-                          lambda done, n: bar.update(task, completed=done, total=n))
+        d = dr.decompose_draws(scen, names, post, draws, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
+                               lambda done, n: bar.update(task, completed=done, total=n))
     for f in d.failures:
         err.print(f"[red]failed:[/] {escape(f)}", highlight=False)
     t = Table(title=f"Shapley attribution of excess deaths 1958-62 (M): total {d.total[0] / 1e6:.2f} "
@@ -212,6 +248,8 @@ def decompose(
         t.add_row(r.mechanism, f"{r.shapley / 1e6:.2f}", f"\\[{r.shapley_p05 / 1e6:.2f}, {r.shapley_p95 / 1e6:.2f}]",
                   f"{r.effect_alone / 1e6:.2f}", f"{r.total_effect / 1e6:.2f}")
     console.print(t)
+    if post:
+        console.print(dr.note(post, draws, range(seeds)))
+    path = dr.write_noted(lambda o: write_decomposition(d, o), out, post, draws, range(seeds))
     console.print(f"sum of Shapley values {d.shapley.shapley.sum() / 1e6:.2f} M = total {d.total[0] / 1e6:.2f} M; "
-                  f"{time.perf_counter() - t0:.0f} s; report in [bold]{escape(str(write_decomposition(d, out)))}[/]",
-                  highlight=False)
+                  f"{time.perf_counter() - t0:.0f} s; report in [bold]{escape(str(path))}[/]", highlight=False)

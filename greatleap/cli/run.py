@@ -12,6 +12,7 @@ from rich.table import Table
 
 from greatleap import interrupt
 from greatleap.cli.common import SCALE, SEED, _default_folder, _fail, _new_folder, _progress_bar, app, console, err
+from greatleap.cli.draws import DRAWS, POSTERIOR
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
 FORMATS = ("table", "csv", "json")
@@ -63,6 +64,8 @@ def run(
     no_plot: bool = typer.Option(False, "--no-plot", help="skip the PNG summary figure"),
     fmt: str = typer.Option("table", "--format", help="yearly summary on stdout: table, csv or json "
                                                      "(csv/json: every summary column; messages go to stderr)"),
+    posterior: Optional[str] = POSTERIOR,
+    draws: int = DRAWS,
 ) -> None:
     """Run a scenario month by month and write its results folder."""
     from greatleap.sim import Sim
@@ -70,6 +73,9 @@ def run(
     if fmt not in FORMATS:
         _fail(f"--format = {fmt!r}; allowed: {', '.join(FORMATS)}")
     talk = console if fmt == "table" else err
+    if posterior is not None:  # one run per posterior draw, summarised with intervals
+        from greatleap.cli.draws import run_posterior
+        return run_posterior(scenario, posterior, draws, seed, scale, out)
     try:
         scen = load_scenario(scenario)
     except ScenarioError as exc:

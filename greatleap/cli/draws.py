@@ -1,0 +1,79 @@
+"""``--posterior PATH|builtin --draws N`` for run, validate, compare and decompose, and ``run --posterior``.
+
+The options are defined once here; the commands call :mod:`greatleap.analysis.draws`, which
+turns draws x seeds into members (common random numbers within each draw).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from greatleap.cli.common import _fail, _new_folder, _progress_bar, console, err
+from greatleap.scenario import ScenarioError, load_scenario
+
+POSTERIOR = typer.Option(None, "--posterior", help="draw the calibrated parameters from a posterior: builtin, a "
+                                                    "posterior folder or CSV (intervals then carry parameter uncertainty)")
+DRAWS = typer.Option(20, "--draws", help="with --posterior: parameter sets drawn; each runs with every seed")
+
+
+def posterior_or_fail(path: Optional[str], draws: int, scenario=None):
+    """The loaded posterior (None without --posterior); exit 2 on a bad file, --draws or parameter key."""
+    if path is None:
+        return None
+    from greatleap.analysis.posterior import PosteriorError, draw_scenarios, load_posterior
+    if not 1 <= draws <= 10000:
+        _fail(f"--draws = {draws}: allowed 1 .. 10000")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            post = load_posterior(path)
+        for w in caught:
+            err.print(f"[yellow]warning:[/] {w.message}")
+        if scenario is not None:
+            draw_scenarios(scenario, post.draws(1))  # every key must exist in this scenario
+    except (PosteriorError, ScenarioError) as exc:
+        _fail(str(exc))
+    from greatleap.provenance import source_hash
+    if post.meta.get("source_hash") not in (None, source_hash()):
+        err.print(f"[yellow]note:[/] posterior {post.source} was fitted to model source {post.meta['source_hash']}; "
+                  f"the model is now {source_hash()}")
+    return post
+
+
+def run_posterior(scenario: str, posterior: str, draws: int, seed: Optional[int], scale: Optional[float],
+                  out: Optional[Path], jobs: int = 2) -> None:
+    """``greatleap run --posterior``: the scenario once per draw; yearly means and 5-95% over the draws."""
+    from greatleap.analysis import draws as dr
+
+    try:
+        scen = load_scenario(scenario)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    post = posterior_or_fail(posterior, draws, scen)
+    seeds = [seed if seed is not None else scen.run.seed]
+    scale = scale or scen.run.scale
+    out = _new_folder(out or Path("runs") / f"{scen.name}-posterior-{time.strftime('%Y%m%d-%H%M%S')}")
+    with _progress_bar() as bar:
+        task = bar.add_task(f"{draws} posterior draws of {scen.name}", total=draws)
+        r = dr.summarise_run_draws(scen, post, draws, seeds, scale, jobs, lambda d, n: bar.update(task, completed=d))
+    for f in r.failures:
+        err.print(f"[red]failed:[/] {f}")
+    text = dr.note(post, draws, seeds)
+    t = Table(title=f"{scen.name}: yearly means [5-95%] over posterior draws (per mille; grain Mt)")
+    cols = ["cdr_registered", "cdr_true", "cbr_registered", "cbr_true", "grain_harvest_mt"]
+    for col in ("year", *cols):
+        t.add_column(col, justify="right")
+    s = r.summary.set_index(["year", "column"])
+    for year in sorted(r.summary.year.unique()):
+        t.add_row(str(year), *[f"{s.loc[(year, c), 'mean']:.1f} [{s.loc[(year, c), 'p05']:.1f}, "
+                               f"{s.loc[(year, c), 'p95']:.1f}]" for c in cols if (year, c) in s.index])
+    console.print(t)
+    ex = r.headlines.excess_deaths / 1e6
+    console.print(f"excess deaths 1958-1962 (true): {ex.mean():.1f} million [{ex.quantile(0.05):.1f}, "
+                  f"{ex.quantile(0.95):.1f}]. {text}")
+    console.print(f"results in [bold]{dr.write_run_draws(r, out, text)}[/]")

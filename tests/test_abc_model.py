@@ -1,0 +1,162 @@
+"""The posterior on the model: targets of both vintages, the distance, the posterior files, drawing
+from them in run/validate/compare/decompose, the identifiability report, and bad input (exit 2)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from greatleap import load_scenario
+from greatleap.analysis import draws as dr
+from greatleap.analysis.posterior import (HEADLINES, PosteriorError, load_posterior, load_targets_for,
+                                          target_distance)
+from greatleap.analysis.targets import TargetError, evaluate, load_targets, score
+from greatleap.cli import app
+
+runner = CliRunner()
+TINY = ["--scale", "100000", "--jobs", "1"]  # ~6,300 agents: fast, and the machinery is the same
+
+
+def test_both_vintages_combine_registered_and_true_rates():
+    both = load_targets_for(None, "both")
+    official, banister = load_targets(None, "official"), load_targets(None, "banister")
+    assert len(both) == len(official) + (banister.column.isin(["cdr_true", "cbr_true"])).sum()
+    true_cdr = both[both.name == "cdr_banister"].set_index("year")
+    assert (true_cdr.column == "cdr_true").all() and true_cdr.loc[1960, "observed"] == 44.6
+    assert set(both.vintage) == {"official", "banister"}
+    assert both[both.name == "cdr"].column.eq("cdr_registered").all()
+    with pytest.raises(TargetError, match="allowed: official, banister, both"):
+        load_targets_for(None, "truth")
+
+
+def test_distance_is_the_root_of_the_score():
+    t = load_targets_for(None, "official").head(6)
+    sim = t.observed.to_numpy() + np.array([0, 1, -2, 0.5, np.nan, 3]) * (t.upper - t.observed).to_numpy()
+    run = {"annual_national": pd.DataFrame({"year": t.year, **{c: sim for c in t.column.unique()}})}
+    assert target_distance(t, sim) == pytest.approx(np.sqrt(score(evaluate(t, [run]))))
+    w = t.weight.to_numpy()[[0, 1, 2, 3, 5]]
+    assert target_distance(t, sim) == pytest.approx(np.sqrt((w * np.array([0, 1, 4, 0.25, 9])).sum() / w.sum()))
+    assert target_distance(t, np.full(len(t), np.nan)) == np.inf
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A tiny ABC calibration through the command line (2 generations), resumed to a third."""
+    d = tmp_path_factory.mktemp("abc")
+    args = ["calibrate", "--method", "abc", "--particles", "4", "--seeds", "1", "--vintage", "both",
+            "--storage", str(d / "h.sqlite"), *TINY]
+    first = runner.invoke(app, [*args, "--generations", "2", "--out", str(d / "post2")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, [*args, "--generations", "3", "--out", str(d / "post3")])
+    assert second.exit_code == 0, second.output
+    return d
+
+
+def test_abc_calibration_writes_a_posterior_and_resumes(fitted):
+    g2, g3 = (pd.read_csv(fitted / f"post{k}" / "generations.csv") for k in (2, 3))
+    assert len(g2) == 2 and len(g3) == 3
+    pd.testing.assert_frame_equal(g3.drop(columns="wall_s").head(2), g2.drop(columns="wall_s"))  # went on, no restart
+    assert g3.epsilon.iloc[0] == np.inf and g3.epsilon.iloc[2] <= g3.epsilon.iloc[1]
+    meta = json.loads((fitted / "post3" / "posterior.json").read_text())
+    assert meta["vintage"] == "both" and meta["population"] == 4 and meta["scale"] == 100000
+    assert meta["targets"]["count"] == len(load_targets_for(None, "both")) and len(meta["targets_hash"]) == 16
+    assert meta["targets"]["hash"] == meta["targets_hash"] and meta["targets_file"].endswith("targets.toml")
+    assert meta["source_hash"] and meta["runs"] == g3.runs.iloc[-1] and 1 <= meta["ess"] <= 4
+    assert set(meta["predictive_pass_rate"]) == {"all", "official", "banister"}
+    post = load_posterior(fitted / "post3")
+    assert len(post.values) == 4 and post.weights.sum() == pytest.approx(1.0)
+    assert list(post.headlines.columns) == list(HEADLINES) and (post.headlines.excess_deaths > 0).all()
+    pred = pd.read_csv(fitted / "post3" / "predictive.csv")
+    assert pred.pass_rate.between(0, 1).all() and len(pred) == meta["targets"]["count"]
+    for name in ("identifiability.md", "identifiability.csv", "marginals.png", "pairs.png", "correlations.png"):
+        assert (fitted / "post3" / name).is_file()
+    widths = pd.read_csv(fitted / "post3" / "identifiability.csv")
+    assert len(widths) == len(post.keys) and widths.width_ratio.between(0, 1.12).all()
+
+
+def test_draws_follow_the_weights(fitted):
+    post = load_posterior(fitted / "post3")
+    post.weights = np.array([0.5, 0.25, 0.25, 0.0])
+    picks = [post.values.index[(post.values == pd.Series(d)).all(axis=1)][0] for d in post.draws(8, seed=4)]
+    assert sorted(picks) == [0, 0, 0, 0, 1, 1, 2, 2]
+    assert post.draws(8, seed=4) == post.draws(8, seed=4)
+    with pytest.raises(PosteriorError, match="--draws = 0"):
+        post.draws(0)
+
+
+def test_commands_draw_from_the_posterior(fitted, tmp_path):
+    post = str(fitted / "post3")
+    r = runner.invoke(app, ["run", "--posterior", post, "--draws", "2", "--scale", "100000", "--out", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    assert "parameter and seed uncertainty" in r.output
+    assert len(pd.read_csv(tmp_path / "r" / "headlines.csv")) == 2
+    r = runner.invoke(app, ["validate", "--posterior", post, "--draws", "2", "--seeds", "1", *TINY,
+                            "--out", str(tmp_path / "v")])
+    assert r.exit_code == 0, r.output
+    assert "2 draws from the posterior" in (tmp_path / "v" / "index.html").read_text()
+    r = runner.invoke(app, ["compare", "historical", "no_canteens", "--posterior", post, "--draws", "2", "--seeds", "1",
+                            *TINY, "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    assert "2 replicates" in (tmp_path / "c" / "report.md").read_text()
+    summary = pd.read_csv(tmp_path / "c" / "summary.csv").set_index(["scenario", "metric"])
+    assert summary.loc[("historical", "excess_deaths_true"), "diff_p95"] == 0  # paired within each draw
+    r = runner.invoke(app, ["decompose", "--mechanisms", "weather", "--posterior", post, "--draws", "2",
+                            "--seeds", "1", *TINY, "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "d")])
+    assert r.exit_code == 0, r.output
+    shap = pd.read_csv(tmp_path / "d" / "shapley.csv")
+    assert (shap.shapley_p05 <= shap.shapley).all() and (shap.shapley <= shap.shapley_p95).all()
+    assert set(pd.read_csv(tmp_path / "d" / "coalitions.csv").draw) == {0, 1}
+
+
+def test_posterior_report_command(fitted, tmp_path):
+    r = runner.invoke(app, ["posterior-report", str(fitted / "post3"), "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "rep" / "identifiability.md").read_text()
+    assert "effective sample size" in text and "Caution" in text  # 4 particles: flagged as too few
+
+
+def test_pool_of_replicates():
+    frames = [pd.DataFrame({"k": ["a", "b"], "x": [float(v), 10.0 * v], "x_p05": 0.0, "x_p95": 0.0, "m": v})
+              for v in range(1, 21)]
+    out = dr.pool(frames, ["k"], means=["m"])
+    assert out.x.tolist() == pytest.approx([10.5, 105.0])
+    assert out.x_p05.tolist() == pytest.approx([np.percentile(range(1, 21), 5), 10 * np.percentile(range(1, 21), 5)])
+    assert out.m.tolist() == pytest.approx([10.5, 10.5]) and list(out.columns) == ["k", "x", "x_p05", "x_p95", "m"]
+
+
+def _write_posterior(folder, weights, key="reporting.inflation_max"):
+    folder.mkdir()
+    pd.DataFrame({"weight": weights, key: [1.0] * len(weights)}).to_csv(folder / "posterior.csv", index=False)
+    (folder / "posterior.json").write_text(json.dumps({"format": "greatleap-posterior/1",
+                                                       "parameters": [{"key": key, "low": 0.6, "high": 2.0}]}))
+    return str(folder)
+
+
+def test_bad_posterior_input_exits_2(fitted, tmp_path):
+    cases = [
+        (["run", "--posterior", str(tmp_path / "missing")], "not found"),
+        (["run", "--posterior", str(fitted / "post3"), "--draws", "0"], "--draws = 0"),
+        (["run", "--posterior", _write_posterior(tmp_path / "neg", [0.5, -0.1])], "weights must be finite"),
+        (["validate", "--posterior", _write_posterior(tmp_path / "key", [1.0], "reporting.nope")], "unknown parameter"),
+        (["posterior-report", str(tmp_path / "missing")], "not found"),
+        (["calibrate", "--method", "abc", "--particles", "6", "--seeds", "1", "--vintage", "both",
+          "--storage", str(fitted / "h.sqlite")], "made with other settings"),
+        (["calibrate", "--method", "abc", "--vintage", "nope"], "allowed: official, banister, both"),
+        (["calibrate", "--method", "mcmc"], "allowed: optimize, abc"),
+    ]
+    for args, needle in cases:
+        r = runner.invoke(app, [*args, "--out", str(tmp_path / "never")])
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in " ".join(r.output.split()), (args, r.output)
+        assert not (tmp_path / "never").exists()
+
+
+def test_builtin_posterior_is_shipped_or_clearly_absent():
+    try:
+        post = load_posterior("builtin")
+    except PosteriorError as exc:
+        assert "no posterior is shipped yet" in str(exc)
+        return
+    assert len(post.values) >= 200 and post.meta["scenario"] == "historical"
+    dr.draw_scenarios(load_scenario("historical"), post.draws(2))  # every key exists in the scenario
