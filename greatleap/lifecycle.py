@@ -26,7 +26,7 @@ from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probabilit
                                             send_down_place)
 from greatleap.mechanisms.mortality import NURSING_AGE, cause_of_death, death_probability, famine_hazard
 from greatleap.mechanisms.nutrition import NEWBORN_RESERVE, intake, need, reserve_after
-from greatleap.mechanisms.registration import death_registered_probability
+from greatleap.mechanisms.registration import GHOST, REGISTERED, death_on_register
 from greatleap.mechanisms.violence import violence_hazard
 from greatleap.rules import person_step
 from greatleap.streams import (ESCAPE_CANDIDATE_STRIDE, STREAM_BIRTH_REGISTERED, STREAM_CONCEPTION, STREAM_DEATH,
@@ -35,10 +35,10 @@ from greatleap.streams import (ESCAPE_CANDIDATE_STRIDE, STREAM_BIRTH_REGISTERED,
                                uniform)
 
 # status bits a person's month leaves for the births pass and the tallies
-DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED = 3, 4, 8, 16
+DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED, GHOST_DEATH, ABSENTEE = 3, 4, 8, 16, 32, 64
 
 People = namedtuple("People", "alive age_m sex place hukou klass activity reserve reserve_start intake_ratio preg "
-                              "mother mother_uid uid household status")
+                              "mother mother_uid uid household registered status")
 CensusInputs = namedtuple("CensusInputs", "seed step place_province province_city province_first_commune "
                                           "province_n_communes furnace_share water_share recruitment senddown "
                                           "nongrain_share canteen_share")
@@ -164,9 +164,12 @@ def live_person(m, i, P, L, q, T):
     total = natural + famine + violent
     if uniform(seed, STREAM_DEATH, step, uid) < death_probability(total):
         status = cause_of_death(uniform(seed, STREAM_DEATH_CAUSE, step, uid) * total, natural, famine)
-        if uniform(seed, STREAM_DEATH_REGISTERED, step, uid) < death_registered_probability(
-                q.death_completeness, q.famine_death_penalty, d):
+        book = death_on_register(P.registered[m, i], uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
+                                 q.death_completeness, q.famine_death_penalty, d)
+        if book == REGISTERED:
             status |= REGISTERED_DEATH
+        elif book == GHOST:
+            status |= GHOST_DEATH
         return c, eaten_kg, status, g, c
     status = 0
     preg = P.preg[m, i]
@@ -200,6 +203,9 @@ def live_person(m, i, P, L, q, T):
             if dest != c:
                 P.place[m, i] = dest
                 status |= ESCAPED
+                if P.registered[m, i] == 1:  # still counted at home, on no register where they went
+                    P.registered[m, i] = 0
+                    status |= ABSENTEE
     P.age_m[m, i] += 1
     return c, eaten_kg, status, g, dest
 
@@ -222,4 +228,6 @@ def newborn(m, slot, mother, P, B, male_probability):
     P.mother[m, slot] = mother
     P.mother_uid[m, slot] = P.uid[m, mother]
     P.uid[m, slot] = uid
-    return 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m] else 0
+    registered = 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m] else 0
+    P.registered[m, slot] = registered
+    return registered

@@ -260,6 +260,7 @@ class RegistrationParams(_Section):
                                  1963: 0.871, 1964: 0.971, 1965: 0.971, 1966: 0.881},
         description="share of births registered by year (1 - Banister 1984 implied under-registration)")
     famine_death_penalty: float = P(0.1, 0.0, 1.0, "completeness lost at full depletion", "calibrate")
+    ghost_removal_per_year: float = P(0.0, 0.0, 1.0, "share of ghosts (unregistered dead, absentees) struck off the register per year", "estimate: registers were purged only by the 1964 census")
     population_inflation: float = P(0.0, 0.0, 0.3, "share by which communes' reported head counts exceed truth (registered population and relief claims)", "ration-seeking inflation (DESIGN item 14); calibrate")
 
     @field_validator("death_completeness", "birth_completeness")

@@ -56,6 +56,7 @@ class CensusPass(Mechanism):
         ints, floats, pyramid = sim.backend.census(people_view(world), inputs, sim.params.record, sim.tables,
                                                    geo.n_places, month.month == 7)
         pl.pop[:], pl.working[:], pl.moved_in[:], pl.moved_out[:] = ints[:, 0], ints[:, 1], ints[:, 2], ints[:, 3]
+        pl.on_register[:] = ints[:, 4]
         pl.farm_labor[:], pl.furnace_labor[:], pl.water_labor[:] = floats[:, 0], floats[:, 1], floats[:, 2]
         pl.grain_need[:], pl.reserve_sum[:] = floats[:, 3], floats[:, 4]
         pl.grain_need_kg[:] = pl.grain_need * world.scale * 30.0 / self.kcal
@@ -72,7 +73,7 @@ class CensusPass(Mechanism):
 
 class LivePass(Mechanism):
     """Person pass: nutrition.intake/reserve_after, mortality.famine_hazard/death_probability,
-    violence.violence_hazard, registration.death_registered_probability, fertility.conception_probability/
+    violence.violence_hazard, registration.death_on_register, fertility.conception_probability/
     fetal_loss_probability, migration.flight_probability for every person; tallies per place."""
     name = "live"
     phases = ("live",)
@@ -95,6 +96,7 @@ class LivePass(Mechanism):
         pl.deaths[:], pl.deaths_registered[:] = ints[:, 0], ints[:, 1]
         pl.deaths_natural[:], pl.deaths_famine[:], pl.deaths_violence[:] = ints[:, 2], ints[:, 3], ints[:, 4]
         pl.escapes_in[:], pl.escapes_out[:] = ints[:, 5], ints[:, 6]
+        pl.ghost_deaths[:], pl.absentees[:] = ints[:, 7], ints[:, 8]
         n.deaths_detail[:] = detail
 
     def series(self) -> list[Series]:

@@ -143,7 +143,8 @@ class Results:
             df["procurement_share"] = df["procurement_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
             df["reported_to_actual"] = df["grain_reported_province_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
             rural_mean = g["population_rural"].mean()
-            df["rural_retention_kg"] = (df["grain_harvest_mt"] - df["procurement_mt"]) * 1e9 / rural_mean
+            # undefined (NaN), not infinite, where nobody lives in the countryside
+            df["rural_retention_kg"] = (df["grain_harvest_mt"] - df["procurement_mt"]) * 1e9 / rural_mean.where(rural_mean > 0)
             df["commune_stock_end_mt"] = g["commune_stock_mt"].last()
             df["state_stock_end_mt"] = g["state_stock_mt"].last()
             for col in ("labor_share_furnace", "labor_share_waterworks", "labor_share_farm", "ration_ratio_rural",
@@ -172,8 +173,9 @@ class Results:
             df = pd.concat(frames, ignore_index=True)
             rural_pop = df[df.sector == "rural"].set_index(["year", "province"])["population_mean"]
             key = pd.MultiIndex.from_frame(df[["year", "province"]])
+            rural = rural_pop.reindex(key).to_numpy()
             df["rural_retention_kg"] = ((df["harvest_mt"] - df["procured_mt"]) * 1e9
-                                        / rural_pop.reindex(key).to_numpy())
+                                        / np.where(rural > 0, rural, np.nan))
             df.loc[df.sector == "urban", "rural_retention_kg"] = np.nan
             self._tables["annual_province"] = df
         return self._tables["annual_province"]

@@ -20,8 +20,6 @@ def historical_annual(historical):
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", default=False,
                      help="run the full reliability corpus and the slow README figures (minutes)")
-    parser.addoption("--strict-engine", action="store_true", default=False,
-                     help="reliability: fail (not xfail) random scenarios whose problems come from the engine")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from greatleap.lifecycle import (DEATH_MASK, ESCAPED, GIVES_BIRTH, REGISTERED_DEATH, census_person, census_scalars,
+from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIVES_BIRTH, REGISTERED_DEATH,
+                                 census_person, census_scalars,
                                  live_person, live_scalars, newborn)
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
@@ -50,6 +51,7 @@ def _census_chunk(m, lo, hi, P, C, par, T, ints, floats, pyr, want_pyramid):
         age_y = P.age_m[m, i] // 12
         before, pl, act, capacity, grain_need = census_person(m, i, P, C, q, T)
         ints[0, pl] += 1
+        ints[4, pl] += P.registered[m, i]
         if before != pl:
             ints[2, pl] += 1
             ints[3, before] += 1
@@ -68,11 +70,11 @@ def census(P, C, par, T, n_places, want_pyramid):
     """Every person's activity and moves; counts per place (see :func:`greatleap.lifecycle.census_person`).
 
     Returns per member and place: people, working people, effective farm/furnace/water-works labor,
-    weighted grain need (kcal/day), people moved in, moved out, summed reserve; and the age-sex
-    pyramid (0..100) when asked.
+    weighted grain need (kcal/day), people moved in, moved out, people on the register, summed
+    reserve; and the age-sex pyramid (0..100) when asked.
     """
     members, n = P.alive.shape
-    ints = np.zeros((members * N_CHUNKS, 4, n_places), np.int64)  # pop, working, moved in, moved out
+    ints = np.zeros((members * N_CHUNKS, 5, n_places), np.int64)  # pop, working, moved in, moved out, on register
     floats = np.zeros((members * N_CHUNKS, 5, n_places))          # farm, furnace, water, need, reserve
     pyr = np.zeros((members * N_CHUNKS, 2, 101), np.int64)
     for mc in prange(members * N_CHUNKS):
@@ -98,10 +100,14 @@ def _live_chunk(m, lo, hi, P, L, par, T, ints, eaten, detail):
             ints[1 + cause, c] += 1
             if status & REGISTERED_DEATH:
                 ints[1, c] += 1
+            elif status & GHOST_DEATH:
+                ints[7, c] += 1
             detail[g, P.klass[m, i], P.hukou[m, i], cause - 1] += 1
         elif status & ESCAPED:
             ints[5, dest] += 1
             ints[6, c] += 1
+            if status & ABSENTEE:
+                ints[8, c] += 1
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -109,11 +115,11 @@ def live(P, L, par, T, n_places):
     """Every person's month (see :func:`greatleap.lifecycle.live_person`), with the tallies per place.
 
     Returns per member: grain eaten per place (kg per agent); per place deaths, registered deaths,
-    deaths by cause (natural, famine, violence), escapes in and out; and deaths by age group,
-    class, hukou and cause.
+    deaths by cause (natural, famine, violence), escapes in and out, unregistered deaths of people
+    on the register, registered people who fled; and deaths by age group, class, hukou and cause.
     """
     members, n = P.alive.shape
-    ints = np.zeros((members * N_CHUNKS, 7, n_places), np.int64)
+    ints = np.zeros((members * N_CHUNKS, 9, n_places), np.int64)
     eaten = np.zeros((members * N_CHUNKS, n_places))
     detail = np.zeros((members * N_CHUNKS, N_AGE_GROUPS, 3, 2, 3), np.int64)
     for mc in prange(members * N_CHUNKS):

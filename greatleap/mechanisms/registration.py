@@ -1,12 +1,16 @@
 """The second book: what the registration system recorded.
 
-A death is registered with probability c_d(year) x (1 - ``famine_death_penalty`` x depletion):
-completeness by year is 1 - Banister's (1984) implied under-registration, lower still for the
-starving (who died on the road, in empty houses, or whose deaths cadres hid to keep their
-rations). A birth is registered with probability c_b(year). The registered population of a
-place follows registered events and recorded moves, and communes report head counts inflated
-by ``population_inflation`` to draw rations (DESIGN item 14). Registered rates are registered
-events over the registered population.
+Every person is on their place's household register or not. People alive at the start are on
+it; a birth is registered (and the child put on the register) with probability c_b(year). The
+death of a person on the register is registered with probability
+c_d(year) x (1 - ``famine_death_penalty`` x depletion) (completeness by year is 1 - Banister's
+1984 implied under-registration, lower still for the starving, who died on the road, in empty
+houses, or whose deaths cadres hid to keep their rations); an unregistered death leaves a
+*ghost* on the register, and so does a registered person who flees (absent, still counted at
+home). Ghosts leave the register at ``ghost_removal_per_year``. Recruitment and send-downs move
+the register with the person. The registered population of a place = living people on its
+register + its ghosts; communes report head counts inflated by ``population_inflation`` to draw
+rations (DESIGN item 14). Registered rates are registered events over the registered population.
 """
 from __future__ import annotations
 
@@ -24,10 +28,24 @@ def completeness(table: dict[int, float], year: int) -> float:
     return float(table[years[0]] if year < years[0] else table[years[-1]])
 
 
+NOT_ON_REGISTER, REGISTERED, GHOST = 0, 1, 2  # what the register makes of a death
+
+
 @rule
 def death_registered_probability(completeness_of_year, famine_death_penalty, depletion):
-    """Probability that a death is registered: completeness, lower for the starving."""
+    """Probability that the death of a person on the register is registered: lower for the starving."""
     return completeness_of_year * (1.0 - famine_death_penalty * depletion)
+
+
+@rule
+def death_on_register(on_register, u, completeness_of_year, famine_death_penalty, depletion):
+    """REGISTERED (the death is recorded), GHOST (it is not: the dead stay on the register) or
+    NOT_ON_REGISTER (the person was never registered: nothing is recorded), from a uniform draw."""
+    if on_register == 0:
+        return NOT_ON_REGISTER
+    if u < death_registered_probability(completeness_of_year, famine_death_penalty, depletion):
+        return REGISTERED
+    return GHOST
 
 
 class Registration(Mechanism):
@@ -37,6 +55,14 @@ class Registration(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
+        w.people.add("registered", np.uint8, 0, "flag", "1 if on the household register of their place", self.name)
+        w.people.registered[:, : sim.layout.n_agents] = 1
+        for key, meaning in (("on_register", "living people on the register at the census"),
+                             ("ghost_deaths", "unregistered deaths of people on the register"),
+                             ("absentees", "people on the register who fled")):
+            w.places.add(key, np.int64, 0, "agents", meaning + " this month", self.name)
+        w.places.add("ghosts", unit="agents", meaning="dead or absent people still on the register", owner=self.name)
+        self.ghost_removal = (1.0 - sim.params.registration.ghost_removal_per_year)[:, None] ** (1.0 / 12.0)
         w.places.add("deaths_registered", np.int64, 0, "agents", "registered deaths this month", self.name)
         w.places.add("births_registered", np.int64, 0, "agents", "registered births this month", self.name)
         w.places.add("registered_pop", unit="agents", meaning="registered population (true head counts)", owner=self.name)
@@ -53,12 +79,11 @@ class Registration(Mechanism):
         world.national.birth_completeness[:] = [completeness(t, month.year) for t in self.births]
 
     def account(self, world, month) -> None:
-        """The registered population follows registered births and deaths and recorded moves."""
+        """Registered population: living people on the register plus its ghosts."""
         pl = world.places
-        if month.t == 0:
-            pl.registered_pop[:] = pl.pop
-        pl.registered_pop[:] += (pl.moved_in - pl.moved_out) + (pl.births_registered - pl.deaths_registered
-                                                               + pl.escapes_in - pl.escapes_out)
+        pl.ghosts[:] = pl.ghosts * self.ghost_removal + pl.ghost_deaths + pl.absentees
+        living = pl.on_register - pl.deaths_registered - pl.ghost_deaths - pl.absentees + pl.births_registered
+        pl.registered_pop[:] = living + pl.ghosts
 
     def series(self) -> list[Series]:
         reported = lambda w: w.places.registered_pop * self.count_inflation  # noqa: E731
