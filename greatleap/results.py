@@ -43,6 +43,7 @@ class Results:
         self.geo = recorder.geo
         months = np.arange(recorder.n_months) + recorder.start
         self.month_labels = [month_label(int(m)) for m in months]
+        self.month_dates = pd.to_datetime([f"{label}-01" for label in self.month_labels]).to_numpy()
         self.years = months // 12
         self._tables: dict[str, pd.DataFrame] = {}
 
@@ -52,7 +53,7 @@ class Results:
         if "monthly_national" not in self._tables:
             n = self.recorder.national
             sec = self.recorder.sector
-            df = pd.DataFrame({"month": self.month_labels, "year": self.years})
+            df = pd.DataFrame({"month": self.month_dates, "year": self.years})
             df["population"] = n["pop"]
             df["population_urban"] = sec["pop"][:, :, 1].sum(axis=1)
             df["population_rural"] = sec["pop"][:, :, 0].sum(axis=1)
@@ -93,7 +94,7 @@ class Results:
             nm, npv = self.recorder.n_months, self.geo.n_provinces
             frames = []
             for s, sector in enumerate(SECTORS):
-                df = pd.DataFrame({"month": np.repeat(self.month_labels, npv), "year": np.repeat(self.years, npv),
+                df = pd.DataFrame({"month": np.repeat(self.month_dates, npv), "year": np.repeat(self.years, npv),
                                    "province": np.tile(self.geo.province_names, nm), "sector": sector})
                 for key in ("pop", "births", "births_reg", "deaths", "deaths_reg", "deaths_famine",
                             "deaths_violence", "reg_pop"):
@@ -210,7 +211,7 @@ class Results:
         """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss."""
         n = self.recorder.national
         rows = np.flatnonzero(n["harvested"] == 1)
-        frame = pd.DataFrame({"month": [self.month_labels[k] for k in rows]})
+        frame = pd.DataFrame({"month": self.month_dates[rows]})
         for key in ("technique", "pests", "incentive", "harvest_loss", "season_labor", "weather", "capital"):
             frame[key] = n[f"factor_{key}"][rows]
         return frame
@@ -266,11 +267,25 @@ class Results:
         """
         with atomic_folder(out_dir) as tmp:
             for name, frame in self.tables().items():
-                frame.to_parquet(tmp / f"{name}.parquet", index=False)
+                write_table(frame, tmp / f"{name}.parquet")
             (tmp / "run.json").write_text(json.dumps(self.meta, indent=2, default=_json_default), encoding="utf-8")
             if plot:
                 self.plot(tmp / "summary.png")
         return Path(out_dir)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a result table to Parquet with each column's unit and meaning in its metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from greatleap.columns import column_info
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for f in table.schema:
+        unit, meaning = column_info(f.name)
+        fields.append(f.with_metadata({"unit": unit, "meaning": meaning}))
+    pq.write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), path)
 
 
 def _json_default(value):

@@ -1,5 +1,6 @@
 """The engine's shape: the plan is what runs, one world with a member axis, snapshots, places."""
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -41,7 +42,7 @@ def test_run_until_continues_and_snapshots_branch_exactly():
     whole = Sim(load_scenario("historical", **SHORT)).run()
     sim = Sim(load_scenario("historical", **SHORT))
     part = sim.run(until="1958-06")
-    assert len(part.monthly_national) == 18 and part.monthly_national.month.iloc[-1] == "1958-06"
+    assert len(part.monthly_national) == 18 and part.monthly_national.month.iloc[-1] == pd.Timestamp("1958-06-01")
     snap = sim.snapshot()
     rest = sim.run()
     assert _tables_equal(rest, whole)

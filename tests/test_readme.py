@@ -60,13 +60,15 @@ def test_synopses_name_real_options():
                     f"[default: {default}" in help_text, f"{command} {flag} default is not {default}"
 
 
-def test_python_block_runs(workdir, monkeypatch):
+def test_python_blocks_run(workdir, monkeypatch):
     monkeypatch.chdir(workdir)
-    code = next(body for lang, body in rx.FENCE.findall(TEXT) if lang == "python")
-    code = re.sub(r"scale=\d+", f"scale={int(rx.COARSE_SCALE)}", code)
+    blocks = [body for lang, body in rx.FENCE.findall(TEXT) if lang == "python"]
+    assert len(blocks) >= 2
     import matplotlib
     matplotlib.use("Agg")
-    exec(compile(code, "README.md", "exec"), {})
+    for code in blocks:
+        code = re.sub(r"scale=\d+", f"scale={int(rx.COARSE_SCALE)}", code)
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
 
 
 def test_toml_block_is_a_valid_scenario(tmp_path):

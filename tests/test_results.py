@@ -52,3 +52,28 @@ def test_python_api_one_liner():
     r = Sim(load_scenario("historical", **{"run.end": "1957-12"}), scale=100000).run()
     assert r.summary().year.tolist() == [1957]
     assert r.excess_deaths(baseline_years=(1957,), period=(1957, 1957)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_every_column_is_in_the_data_dictionary_and_the_parquet_metadata(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from greatleap import Sim, load_scenario
+    from greatleap.columns import COLUMNS, column_info
+    results = Sim(load_scenario("historical", **{"run.end": "1957-12"}), scale=100000).run()
+    used = {c for frame in results.tables().values() for c in frame.columns}
+    assert used <= set(COLUMNS), f"undeclared columns: {sorted(used - set(COLUMNS))}"
+    assert set(COLUMNS) <= used, f"declared but never produced: {sorted(set(COLUMNS) - used)}"
+    path = results.save(tmp_path / "run", plot=False)
+    schema = pq.read_schema(path / "monthly_national.parquet")
+    field = schema.field("cdr_registered")
+    assert field.metadata[b"unit"].decode() == column_info("cdr_registered")[0] == "per mille per year"
+    assert str(schema.field("month").type).startswith("timestamp")
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("data_dictionary", root / "scripts" / "data_dictionary.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.DOC.read_text(encoding="utf-8") == module.render(), \
+        "docs/data_dictionary.md is stale: run python scripts/data_dictionary.py"
