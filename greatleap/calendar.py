@@ -65,7 +65,7 @@ def harvest_calendar() -> HarvestCalendar:
     harvest, planting, share = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape)
     for row in frame.itertuples(index=False):
         if row.province not in names:
-            raise DataError(f"harvest_calendar.csv: province {row.province!r} is not one of the 28 units of 1958")
+            raise DataError(f"harvest_calendar.csv: province {row.province!r} is not one of the provincial units")
         if not (1 <= row.harvest_month <= 12 and 1 <= row.planting_month <= 12 and 0 <= row.share <= 1):
             raise DataError(f"harvest_calendar.csv: {row.province}/{row.season}: months must be 1..12 and share 0..1")
         k, p = seasons.index(row.season), names.index(row.province)

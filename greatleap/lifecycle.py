@@ -55,8 +55,7 @@ LiveScalars = namedtuple("LiveScalars", "seed step kcal_per_kg substitute_kcal a
                                         "orphan_multiplier gamma starvation_hazard starvation_threshold violence_rate "
                                         "black_element_factor famine_death_penalty fetal_loss_hunger postpartum_months "
                                         "urban_fertility intake_weight escape_rate weight_cadre weight_black_element "
-                                        "weight_non_worker household_damping hazard_decline fertility_multiplier "
-                                        "death_completeness")
+                                        "weight_non_worker household_damping hazard_decline")
 
 
 @person_step
@@ -77,8 +76,7 @@ def live_scalars(m, L, par):
                        par.fertility_fetal_loss_hunger, par.fertility_postpartum_months,
                        par.population_urban_fertility_factor, par.fertility_intake_weight, par.migration_escape_rate,
                        par.canteens_weight_cadre, par.canteens_weight_black_element, par.canteens_weight_non_worker,
-                       par.canteens_household_weight_damping, L.hazard_decline[m], L.fertility_multiplier[m],
-                       L.death_completeness[m])
+                       par.canteens_household_weight_damping, L.hazard_decline[m])
 
 
 @person_step
@@ -165,7 +163,7 @@ def live_person(m, i, P, L, q, T):
     if uniform(seed, STREAM_DEATH, step, uid) < death_probability(total):
         status = cause_of_death(uniform(seed, STREAM_DEATH_CAUSE, step, uid) * total, natural, famine)
         book = death_on_register(P.registered[m, i], uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
-                                 q.death_completeness, q.famine_death_penalty, d)
+                                 L.death_completeness[m, c], q.famine_death_penalty, d)
         if book == REGISTERED:
             status |= REGISTERED_DEATH
         elif book == GHOST:
@@ -184,7 +182,7 @@ def live_person(m, i, P, L, q, T):
     elif preg < 0:
         P.preg[m, i] = preg + 1
     elif s == 1:
-        p = conception_probability(T.conception[m, a], q.fertility_multiplier, is_city,
+        p = conception_probability(T.conception[m, a], L.fertility_multiplier[m, c], is_city,
                                    q.urban_fertility, d, q.intake_weight,
                                    P.intake_ratio[m, i], T.amenorrhoea, m)
         if p > 0.0 and uniform(seed, STREAM_CONCEPTION, step, uid) < p:
@@ -228,6 +226,7 @@ def newborn(m, slot, mother, P, B, male_probability):
     P.mother[m, slot] = mother
     P.mother_uid[m, slot] = P.uid[m, mother]
     P.uid[m, slot] = uid
-    registered = 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m] else 0
+    registered = 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m, P.place[m, mother]] \
+        else 0
     P.registered[m, slot] = registered
     return registered

@@ -103,8 +103,8 @@ class RunConfig(_Section):
     end: str = Field("1966-12", description="last simulated month, YYYY-MM")
     scale: float = P(1000.0, 1.0, 1e6, "real persons per agent", "default gives ~0.63 M agents")
     seed: int = P(1958, 0, 2**62, "integer", "any")
-    agents_per_commune: int = P(120, 20, 100000, "agents", "keeps commune rates meaningful at small scale")
-    max_communes: int = P(25000, 28, 100000, "communes", "~25,000-26,000 communes in Oct 1958 (glf_campaign_quantities)")
+    communes: int = P(2000, 29, 100000, "communes", "synthetic communes, the same number at every scale so that commune-level heterogeneity does not change with the scale (~25,000-26,000 people's communes in Oct 1958, glf_campaign_quantities; each synthetic commune stands for a dozen)")
+    min_agents_per_commune: int = P(5, 1, 10000, "agents", "fewer communes are used where the scale leaves fewer agents than this per commune")
     capacity_factor: float = P(1.3, 1.05, 4.0, "slots per initial agent", "arrays grow if exceeded")
     check_ledgers: bool = Field(True, description="check grain and people ledgers every step")
 
@@ -141,6 +141,7 @@ class NutritionParams(_Section):
     recovery_efficiency: float = P(0.5, 0.05, 1.0, "share of surplus kcal stored", "calibrate")
     nongrain_kcal_rural: float = P(300.0, 0.0, 1000.0, "kcal/person/day with private plots", "estimate")
     nongrain_kcal_urban: float = P(450.0, 0.0, 1200.0, "kcal/person/day", "estimate")
+    urban_nongrain_from_plots: float = P(0.4, 0.0, 1.0, "share of urban non-grain food that came from suburban private plots and sidelines", "urban vegetable, pork and oil supplies collapsed with the rural sidelines in 1959-61 (Dikotter 2010); estimate")
     famine_substitute_kcal: float = P(120.0, 0.0, 600.0, "kcal/person/day at full depletion", "estimate (bark, husks, wild plants)")
     heavy_work_extra_kcal: float = P(500.0, 0.0, 1500.0, "kcal/day for furnace and water-works labor", "estimate")
     farm_work_extra_kcal: float = P(300.0, 0.0, 1500.0, "kcal/day for field labor", "estimate")
@@ -193,6 +194,7 @@ class AgricultureParams(_Section):
     weather: dict[int, float] = Field(
         default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
         description="national weather factor by harvest year (1 = normal; missing years = 1); calibrate (Houser et al.: ~31% nature)")
+    disaster_severity: float = P(0.15, 0.0, 0.5, "weather factor lost by a province named as hit by drought or flood that year", "flags from the 1995 disaster report and the drought chronology (provincial_disasters_1958_1961.csv); 43% of sown area affected in 1960-61; calibrate")
     weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year", "estimate")
     commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield", "estimate")
     seed_feed_share: float = P(0.12, 0.0, 0.4, "share of harvest kept for seed and feed", "estimate")
@@ -215,6 +217,8 @@ class ReportingParams(_Section):
     k_anti_right: float = P(1.5, 0.0, 10.0, "logit weight of Anti-Right climate", "calibrate")
     bias: float = P(-4.0, -20.0, 5.0, "logit intercept", "calibrate (1957 inflation small)")
     noise_sd: float = P(0.5, 0.0, 5.0, "logit noise sd per commune report", "estimate")
+    cap_sd: float = P(0.6, 0.0, 2.0, "lognormal sd of communes' inflation ceilings", "claims ranged from near-honest to ten times the harvest (Henan 1,200 vs ~600 jin/mu; DESIGN item 7); calibrate")
+    k_hunger: float = P(-4.0, -20.0, 0.0, "logit weight of the commune's mean depletion", "reports fell back toward the truth as starvation became visible: claims ~1.6x the harvest in 1959, ~1.05x in 1960 (issue 9; Yang 2012); calibrate")
     province_inflation_max: float = P(0.15, 0.0, 3.0, "extra inflation added by provinces", "calibrate")
 
 
@@ -227,11 +231,15 @@ class ProcurementParams(_Section):
     min_retention_kg: float = P(200.0, 0.0, 400.0, "kg food grain/person/year protected at zero enforcement", "estimate (1955 'three fixes' retention standard)")
     radical_enforcement_gain: float = P(0.6, 0.0, 3.0, "enforcement x (1 + gain x (radicalism - 0.5))", "zealous provinces enforce harder (Sichuan, Anhui, Henan, Gansu); calibrate")
     concealment_max: float = P(0.15, 0.0, 0.6, "share of stock hidden under full pressure", "estimate")
-    initial_state_stock_mt: float = P(30.0, 0.0, 100.0, "Mt", "estimate")
-    state_reserve_floor_mt: float = P(12.0, 0.0, 100.0, "Mt kept back from relief", "22 Mt stayed in granaries at the famine's height (DESIGN item 10)")
+    initial_state_stock_mt: float = P(30.0, 0.0, 100.0, "Mt (raw grain) in the centre's granaries in January 1957", "estimate: 28.6 Mt of trade grain before the 1959 summer harvest (provincial_grain_panel.csv)")
+    state_stock_target_mt: float = P(22.0, 5.0, 60.0, "Mt (raw grain) the centre keeps before it helps provinces with resales", "state stocks 28.6 Mt (1959) and 19.1 Mt (1960) of trade grain before the summer harvest (provincial_grain_panel.csv); ~22 Mt at the famine's height (Dikotter 2010)")
+    resale_share: float = P(0.35, 0.0, 1.5, "share of procurement sold back to the province's rural communes", "Shandong resold 1.09, 1.16, 0.89, 1.54, 0.95 x its procurement in 1957-61 (a deficit province; provincial_grain_panel.csv); national share calibrate")
+    province_reserve_months: float = P(2.0, 0.0, 12.0, "months of urban rations a province keeps before resales and outflows", "estimate")
+    outflow_share_per_month: float = P(0.3, 0.0, 1.0, "share of a province's grain above its reserve sent to the centre per month", "calibrate: Sichuan sent 3.96 and 4.9 bn jin in 1958 and 1959 (provincial_grain_panel.csv)")
+    radical_outflow_gain: float = P(1.0, 0.0, 3.0, "outflow share x (1 + gain x (radicalism - 0.5))", "zealous leaders met the centre's outflow tasks (Li Jingquan accepted 5.5-6 bn jin for 1959-60); calibrate")
     state_other_use_mt: float = P(6.0, 0.0, 50.0, "Mt/year (army, industry, feed)", "estimate")
     state_storage_loss_per_month: float = P(0.002, 0.0, 0.05, "share of the state granary lost per month", "estimate")
-    relief_share_per_month: float = P(0.3, 0.0, 1.0, "share of the granary above the floor available for resale/relief per month", "estimate")
+    relief_share_per_month: float = P(0.3, 0.0, 1.0, "share of a granary's grain above its reserve (the centre: above its target) paid out in resales per month", "estimate")
 
 
 class CanteenParams(_Section):
@@ -260,6 +268,8 @@ class RegistrationParams(_Section):
                                  1963: 0.871, 1964: 0.971, 1965: 0.971, 1966: 0.881},
         description="share of births registered by year (1 - Banister 1984 implied under-registration)")
     famine_death_penalty: float = P(0.1, 0.0, 1.0, "completeness lost at full depletion", "calibrate")
+    urban_death_completeness: float = P(0.95, 0.05, 1.0, "share of urban deaths registered (at least the year's rural completeness)", "urban registration was nearly complete (Banister 1984; Coale 1984); estimate")
+    urban_birth_completeness: float = P(0.95, 0.05, 1.0, "share of urban births registered (at least the year's rural completeness)", "estimate, as for deaths")
     ghost_removal_per_year: float = P(0.0, 0.0, 1.0, "share of ghosts (unregistered dead, absentees) struck off the register per year", "estimate: registers were purged only by the 1964 census")
     population_inflation: float = P(0.0, 0.0, 0.3, "share by which communes' reported head counts exceed truth (registered population and relief claims)", "ration-seeking inflation (DESIGN item 14); calibrate")
 
@@ -277,7 +287,7 @@ class Event(_Section):
     start: str = Field(description="YYYY-MM")
     end: str | None = Field(None, description="YYYY-MM inclusive; omitted = to the end of the run")
     value: float = Field(description="lever value while the event lasts")
-    where: str | None = Field(None, description="a province (one of the 28 units of 1958); omitted = every province")
+    where: str | None = Field(None, description="a province (one of the provincial units: data/provinces_1958.csv); omitted = every province")
     note: str = ""
     source: str = ""
 

@@ -89,7 +89,7 @@ class LivePass(Mechanism):
         world.people.reserve_start[:] = world.people.reserve
         inputs = LiveInputs(sim.seeds, month.t, geo.n_communes, geo.place_province, geo.place_is_city,
                             pl.nongrain_share, pl.canteen_share, pl.ration_ratio, pl.violence_pressure,
-                            n.hazard_decline, n.fertility_multiplier, n.death_completeness,
+                            n.hazard_decline, pl.fertility_multiplier, pl.death_completeness,
                             world.provinces.escape_success)
         eaten, ints, detail = sim.backend.live(people_view(world), inputs, sim.params.record, sim.tables, geo.n_places)
         pl.eaten[:] = eaten * world.scale
@@ -121,12 +121,12 @@ class BirthsPass(Mechanism):
 
     def births(self, world, month) -> None:
         """Mark the dead; newborns take the lowest free slots."""
-        sim, pl, n, pe = self.sim, world.places, world.national, world.people
+        sim, pl, pe = self.sim, world.places, world.people
         mothers, counts, alive_after = sim.backend.finish_month(pe.alive, pe.status)
         free = pe.size - alive_after
         if (free < counts + 1).any():
             pe.grow(int(pe.size * GROWTH) + int(counts.max()))
-        births, births_reg = sim.backend.give_births(people_view(world), BirthInputs(sim.seeds, month.t, n.birth_completeness),
+        births, births_reg = sim.backend.give_births(people_view(world), BirthInputs(sim.seeds, month.t, pl.birth_completeness),
                                                      mothers, counts, self.male_probability, world.geo.n_places)
         pl.births[:], pl.births_registered[:] = births, births_reg
         pl.expected_pop[:] = pl.pop + pl.births - pl.deaths + pl.escapes_in - pl.escapes_out

@@ -99,7 +99,8 @@ class Results:
                 for key in ("pop", "births", "births_reg", "deaths", "deaths_reg", "deaths_famine",
                             "deaths_violence", "reg_pop"):
                     df[{"pop": "population", "reg_pop": "registered_population"}.get(key, key.replace("_reg", "_registered"))] = sec[key][:, :, s].ravel()
-                for key in ("harvest", "procured", "relief", "stock", "eaten", "reported_commune", "reported_province"):
+                for key in ("harvest", "procured", "relief", "stock", "eaten", "reported_commune", "reported_province",
+                            "granary", "outflow"):
                     df[f"{key}_mt"] = sec[key][:, :, s].ravel() / 1e9
                 frames.append(df)
             self._tables["monthly_province"] = pd.concat(frames, ignore_index=True)
@@ -148,6 +149,8 @@ class Results:
             df["rural_retention_kg"] = (df["grain_harvest_mt"] - df["procurement_mt"]) * 1e9 / rural_mean.where(rural_mean > 0)
             df["commune_stock_end_mt"] = g["commune_stock_mt"].last()
             df["state_stock_end_mt"] = g["state_stock_mt"].last()
+            may = m[pd.DatetimeIndex(m.month).month == 5].set_index("year").state_stock_mt
+            df["state_stock_may_mt"] = may.reindex(df.index)
             for col in ("labor_share_furnace", "labor_share_waterworks", "labor_share_farm", "ration_ratio_rural",
                         "ration_ratio_urban", "reserve_rural", "reserve_urban"):
                 df[col] = g[col].mean()
@@ -167,8 +170,9 @@ class Results:
                                 ("urban", prov[prov.sector == "urban"])):
                 a = self._annual(sub, ["year", "province"]).reset_index()
                 g = sub.groupby(["year", "province"], sort=False)
-                for key in ("harvest", "procured", "relief", "eaten", "reported_commune", "reported_province"):
+                for key in ("harvest", "procured", "relief", "eaten", "reported_commune", "reported_province", "outflow"):
                     a[f"{key}_mt"] = g[f"{key}_mt"].sum().to_numpy()
+                a["granary_end_mt"] = g["granary_mt"].last().to_numpy()
                 a["sector"] = sector
                 frames.append(a)
             df = pd.concat(frames, ignore_index=True)

@@ -38,7 +38,7 @@ ENGINE_PARTS = (CensusPass, LivePass, BirthsPass, Ledgers, Recorder)
 # depend on the thread count.
 SMALL_RUN_SLOTS = 300_000
 # parameters that shape the world's layout: every member of a batch must share them
-STRUCTURE = ("run.start", "run.end", "run.scale", "run.agents_per_commune", "run.max_communes",
+STRUCTURE = ("run.start", "run.end", "run.scale", "run.communes", "run.min_agents_per_commune",
              "run.capacity_factor", "population.initial_population_million")
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def lever_matrix(scenario: "Scenario", provinces: list[str] | None = None) -> np.ndarray:
     """Value of every lever in every simulated month and province: (months, levers, provinces).
 
-    ``provinces``: their names in order (default: the 28 units of 1958 of ``data/provinces_1958.csv``).
+    ``provinces``: their names in order (default: the units of ``data/provinces_1958.csv``).
     """
     if provinces is None:
         from greatleap.data import provinces as shipped

@@ -1,86 +1,149 @@
-"""Derive greatleap/data/provinces_1958.csv: the 28 provincial units of 1958 with estimated
-population at the start of 1957, urban share, and model indices.
+"""Derive greatleap/data/provinces_1958.csv and harvest_calendar.csv: the provincial units with
+their population at the start of 1957, urban share, yield index and model indices.
 
-Run from the repository root: ``python scripts/derive_provinces.py``. Everything not read from
-``greatleap/data/sources/china_provincial_population_1953_1964.csv`` is an ESTIMATE and is
-labelled so in the ``basis`` column of the output.
+Run from the repository root: ``python scripts/derive_provinces.py``. Sourced figures come from
+``greatleap/data/sources/provincial_vital_rates_panel.csv`` (registered year-end population 1956),
+``provincial_urban_population.csv`` (urban share 1956) and ``provincial_grain_panel.csv`` (official
+grain output 1956-57); the units those panels lack (Inner Mongolia, Guangxi, Ningxia, Xinjiang,
+Tibet; Sichuan's urban share and grain) keep ESTIMATES, labelled in the ``basis`` column.
 """
 import csv
 import io
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
-src = root / "greatleap/data/sources/china_provincial_population_1953_1964.csv"
-rows = [r for r in csv.DictReader(io.StringIO("".join(l for l in src.open(encoding="utf-8") if not l.startswith("#"))))]
-p53 = {r["province"]: float(r["pop_1953_census"]) for r in rows if r["pop_1953_census"]}
-p57 = {r["province"]: float(r["pop_1957_yearend"]) for r in rows if r["pop_1957_yearend"]}
-national_1957 = p57.pop("China (mainland total)")
-national_1953 = p53.pop("China (mainland total)")
-start_total = 628.28e6  # official year-end 1956 population (csy1999), the start of the run
+SOURCES = root / "greatleap/data/sources"
+START_TOTAL = 628.28e6    # official year-end 1956 population (CSY 1999): the start of the run
+URBAN_1956 = 9185 / 62828  # national urban share, year-end 1956 (china_grain_procurement_retention_1952_1966.csv)
 
-# 1953 units -> 1958 units (estimates where a unit was split; documented in `basis`).
-NINGXIA_1953 = 1375430 + 135053  # Ningxia yearbook (S10) agricultural + non-agricultural 1953
-units = {
-    "Beijing": p53["Beijing"], "Shanghai": p53["Shanghai"],
-    "Hebei": p53["Hebei"] + p53["Tianjin"] + 0.40 * p53["Rehe"],
-    "Shanxi": p53["Shanxi"], "Inner Mongolia": p53["Inner Mongolia"] + 0.25 * p53["Rehe"],
-    "Liaoning": p53["Liaoning"] + 0.35 * p53["Rehe"], "Jilin": p53["Jilin"],
-    "Heilongjiang": p53["Heilongjiang"], "Jiangsu": p53["Jiangsu"], "Zhejiang": p53["Zhejiang"],
-    "Anhui": p53["Anhui"], "Fujian": p53["Fujian"], "Jiangxi": p53["Jiangxi"],
-    "Shandong": p53["Shandong"], "Henan": p53["Henan"], "Hubei": p53["Hubei"], "Hunan": p53["Hunan"],
-    "Guangdong": p53["Guangdong"], "Guangxi": p53["Guangxi"],
-    "Sichuan": p53["Sichuan"] + 0.85 * p53["Xikang"], "Guizhou": p53["Guizhou"],
-    "Yunnan": p53["Yunnan"], "Tibet": p53["Tibet"] + 0.15 * p53["Xikang"],
-    "Shaanxi": p53["Shaanxi"], "Gansu": p53["Gansu"] - NINGXIA_1953, "Qinghai": p53["Qinghai"],
-    "Ningxia": NINGXIA_1953, "Xinjiang": p53["Xinjiang"],
-}
-# Sichuan 1957: the provincial-volume vintage (S8) is used, consistent with the Tombstone series.
-known_1957 = {"Shandong": p57["Shandong"], "Henan": p57["Henan"], "Sichuan": 69452000.0}
-rest = national_1957 - sum(known_1957.values())
-rest53 = sum(v for k, v in units.items() if k not in known_1957)
-pop57 = {k: (known_1957[k] if k in known_1957 else v * rest / rest53) for k, v in units.items()}
 
-# Model estimates (not sourced figures): urban share, radicalism, summer-harvest share, yield index.
-EST = {  # name: (zh, urban_share, radicalism, summer_share, yield_index)
-    "Beijing": ("北京", 0.75, 0.4, 0.35, 0.9), "Shanghai": ("上海", 0.85, 0.4, 0.30, 0.9),
-    "Hebei": ("河北", 0.17, 0.5, 0.35, 0.85), "Shanxi": ("山西", 0.15, 0.4, 0.30, 0.9),
-    "Inner Mongolia": ("内蒙古", 0.20, 0.3, 0.10, 1.1), "Liaoning": ("辽宁", 0.38, 0.5, 0.05, 0.95),
-    "Jilin": ("吉林", 0.28, 0.3, 0.05, 1.2), "Heilongjiang": ("黑龙江", 0.30, 0.3, 0.05, 1.3),
-    "Jiangsu": ("江苏", 0.14, 0.4, 0.35, 1.05), "Zhejiang": ("浙江", 0.12, 0.4, 0.35, 1.05),
-    "Anhui": ("安徽", 0.08, 0.95, 0.35, 1.0), "Fujian": ("福建", 0.13, 0.4, 0.40, 0.9),
-    "Jiangxi": ("江西", 0.11, 0.4, 0.35, 1.1), "Shandong": ("山东", 0.0813, 0.7, 0.40, 0.9),
-    "Henan": ("河南", 0.08, 0.9, 0.45, 0.95), "Hubei": ("湖北", 0.13, 0.5, 0.30, 1.05),
-    "Hunan": ("湖南", 0.08, 0.7, 0.35, 1.1), "Guangdong": ("广东", 0.13, 0.5, 0.45, 1.0),
-    "Guangxi": ("广西", 0.07, 0.7, 0.40, 0.95), "Sichuan": ("四川", 0.09, 0.9, 0.30, 1.1),
-    "Guizhou": ("贵州", 0.07, 0.8, 0.25, 0.85), "Yunnan": ("云南", 0.08, 0.5, 0.25, 0.9),
-    "Tibet": ("西藏", 0.05, 0.1, 0.20, 0.8), "Shaanxi": ("陕西", 0.13, 0.3, 0.40, 0.9),
-    "Gansu": ("甘肃", 0.12, 0.95, 0.30, 0.8), "Qinghai": ("青海", 0.12, 0.7, 0.20, 0.75),
-    "Ningxia": ("宁夏", 0.12, 0.6, 0.30, 0.85), "Xinjiang": ("新疆", 0.15, 0.3, 0.30, 0.95),
+def rows(name):
+    text = "".join(line for line in (SOURCES / name).open(encoding="utf-8") if not line.startswith("#"))
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def first(table, key_fields, value_field, prefer_conf=("V", "D", "V*")):
+    """First finite value per key, preferring the given confidence flags in order."""
+    out, rank = {}, {c: k for k, c in enumerate(prefer_conf)}
+    for r in table:
+        v = r.get(value_field, "")
+        try:
+            v = float(v)
+        except ValueError:
+            continue
+        key = tuple(r[f] for f in key_fields)
+        score = rank.get(r.get("conf", ""), 99)
+        if key not in out or score < out[key][1]:
+            out[key] = (v, score)
+    return {k: v for k, (v, _) in out.items()}
+
+
+def radicalism_index() -> dict[str, float]:
+    """Provincial leaders' radicalism from pre-famine evidence (provincial_radicalism_evidence.csv):
+    0.5 + 0.25 purge of 1957-58 + 0.15 Politburo promotion of May 1958 - 0.2 condemned as a moderate at Lushan
+    + 0.1 x (rightists per head / national - 1) + 0.1 x (1955 cooperative share / national - 1), each of the last
+    two clipped to +-0.1; 0.5 (neutral) where nothing is known."""
+    ev = {r["province"]: r for r in rows("provincial_radicalism_evidence.csv")}
+    nat = ev.pop("China (national)")
+    out = {}
+    for k, r in ev.items():
+        num = lambda f: float(r[f]) if r[f] else None  # noqa: E731
+        v = 0.5 + 0.25 * (num("purge_1957_58") or 0) + 0.15 * (num("politburo_1958") or 0) - 0.2 * (num("moderate_at_lushan") or 0)
+        for field in ("rightists_per_10k", "coop_share_1955"):
+            if num(field) is not None:
+                v += max(-0.1, min(0.1, 0.1 * (num(field) / float(nat[field]) - 1)))
+        out[k] = round(v, 3)
+    return out
+
+
+RADICALISM = radicalism_index()
+pop = first(rows("provincial_vital_rates_panel.csv"), ("province", "year"), "pop_yearend", ("V", "V*", "D"))
+urban = first(rows("provincial_urban_population.csv"), ("province", "year"), "urban_share")
+grain = first([r for r in rows("provincial_grain_panel.csv") if r["indicator"] == "grain_output_official"],
+              ("province", "year"), "value")
+
+# (zh, radicalism of the first engine - no longer used, summer share, yield index estimate, urban share estimate,
+#  1956 population estimate)
+# Population estimates only for the units the panel lacks: the 1953 census (S1/S4/S10 in
+# china_provincial_population_1953_1964.csv) grown to 1956 at the national rate (+8.8%).
+UNITS = {
+    "Beijing": ("北京", 0.4, 0.35, 0.9, None, None), "Tianjin": ("天津", 0.4, 0.35, 0.9, None, None),
+    "Shanghai": ("上海", 0.4, 0.30, 0.9, None, None), "Hebei": ("河北", 0.5, 0.35, 0.85, None, None),
+    "Shanxi": ("山西", 0.4, 0.30, 0.9, None, None), "Inner Mongolia": ("内蒙古", 0.3, 0.10, 1.1, 0.18, 9.23e6),
+    "Liaoning": ("辽宁", 0.5, 0.05, 0.95, None, None), "Jilin": ("吉林", 0.3, 0.05, 1.2, None, None),
+    "Heilongjiang": ("黑龙江", 0.3, 0.05, 1.3, None, None), "Jiangsu": ("江苏", 0.4, 0.35, 1.05, None, None),
+    "Zhejiang": ("浙江", 0.4, 0.35, 1.05, None, None), "Anhui": ("安徽", 0.95, 0.35, 1.0, None, None),
+    "Fujian": ("福建", 0.4, 0.40, 0.9, None, None), "Jiangxi": ("江西", 0.4, 0.35, 1.1, None, None),
+    "Shandong": ("山东", 0.7, 0.40, 0.9, None, None), "Henan": ("河南", 0.9, 0.45, 0.95, None, None),
+    "Hubei": ("湖北", 0.5, 0.30, 1.05, None, None), "Hunan": ("湖南", 0.7, 0.35, 1.1, None, None),
+    "Guangdong": ("广东", 0.5, 0.45, 1.0, None, None), "Guangxi": ("广西", 0.7, 0.40, 0.95, 0.07, 19.45e6),
+    "Sichuan": ("四川", 0.9, 0.30, 1.1, 0.09, None), "Guizhou": ("贵州", 0.8, 0.25, 0.85, None, None),
+    "Yunnan": ("云南", 0.5, 0.25, 0.9, None, None), "Tibet": ("西藏", 0.1, 0.20, 0.8, 0.05, 1.24e6),
+    "Shaanxi": ("陕西", 0.3, 0.40, 0.9, None, None), "Gansu": ("甘肃", 0.95, 0.30, 0.8, None, None),
+    "Qinghai": ("青海", 0.7, 0.20, 0.75, None, None), "Ningxia": ("宁夏", 0.6, 0.30, 0.85, 0.12, 1.64e6),
+    "Xinjiang": ("新疆", 0.3, 0.30, 0.95, 0.15, 5.13e6),
 }
-# Rescale the estimated urban shares (all but Shandong's sourced share) to the national 15.39%.
-urban_target = 0.1539 * national_1957
-fixed = pop57["Shandong"] * EST["Shandong"][1]
-est_urban = sum(pop57[k] * EST[k][1] for k in EST if k != "Shandong")
-f = (urban_target - fixed) / est_urban
+
+pop56, basis = {}, {}
+for k, (_, _, _, _, _, est) in UNITS.items():
+    if (k, "1956") in pop:
+        pop56[k], basis[k] = pop[(k, "1956")], ["pop 1956 sourced"]
+    else:
+        pop56[k], basis[k] = est, ["pop ESTIMATE (1953 census grown)"]
+scale = START_TOTAL / sum(pop56.values())  # provincial figures sum to less than the national total
+
+share = {}
+for k, (_, _, _, _, est, _) in UNITS.items():
+    if (k, "1956") in urban:
+        share[k] = urban[(k, "1956")]
+        basis[k].append("urban sourced")
+    else:
+        share[k] = est if est is not None else URBAN_1956
+        basis[k].append("urban ESTIMATE")
+# rescale the estimated urban shares so the nation is at the official 1956 share
+fixed = sum(pop56[k] * share[k] for k in UNITS if "urban sourced" in basis[k])
+estimated = sum(pop56[k] * share[k] for k in UNITS if "urban sourced" not in basis[k])
+f = (URBAN_1956 * sum(pop56.values()) - fixed) / estimated
+for k in UNITS:
+    if "urban sourced" not in basis[k]:
+        share[k] = min(0.9, share[k] * f)
+
+# yield index: official grain 1956-57 per rural person, relative to the provinces with data
+per_rural = {}
+for k in UNITS:
+    g = [grain.get((k, y)) for y in ("1956", "1957")]
+    if all(v is not None for v in g):
+        per_rural[k] = sum(g) / 2 * 1e4 / (pop56[k] * (1 - share[k]))
+mean_pr = sum(per_rural[k] * pop56[k] * (1 - share[k]) for k in per_rural) / sum(pop56[k] * (1 - share[k]) for k in per_rural)
+yield_index = {}
+for k, (_, _, _, est, _, _) in UNITS.items():
+    if k in per_rural:
+        yield_index[k] = per_rural[k] / mean_pr
+        basis[k].append("yield sourced (grain 1956-57)")
+    else:
+        yield_index[k] = est
+        basis[k].append("yield ESTIMATE")
 
 out = root / "greatleap/data/provinces_1958.csv"
 with out.open("w", encoding="utf-8", newline="") as fh:
-    fh.write("# The 28 provincial units of 1958 (Tianjin inside Hebei; Ningxia created Oct 1958, kept separate from the start).\n")
-    fh.write("# Generated by scripts/derive_provinces.py from sources/china_provincial_population_1953_1964.csv.\n")
-    fh.write("# pop_start: persons at 1957-01 = share of the end-1957 national total (646.53 M) x 628.28 M (official year-end 1956).\n")
-    fh.write("#   Shandong, Henan (end-1957 V/V*) and Sichuan (S8 provincial vintage 69.452 M) are sourced; all others are ESTIMATES:\n")
-    fh.write("#   1953 census (half of them recalled, R) grown at the national rate, with Rehe split 40/35/25 among Hebei/Liaoning/Inner Mongolia\n")
-    fh.write("#   and Xikang 85/15 between Sichuan/Tibet (split shares are assumptions).\n")
-    fh.write("# urban_share: ESTIMATE except Shandong (non-agricultural share 1957, D); rescaled so the nation is 15.39% (S11).\n")
-    fh.write("# radicalism (0-1): MODEL ASSUMPTION, a qualitative index of provincial leaders' zeal (Zeng Xisheng in Anhui, Wu Zhipu in Henan,\n")
-    fh.write("#   Zhang Zhongliang in Gansu, Li Jingquan in Sichuan; narrative sources: Yang 2008, Dikotter 2010); calibrate, do not cite.\n")
-    fh.write("# yield_index (grain per rural person relative to the nation): ESTIMATE. Season shares are in harvest_calendar.csv.\n")
+    fh.write("# The provincial units of the run: the 28 units of 1958 with Tianjin kept separate (a municipality until Feb 1958 and\n")
+    fh.write("#   again from 1967; the provincial panels report it apart from Hebei). Generated by scripts/derive_provinces.py.\n")
+    fh.write("# pop_start: persons at 1957-01 = registered year-end 1956 population (provincial_vital_rates_panel.csv; Sichuan from\n")
+    fh.write("#   Tombstone Table 222) x pop_scale, the factor that brings the provinces to the official national 628.28 M (provincial\n")
+    fh.write("#   figures sum to less: boundaries and definitions); units without panel data are ESTIMATES (1953 census grown).\n")
+    fh.write("# urban_share: 1956 share from provincial_urban_population.csv; ESTIMATES elsewhere, rescaled so the nation is 14.62%.\n")
+    fh.write("# yield_index: official grain output 1956-57 per rural person relative to the provinces with data (provincial_grain_panel.csv);\n")
+    fh.write("#   ESTIMATES where the panel has no grain (Sichuan, Zhejiang, Inner Mongolia, Guangxi, Ningxia, Xinjiang, Tibet).\n")
+    fh.write("# radicalism (0-1): index from PRE-FAMINE evidence only (provincial_radicalism_evidence.csv; scripts/derive_provinces.py):\n")
+    fh.write("#   0.5 + 0.25 purge of 1957-58 + 0.15 Politburo promotion May 1958 - 0.2 moderate condemned at Lushan + rightists per head\n")
+    fh.write("#   and 1955 cooperative share relative to the nation (+-0.1 each); 0.5 where nothing is known. Season shares: harvest_calendar.csv.\n")
+    fh.write(f"# pop_scale = {scale:.6f}\n")
     fh.write("province,province_zh,pop_start,urban_share,radicalism,yield_index,basis\n")
-    for k, (zh, urb, rad, summer, yi) in EST.items():
-        pop = pop57[k] * start_total / national_1957
-        u = urb if k == "Shandong" else min(0.9, urb * f)
-        basis = "pop sourced (1957)" if k in known_1957 else "pop estimate (1953 census grown)"
-        fh.write(f"{k},{zh},{pop:.0f},{u:.4f},{rad},{yi},{basis}; other columns estimates\n")
+    for k, (zh, _, _, _, _, _) in UNITS.items():
+        rad = RADICALISM.get(k, 0.5)
+        basis[k].append("radicalism from evidence" if k in RADICALISM else "radicalism neutral (no evidence)")
+        fh.write(f"{k},{zh},{pop56[k] * scale:.0f},{share[k]:.4f},{rad},{yield_index[k]:.4f},{'; '.join(basis[k])}\n")
+
 calendar = root / "greatleap/data/harvest_calendar.csv"
 with calendar.open("w", encoding="utf-8", newline="") as fh:
     fh.write("# Harvest calendar by province: each grain season's planting month, harvest month (1-12) and share of the\n")
@@ -90,8 +153,7 @@ with calendar.open("w", encoding="utf-8", newline="") as fh:
     fh.write("# share: ESTIMATE of the summer crop's share of annual grain (small in the single-crop northeast and northwest).\n")
     fh.write("# A season whose share is below 0.2 is not planned on when stocks are spread to the next harvest (greatleap.calendar).\n")
     fh.write("province,season,planting_month,harvest_month,share\n")
-    for k, (zh, urb, rad, summer, yi) in EST.items():
+    for k, (_, _, summer, _, _, _) in UNITS.items():
         fh.write(f"{k},summer,10,6,{summer}\n")
         fh.write(f"{k},autumn,4,10,{round(1.0 - summer, 4)}\n")
-print(calendar, "written")
-print(out, "written;", len(EST), "units; total", sum(pop57.values()) / 1e6)
+print(out, "and", calendar, f"written; {len(UNITS)} units; pop_scale {scale:.4f}; total {sum(pop56.values()) * scale / 1e6:.2f} M")

@@ -47,12 +47,14 @@ def test_result_folders_respect_the_umask(tmp_path):
 
 
 def test_a_full_disk_names_device_and_file_and_leaves_nothing(tmp_path, monkeypatch):
-    def full(self, path, *args, **kwargs):
+    import pyarrow.parquet as pq
+
+    def full(table, path, *args, **kwargs):
         with open(path, "wb") as f:
             f.write(b"PAR1 partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    monkeypatch.setattr(pq, "write_table", full)
     result = runner.invoke(app, ["run", str(short_file(tmp_path)), "--scale", "100000", "--out", str(tmp_path / "o")])
     assert result.exit_code == 1, result.output
     line = [x for x in result.output.splitlines() if "error" in x]

@@ -10,7 +10,7 @@ def test_tables_are_tidy_and_complete(historical):
     t = historical.tables()
     assert len(t["monthly_national"]) == 120
     assert set(t["monthly_province"].sector) == {"rural", "urban"}
-    assert t["monthly_province"].province.nunique() == 28
+    assert t["monthly_province"].province.nunique() == 29
     ap = t["annual_province"]
     assert set(ap.sector) == {"total", "rural", "urban"} and ap.year.nunique() == 10
     assert {"cdr_registered", "cbr_true", "harvest_mt", "reported_province_mt", "rural_retention_kg"} <= set(ap.columns)

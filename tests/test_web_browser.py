@@ -116,7 +116,7 @@ def test_honest_reporting_lowers_deaths_and_the_link_reproduces_the_page(server,
     true_cdr = _trace(page, "chart-deaths", "true")
     official = _trace(page, "chart-deaths", "official (registered)")
     assert true_cdr[1960] > 2 * true_cdr[1957] and official[1960] == pytest.approx(25.43, abs=0.1)
-    assert len(page.evaluate("document.getElementById('chart-provinces').data[1].y")) == 28
+    assert len(page.evaluate("document.getElementById('chart-provinces').data[1].y")) == 29
 
     renders = int(page.get_attribute("body", "data-renders"))
     slider = page.locator("#in-honest_reporting")

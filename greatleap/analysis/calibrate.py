@@ -104,9 +104,12 @@ def current_values(scenario, specs: list[dict]) -> dict[str, float]:
 
 def evaluate_params(base: dict, specs: list[dict], params: dict[str, float], targets: pd.DataFrame,
                     seeds: list[int], scale: float) -> tuple[float, int]:
-    """(score, targets passed) of an ensemble run with ``params``; raises RuntimeError if a run fails."""
+    """(objective, targets passed) of an ensemble run with ``params``; raises RuntimeError if a run fails.
+
+    The objective (:func:`greatleap.analysis.targets.objective`) is the weighted share of counted
+    targets missed plus a small pull toward the centres: its optimum is the best pass count."""
     from greatleap.analysis.ensemble import run_one
-    from greatleap.analysis.targets import evaluate, passed_count, score
+    from greatleap.analysis.targets import evaluate, objective, passed_count
 
     data = apply_params(base, params)
     runs = []
@@ -116,7 +119,7 @@ def evaluate_params(base: dict, specs: list[dict], params: dict[str, float], tar
             raise RuntimeError(outcome.error)
         runs.append(outcome.tables)
     ev = evaluate(targets, runs)
-    return score(ev), passed_count(ev)[0]
+    return objective(ev), passed_count(ev)[0]
 
 
 def objective_for(base: dict, specs: list[dict], targets: pd.DataFrame, seeds: list[int], scale: float):

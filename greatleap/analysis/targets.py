@@ -18,10 +18,11 @@ import pandas as pd
 from greatleap import data
 
 TARGETS_FILE = resources.files("greatleap.data") / "targets.toml"
-VINTAGES = ("official", "banister")
+VINTAGES = ("official", "banister", "wpp")
+HEADLINE_COLUMNS = ("excess_deaths_true_1958_1961",)
 _SERIES_KEYS = {"name", "vintage", "column", "table", "province", "sector", "file", "field", "multiply", "divide_by",
                 "wide_variable", "long_province", "years", "tolerance", "tolerance_by_year", "relative", "weight", "unit",
-                "counted"}
+                "counted", "provinces", "min_tolerance", "long_filter"}
 _SCALAR_KEYS = {"name", "column", "table", "year", "lower", "upper", "weight", "unit", "source", "counted"}
 
 
@@ -64,6 +65,10 @@ def _observed(entry: dict, where: str, own_folder: Path | None = None) -> pd.Ser
     else:
         if "long_province" in entry:
             frame = frame[frame.province == entry["long_province"]]
+        for col, wanted in entry.get("long_filter", {}).items():  # e.g. indicator = "outflow_diaochu"
+            if col not in frame.columns:
+                raise TargetError(f"{where}: long_filter column {col!r} not in {entry['file']}")
+            frame = frame[frame[col].astype(str) == str(wanted)]
         for col in [entry.get("field"), entry.get("divide_by")]:
             if col is not None and col not in frame.columns:
                 raise TargetError(f"{where}: field {col!r} not in {entry['file']}; allowed: {list(frame.columns)}")
@@ -71,6 +76,8 @@ def _observed(entry: dict, where: str, own_folder: Path | None = None) -> pd.Ser
         if "divide_by" in entry:
             out = out / pd.to_numeric(frame[entry["divide_by"]], errors="coerce")
         out.index = frame.year.astype(int)
+        out = out[out.notna()]
+        out = out[~out.index.duplicated(keep="first")]  # several sources for a year: the first in the file
     return out * float(entry.get("multiply", 1.0))
 
 
@@ -96,7 +103,20 @@ def load_targets(path: str | Path | None = None, vintage: str = "official") -> p
             raise TargetError(f"targets file {label}: {table} = {str(entries)[:60]!r}; allowed: [[{table}]] tables")
     rows = []
     chosen = {}
-    for i, entry in enumerate(spec.get("series", [])):
+    expanded = []
+    for entry in spec.get("series", []):  # a list of provinces is one entry per province
+        provinces = entry.get("provinces") if isinstance(entry, dict) else None
+        if provinces is None:
+            expanded.append(entry)
+            continue
+        if not (isinstance(provinces, list) and provinces and all(isinstance(p, str) for p in provinces)):
+            raise TargetError(f"targets file {label}: series {entry.get('name', '?')}: provinces = {provinces!r}; "
+                              f"allowed: a list of province names")
+        for prov in provinces:
+            one = {k: v for k, v in entry.items() if k != "provinces"}
+            one.update({"province": prov, "long_province": prov})
+            expanded.append(one)
+    for i, entry in enumerate(expanded):
         where = f"targets file {label}: series.{i} ({entry.get('name', '?')})"
         bad = set(entry) - _SERIES_KEYS
         if bad:
@@ -143,6 +163,7 @@ def load_targets(path: str | Path | None = None, vintage: str = "official") -> p
             obs = float(observed.loc[year])
             tol = float(entry.get("tolerance_by_year", {}).get(str(year), entry["tolerance"]))
             half = tol * abs(obs) if entry.get("relative", False) else tol
+            half = max(half, float(entry.get("min_tolerance", 0.0)))
             rows.append({"name": entry["name"], "table": entry.get("table", "annual_national"),
                          "column": entry["column"], "province": entry.get("province"), "sector": entry.get("sector"),
                          "year": year, "observed": obs, "lower": obs - half, "upper": obs + half,
@@ -184,13 +205,27 @@ def simulated_values(targets: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> 
     nat = tables["annual_national"].set_index("year")
     prov = tables.get("annual_province")
     prov_idx = prov.set_index(["province", "sector", "year"]) if prov is not None else None
+    heads = headline_values(tables) if (targets.table == "headline").any() else {}
     for k, row in enumerate(targets.itertuples(index=False)):
-        if row.table == "annual_national":
+        if row.table == "headline":
+            out[k] = heads.get(row.column, np.nan)
+        elif row.table == "annual_national":
             if row.year in nat.index:
                 out[k] = nat.at[row.year, row.column]
         elif prov_idx is not None and (row.province, row.sector, row.year) in prov_idx.index:
             out[k] = prov_idx.at[(row.province, row.sector, row.year), row.column]
     return out
+
+
+def headline_values(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Scalar outcomes of a run that targets may name (table = "headline"): true excess deaths
+    1958-61 in millions against the run's 1957 death rate (the demographic reconstructions' period)."""
+    a = tables["annual_national"].set_index("year")
+    if not {1957, 1958, 1961} <= set(a.index):
+        return {}
+    sel = a.loc[1958:1961]
+    excess = sel.deaths.sum() - a.at[1957, "cdr_true"] / 1000 * sel.population_mean.sum()
+    return {"excess_deaths_true_1958_1961": float(excess) / 1e6}
 
 
 def evaluate(targets: pd.DataFrame, runs: Sequence[dict[str, pd.DataFrame]]) -> pd.DataFrame:
@@ -228,6 +263,17 @@ def score(evaluated: pd.DataFrame) -> float:
     centre; 1 = at its edge)."""
     e = counted(evaluated).dropna(subset=["normalised_error"])
     return float((e.weight * e.normalised_error ** 2).sum() / max(e.weight.sum(), 1e-12))
+
+
+def objective(evaluated: pd.DataFrame) -> float:
+    """What calibration minimises, so that its optimum is the best pass count: the weighted share of
+    counted targets missed, plus a small pull toward the centres (a tenth of :func:`score`, capped) that
+    breaks ties and guides the search while nothing changes the count."""
+    e = counted(evaluated).dropna(subset=["normalised_error"])
+    w = e.weight.to_numpy()
+    missed = float((w * ~e.passed.to_numpy()).sum() / max(w.sum(), 1e-12))
+    pull = float((w * np.minimum(e.normalised_error.to_numpy() ** 2, 25.0)).sum() / max(w.sum(), 1e-12))
+    return missed + 0.01 * pull
 
 
 def _finite(value: object, low: float) -> bool:

@@ -57,14 +57,14 @@ def _numeric(frame: pd.DataFrame, name: str, cols: tuple[str, ...]) -> pd.DataFr
 
 @lru_cache(maxsize=None)
 def provinces() -> pd.DataFrame:
-    """The 28 provincial units of 1958: pop_start (persons, Jan 1957), urban_share, radicalism, yield_index."""
+    """The provincial units (28 of 1958, Tianjin apart): pop_start (persons, Jan 1957), urban_share, radicalism, yield_index."""
     cols = ("pop_start", "urban_share", "radicalism", "yield_index")
     frame = read_sourced_csv("provinces_1958.csv", ("province", "province_zh") + cols, where=PACKAGE_DATA)
     frame = _numeric(frame, "provinces_1958.csv", cols)
-    for col in cols[1:]:
-        bad = (frame[col] < 0) | (frame[col] > 2)
+    for col, hi in (("urban_share", 1.0), ("radicalism", 1.0), ("yield_index", 5.0)):
+        bad = (frame[col] < 0) | (frame[col] > hi)
         if bad.any():
-            raise DataError(f"provinces_1958.csv: column {col!r} row {int(np.flatnonzero(bad)[0]) + 1} outside 0..2")
+            raise DataError(f"provinces_1958.csv: column {col!r} row {int(np.flatnonzero(bad)[0]) + 1} outside 0..{hi:g}")
     return frame
 
 
@@ -167,3 +167,19 @@ def grain_series() -> pd.DataFrame:
                         "rural_retention_kg": old.rural_retention_pc_kg,
                         "urban_pop": old.pop_urban_10k / 100.0, "rural_pop": old.pop_rural_10k / 100.0})
     return out.merge(old, on="year", how="outer").sort_values("year").reset_index(drop=True)
+
+
+@lru_cache(maxsize=None)
+def provincial_disasters() -> pd.DataFrame:
+    """Flags (1 = named as severely hit by drought or flood) by province (rows, in the order of
+    :func:`provinces`) and harvest year (columns 1958-1961); 0 where not named."""
+    name = "provincial_disasters_1958_1961.csv"
+    frame = read_sourced_csv(name, ("province",))
+    years = [c for c in frame.columns if c != "province"]
+    unknown = set(frame.province) - set(provinces().province)
+    if unknown:
+        raise DataError(f"{name}: province(s) {sorted(unknown)} are not provincial units")
+    frame = _numeric(frame, name, tuple(years)).fillna(0.0)
+    out = frame.set_index("province").reindex(provinces().province).fillna(0.0)
+    out.columns = [int(y) for y in years]
+    return out

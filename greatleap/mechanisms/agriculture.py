@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from greatleap import data
 from greatleap.calendar import harvest_calendar
 from greatleap.levers import LEVER_INDEX, parse_month
-from greatleap.mechanisms.base import Mechanism, Series, member_power, per_member, scalar_pow, uniform_or_mean
+from greatleap.mechanisms.base import (Mechanism, Series, by_province, member_power, per_member, scalar_pow,
+                                      uniform_or_mean)
 from greatleap.streams import STREAM_WEATHER, normal_array
 
 MAX_LABOR_RATIO = 1.3       # field labor above the 1957 norm helps up to this ratio
@@ -56,7 +58,9 @@ class Agriculture(Mechanism):
         start = parse_month(sim.scenarios[0].run.start) // 12
         self.first_year = start
         years = range(start, parse_month(sim.scenarios[0].run.end) // 12 + 1)
-        self.weather = np.stack([self._weather(s, years, geo.n_provinces) for s in sim.scenarios])
+        potential_p = by_province(w.places.potential[:, : geo.n_communes], geo.commune_province, geo.n_provinces)
+        self.weather = np.stack([self._weather(s, years, geo.n_provinces, potential_p[m])
+                                 for m, s in enumerate(sim.scenarios)])
         self.weather_national = np.array([[s.agriculture.weather.get(y, 1.0) for y in years] for s in sim.scenarios])
         for key, meaning in FACTORS.items():
             w.national.add(f"factor_{key}", fill=1.0, unit="ratio",
@@ -64,13 +68,18 @@ class Agriculture(Mechanism):
         w.national.add("harvested", np.uint8, 0, "flag", "1 if a harvest came in this month", self.name)
 
     @staticmethod
-    def _weather(scenario, years, n_provinces: int) -> np.ndarray:
-        """Weather factor by year and province: national factor x provincial lognormal noise."""
-        sd = scenario.agriculture.weather_province_sd
+    def _weather(scenario, years, n_provinces: int, potential: np.ndarray) -> np.ndarray:
+        """Weather factor by year and province: the national factor shared out by the provinces named as hit
+        by drought or flood that year (``disaster_severity`` lower where named, the grain-weighted national mean
+        kept), x provincial lognormal noise."""
+        agri = scenario.agriculture
+        sd, flags = agri.weather_province_sd, data.provincial_disasters()
         out = []
         for year in years:
+            hit = 1.0 - agri.disaster_severity * (flags[year].to_numpy() if year in flags.columns else np.zeros(n_provinces))
+            share = hit / (np.sum(hit * potential) / np.sum(potential))
             z = normal_array(scenario.run.seed, STREAM_WEATHER, year, np.arange(n_provinces, dtype=np.int64))
-            out.append(scenario.agriculture.weather.get(year, 1.0) * np.exp(sd * z - 0.5 * sd * sd))
+            out.append(agri.weather.get(year, 1.0) * share * np.exp(sd * z - 0.5 * sd * sd))
         return np.stack(out)
 
     def produce(self, world, month) -> None:

@@ -1,8 +1,9 @@
 """Communes and cities: the places people live in, their grain stocks, and storage losses.
 
-Each province has synthetic rural communes (about ``run.agents_per_commune`` agents each, at
-most ``run.max_communes`` in all: ~25,000 people's communes existed from late 1958) and one
-city. A commune's yield potential is its rural people x the province's yield index x a
+Each province has synthetic rural communes (``run.communes`` in all, shared among provinces by
+rural population, the same number at every scale, so that the spread of commune conditions does
+not change with the scale; fewer where a commune would have fewer than
+``run.min_agents_per_commune`` agents) and one city. A commune's yield potential is its rural people x the province's yield index x a
 lognormal commune factor, scaled so the nation grows ``agriculture.grain_base_mt`` in 1957
 conditions. Stocks (kg, real) start at ``initial_stock_cover`` x consumption until the next
 harvest (~18 kg grain/person/month) and lose ``storage_loss_per_month`` each month.
@@ -62,7 +63,7 @@ def layout(scenario) -> Layout:
     per_prov = _largest_remainder(n_agents, prov.pop_start.to_numpy(float))
     urban = np.minimum(np.round(per_prov * prov.urban_share.to_numpy()).astype(np.int64), per_prov - 20)
     rural = per_prov - urban
-    n_communes = int(np.clip(rural.sum() // run.agents_per_commune, n_prov, run.max_communes))
+    n_communes = int(np.clip(min(run.communes, rural.sum() // run.min_agents_per_commune), n_prov, None))
     communes_per_prov = np.maximum(1, _largest_remainder(n_communes, rural.astype(float)))
     n_communes = int(communes_per_prov.sum())  # keep the total after forcing one commune per province
     first = np.concatenate([[0], np.cumsum(communes_per_prov)[:-1]]).astype(np.int32)

@@ -16,7 +16,7 @@ import numpy as np
 
 from greatleap import data
 from greatleap.curves import interpolate, tabulate
-from greatleap.mechanisms.base import Mechanism, Series
+from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
 from greatleap.mechanisms.mortality import urban_mix
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_PREGNANCY, uniform_array
@@ -45,18 +45,19 @@ def conception_probability(base, multiplier, is_city, urban_factor, depletion, i
     return p * interpolate(amenorrhoea_curves, member, hunger)
 
 
-def timing_multiplier(fert, diverted_share: float, postponed: float, baseline: float, population: float) -> float:
-    """National multiplier on conception: spouses apart on the campaigns, catch-up of postponed births.
+def timing_multiplier(separation_effect, catchup_strength, diverted_share, postponed, baseline, population):
+    """Multiplier on conception: spouses apart on the campaigns, catch-up of postponed births.
 
-    ``baseline``: births per person-month at 1957 fertility; ``population``: agents now.
+    Arrays broadcast together; ``baseline``: births per person-month at 1957 fertility;
+    ``population``: agents now; ``postponed``: births put off (agents).
     """
-    catchup = 1.0 + fert.catchup_strength * postponed / (baseline * 12.0 * max(population, 1.0))
-    return max(0.0, 1.0 - fert.separation_effect * diverted_share) * min(catchup, MAX_CATCHUP)
+    catchup = 1.0 + catchup_strength * postponed / (baseline * 12.0 * np.maximum(population, 1.0))
+    return np.maximum(0.0, 1.0 - separation_effect * diverted_share) * np.minimum(catchup, MAX_CATCHUP)
 
 
-def postponed_after(fert, postponed: float, baseline: float, population: float, births: float) -> float:
+def postponed_after(catchup_decay, postponed, baseline, population, births):
     """Postponed births after a month: the stock decays; births hunger prevented join it."""
-    return postponed * (1.0 - fert.catchup_decay) + max(0.0, baseline * population - births)
+    return postponed * (1.0 - catchup_decay) + np.maximum(0.0, baseline * population - births)
 
 
 def conception_table(scenario, pyramid: np.ndarray, urban_share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -99,9 +100,9 @@ class Fertility(Mechanism):
         w, lay = sim.world, sim.layout
         w.people.add("preg", np.int8, 0, "months", ">0 months pregnant, <0 months postpartum-infecund, 0 at risk", self.name)
         w.places.add("births", np.int64, 0, "agents", "births this month", self.name)
-        w.national.add("postponed_births", unit="agents", meaning="births hunger put off, not yet made up", owner=self.name)
-        w.national.add("fertility_multiplier", fill=1.0, unit="ratio",
-                       meaning="national timing of conceptions (separation, catch-up)", owner=self.name)
+        w.provinces.add("postponed_births", unit="agents", meaning="births hunger put off, not yet made up", owner=self.name)
+        w.places.add("fertility_multiplier", fill=1.0, unit="ratio",
+                     meaning="timing of conceptions: spouses apart, catch-up", owner=self.name)
         urban_share = float(lay.urban.sum() / lay.n_agents)
         pyramid = sim.mechanism("demography").pyramid
         tables = [conception_table(s, pyramid, urban_share) for s in sim.scenarios]
@@ -116,29 +117,29 @@ class Fertility(Mechanism):
         self.amenorrhoea = np.stack([
             tabulate(lambda d, z=s.fertility.hunger_zero_depletion, e=s.fertility.hunger_exponent: max(0.0, 1.0 - d / z) ** e)
             for s in sim.scenarios])
-        self.baseline = np.array([s.population.registered_cbr_1957 / 1000.0 / 12.0
-                                  / completeness(s.registration.birth_completeness, 1957) for s in sim.scenarios])
-        self.fert = [s.fertility for s in sim.scenarios]
+        self.baseline = per_member([s.population.registered_cbr_1957 / 1000.0 / 12.0
+                                    / completeness(s.registration.birth_completeness, 1957) for s in sim.scenarios])
+        fp = sim.params.fertility
+        self.separation, self.catchup = per_member(fp.separation_effect), per_member(fp.catchup_strength)
+        self.decay = per_member(fp.catchup_decay)
 
     def hazards(self, world, month) -> None:
-        """Conception timing: spouses apart on the campaigns; catch-up of postponed births."""
-        n = world.national
-        diverted = (world.provinces.furnace_share[:, 0] + world.provinces.water_share[:, 0]).tolist()
-        population = world.places.pop.sum(axis=1).tolist()
-        n.fertility_multiplier[:] = [
-            timing_multiplier(f, d, postponed, base, float(pop))
-            for f, d, postponed, base, pop in zip(self.fert, diverted, n.postponed_births.tolist(), self.baseline.tolist(),
-                                                  population)]
+        """Conception timing by place: spouses apart on the campaigns (communes), catch-up of postponed births."""
+        geo, pv = world.geo, world.provinces
+        diverted = np.where(geo.place_is_city == 1, 0.0,
+                            (pv.furnace_share + pv.water_share)[:, geo.place_province])
+        pop = by_province(world.places.pop.astype(float), geo.place_province, geo.n_provinces)
+        world.places.fertility_multiplier[:] = timing_multiplier(
+            self.separation, self.catchup, diverted, pv.postponed_births[:, geo.place_province], self.baseline,
+            pop[:, geo.place_province])
 
     def account(self, world, month) -> None:
-        """Births that hunger prevented join the stock of postponed births, which decays."""
-        n = world.national
-        births = world.places.births.sum(axis=1).tolist()
-        population = world.places.pop.sum(axis=1).tolist()
-        n.postponed_births[:] = [
-            postponed_after(f, postponed, base, float(pop), float(b))
-            for f, postponed, base, pop, b in zip(self.fert, n.postponed_births.tolist(), self.baseline.tolist(),
-                                                  population, births)]
+        """Births that hunger prevented join each province's stock of postponed births, which decays."""
+        geo, pl = world.geo, world.places
+        pop = by_province(pl.pop.astype(float), geo.place_province, geo.n_provinces)
+        births = by_province(pl.births.astype(float), geo.place_province, geo.n_provinces)
+        world.provinces.postponed_births[:] = postponed_after(self.decay, world.provinces.postponed_births, self.baseline,
+                                                              pop, births)
 
     def series(self) -> list[Series]:
         return [Series("births", "persons", "births this month", "province_sector", lambda w: w.places.births, per_agent=True),

@@ -1,35 +1,54 @@
-"""State grain: the centre's and the provinces' granaries, urban supply, trade, other use, relief.
+"""State grain: each province's granaries and the centre's, with the flows between them.
 
-Each month the state granary gains procurement and imports and pays out, in this order of
-priority, urban rations (lever ``urban_ration`` x urban people), exports (lever ``exports``),
-other state use (army, industry, feed: ``state_other_use_mt``) and storage losses. Relief
-(resale to deficit communes) covers a commune's projected shortfall until the next harvest
-(need x months left - stock), as far as the budget above the reserve floor
-(``relief_share_per_month`` of the stock above ``state_reserve_floor_mt``) and the political
-climate (lever ``relief``) allow; the centre discounts the shortfall of a commune by the
-inflation it believes in that commune's reports (a place that claimed a bumper crop is not
-short), and it answers inflated head counts (``registration.population_inflation``).
-Province granaries are accounts of their own (empty in the historical scenario: all state grain
-is pooled at the centre). Units: kg (real).
+Procurement goes into the province's granary. Each month, in order of priority:
+1. the province feeds its city (lever ``urban_ration`` x urban people), calling on the centre for
+   what its own granary lacks; if the centre is short too, the city gets less;
+2. the centre pays exports (lever ``exports``) and other state use (army, industry:
+   ``state_other_use_mt``), taking from provinces' surpluses when its own stock runs short;
+3. resales to rural communes short of grain (projected shortfall until the next harvest: need x
+   months left - stock): (a) routine resales, a share ``resale_share`` of all that was procured,
+   sold back over the months to the next harvest to the communes short of grain wherever they are
+   (grain moved from surplus to deficit provinces and communes, cash-crop and disaster areas:
+   Shandong, a deficit province, resold 56-71 bn jin a year in 1957-59 against 51-75 bn jin
+   procured); (b) relief beyond that, on the state's view of the shortfall (discounted by the
+   inflation the centre believes in the commune's reports, scaled by the political climate, lever
+   ``relief``), within a budget of the provinces' grain above their reserves
+   (``province_reserve_months`` of urban demand) and the centre's above ``state_stock_target_mt``.
+   Resales are paid from the commune's province's granary, then the centre's, then other
+   provinces' (an inter-provincial transfer);
+4. each province sends ``outflow_share_per_month`` of its grain above the reserve to the centre
+   (more in radical provinces: the centre's outflow tasks were met hardest where leaders were
+   zealous, Sichuan's above all);
+5. storage losses. Imports arrive at the centre. Grain is raw (unhusked), kg.
+Shandong's account 1957-61 (procurement, resales) and Sichuan's outflows are in
+``provincial_grain_panel.csv``; the state's stocks before the summer harvests of 1959 and 1960
+(28.6 and 19.1 Mt of trade grain) are validation targets.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from greatleap.calendar import harvest_calendar
-from greatleap.mechanisms.base import Mechanism, Series, per_member
+from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
 
 _FLOWS = ("urban_supply", "urban_demand", "exports", "imports", "state_other_use", "state_loss")
 
 
 def relief_claims(need_kg, months_left, stock, relief_lever, believed_inflation):
-    """What the centre believes each commune lacks per month until the next harvest (kg)."""
+    """What the state believes each commune lacks per month until the next harvest (kg)."""
     shortfall = np.maximum(0.0, need_kg * months_left - stock) / np.maximum(months_left, 1)
     return shortfall * relief_lever / (1.0 + believed_inflation)
 
 
+def draw(stock, amount):
+    """Take ``amount`` from ``stock`` as far as it goes (arrays; stock is changed); returns what was taken."""
+    taken = np.minimum(amount, np.maximum(stock, 0.0))
+    stock -= taken
+    return taken
+
+
 class Granaries(Mechanism):
-    """The state's grain accounts and their monthly flows."""
+    """The state's grain: provincial granaries, the centre, urban supply, resales, outflows, trade."""
     name = "granaries"
     phases = ("supply",)
     accounts = ("state_other_use", "exports", "imports", "state_loss")
@@ -37,53 +56,111 @@ class Granaries(Mechanism):
     def init(self, sim) -> None:
         w = sim.world
         w.national.add("state_stock", unit="kg", meaning="grain in the centre's granaries", owner=self.name)
-        w.provinces.add("granary", unit="kg", meaning="grain in the province's own granaries", owner=self.name)
+        w.national.add("resale_due", unit="kg", meaning="routine resales still owed to rural communes this season",
+                       owner=self.name)
+        for key, meaning in (("granary", "grain in the province's state granaries"),
+                             ("outflow", "grain sent to the centre this month (negative: received)"),
+                             ("urban_shortfall", "urban ration the state could not supply this month")):
+            w.provinces.add(key, unit="kg", meaning=meaning, owner=self.name)
         for key in _FLOWS:
             w.national.add(key, unit="kg/month", meaning=key.replace("_", " "), owner=self.name)
-        w.places.add("relief", unit="kg/month", meaning="relief grain resold to the place", owner=self.name)
+        w.places.add("relief", unit="kg/month", meaning="grain the state resold to the place", owner=self.name)
         pp = sim.params.procurement
         w.national.state_stock[:] = pp.initial_state_stock_mt * 1e9
         self.other_use_kg = pp.state_other_use_mt * 1e9 / 12.0
-        self.loss_rate = pp.state_storage_loss_per_month
-        self.floor_kg = pp.state_reserve_floor_mt * 1e9
-        self.relief_share = pp.relief_share_per_month
+        self.loss_rate = per_member(pp.state_storage_loss_per_month)
+        self.target_kg = pp.state_stock_target_mt * 1e9
+        self.relief_share = per_member(pp.relief_share_per_month)
+        self.reserve_months = per_member(pp.province_reserve_months)
+        self.resale_share = per_member(pp.resale_share)
+        self.outflow_share = np.minimum(1.0, per_member(pp.outflow_share_per_month) * np.maximum(
+            0.0, 1.0 + per_member(pp.radical_outflow_gain) * (w.provinces.radicalism - 0.5)))
         self.count_inflation = per_member(1.0 + sim.params.registration.population_inflation)
         self.calendar = harvest_calendar()
 
     def supply(self, world, month) -> None:
-        """Procurement and imports in; urban rations, exports, other use, losses and relief out."""
-        n, pl, geo, nc = world.national, world.places, world.geo, world.geo.n_communes
-        stock = n.state_stock
-        stock += pl.procured.sum(axis=1)
-        n.imports[:] = month.national("imports") * 1e6
-        stock += n.imports
-        n.urban_demand[:] = month.national("urban_ration") * (pl.pop[:, nc:] * world.scale).sum(axis=1)
-        n.urban_supply[:] = np.minimum(n.urban_demand, np.maximum(stock, 0.0))
-        stock -= n.urban_supply
-        n.exports[:] = np.minimum(month.national("exports") * 1e6, np.maximum(stock, 0.0))
-        stock -= n.exports
-        n.state_other_use[:] = np.minimum(self.other_use_kg, np.maximum(stock, 0.0))
-        stock -= n.state_other_use
-        n.state_loss[:] = stock * self.loss_rate
-        stock -= n.state_loss
-        budget = np.maximum(0.0, stock - self.floor_kg) * self.relief_share
+        """Procurement and imports in; urban rations, exports, other use, resales, outflows and losses out."""
+        n, pl, pv, geo, nc = world.national, world.places, world.provinces, world.geo, world.geo.n_communes
         prov = geo.commune_province
-        claims = relief_claims(pl.grain_need_kg[:, :nc] * self.count_inflation,
-                               self.calendar.months_to_next_harvest(month.month)[prov], pl.stock[:, :nc],
-                               month.lever("relief")[:, prov], pl.believed_inflation[:, :nc])
-        total = claims.sum(axis=1)
-        share = np.where(total > 0, np.minimum(1.0, budget / np.where(total > 0, total, 1.0)), 0.0)
-        pl.relief[:, :nc] = claims * share[:, None]
-        stock -= pl.relief[:, :nc].sum(axis=1)
+        centre, granary = n.state_stock, pv.granary
+        procured = by_province(pl.procured[:, :nc], prov, geo.n_provinces)
+        granary += procured
+        n.resale_due[:] += self.resale_share[:, 0] * procured.sum(axis=1)
+        months_left = self.calendar.months_to_next_harvest(month.month)
+        n.imports[:] = month.national("imports") * 1e6
+        centre += n.imports
+        # 1. cities: the province's own granary, then the centre
+        demand = month.national("urban_ration")[:, None] * pl.pop[:, nc:] * world.scale
+        own = draw(granary, demand)
+        from_centre = draw(centre, (demand - own).sum(axis=1))
+        shortfall = demand - own
+        share = np.divide(from_centre, shortfall.sum(axis=1), out=np.zeros_like(from_centre),
+                          where=shortfall.sum(axis=1) > 0)
+        supplied = own + shortfall * share[:, None]
+        pv.urban_shortfall[:] = demand - supplied
+        n.urban_demand[:], n.urban_supply[:] = demand.sum(axis=1), supplied.sum(axis=1)
+        # 2. exports and other state use, from the centre, then from provincial surpluses
+        for key, amount in (("exports", month.national("exports") * 1e6), ("state_other_use", self.other_use_kg)):
+            got = draw(centre, amount)
+            got += self._call_on_provinces(granary, amount - got)
+            getattr(n, key)[:] = got
+        # 3. resales to rural communes by their shortfall: routine resales (a share of procurement, wherever
+        # the shortfall is), then relief as the political climate and the believed reports allow
+        need = pl.grain_need_kg[:, :nc]
+        shortfall_c = relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc], 1.0, 0.0)
+        due_now = n.resale_due / max(int(np.max(months_left)), 1)
+        routine = shortfall_c * np.minimum(1.0, np.divide(due_now, shortfall_c.sum(axis=1), out=np.zeros_like(due_now),
+                                                          where=shortfall_c.sum(axis=1) > 0))[:, None]
+        claims = np.maximum(0.0, relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc],
+                                               month.lever("relief")[:, prov], pl.believed_inflation[:, :nc]) - routine)
+        budget = np.maximum(0.0, granary - self.reserve_months * demand).sum(axis=1) * self.relief_share[:, 0] \
+            + np.maximum(0.0, centre - self.target_kg) * self.relief_share[:, 0]
+        claims = claims * np.minimum(1.0, np.divide(budget, claims.sum(axis=1), out=np.zeros_like(budget),
+                                                    where=claims.sum(axis=1) > 0))[:, None]
+        wanted = by_province(routine + claims, prov, geo.n_provinces)
+        paid_p = draw(granary, wanted)            # the province's own granary first,
+        from_centre_r = draw(centre, (wanted - paid_p).sum(axis=1))   # then the centre,
+        from_centre_r += self._call_on_provinces(granary, (wanted - paid_p).sum(axis=1) - from_centre_r)  # then others
+        short = wanted - paid_p
+        cover = np.divide(from_centre_r, short.sum(axis=1), out=np.zeros_like(from_centre_r), where=short.sum(axis=1) > 0)
+        received = shortfall * share[:, None] + short * cover[:, None]  # from the centre: city rations, resales
+        got = np.divide(paid_p + short * cover[:, None], wanted, out=np.zeros_like(paid_p), where=wanted > 0)
+        pl.relief[:, :nc] = (routine + claims) * got[:, prov]
+        n.resale_due[:] = np.maximum(0.0, n.resale_due - (routine * got[:, prov]).sum(axis=1))
         pl.stock[:, :nc] += pl.relief[:, :nc]
+        # 4. outflows of provincial surpluses to the centre
+        sent = np.maximum(0.0, granary - self.reserve_months * demand) * self.outflow_share
+        granary -= sent
+        centre += sent.sum(axis=1)
+        pv.outflow[:] = sent - received
+        # 5. storage losses
+        lost_p, lost_c = granary * self.loss_rate, centre * self.loss_rate[:, 0]
+        granary -= lost_p
+        centre -= lost_c
+        n.state_loss[:] = lost_p.sum(axis=1) + lost_c
+
+    @staticmethod
+    def _call_on_provinces(granary, amount):
+        """Take ``amount`` (members,) from provincial granaries, in proportion to what they hold above zero."""
+        held = np.maximum(granary, 0.0)
+        total = held.sum(axis=1)
+        take = np.minimum(amount, total)
+        frac = np.divide(take, total, out=np.zeros_like(take), where=total > 0)
+        granary -= held * frac[:, None]
+        return take
 
     def series(self) -> list[Series]:
         out = [Series(key, "kg", f"{key.replace('_', ' ')} this month", "national", lambda w, k=key: getattr(w.national, k))
                for key in _FLOWS if key != "state_loss"]
         return out + [
-            Series("state_stock", "kg", "grain in state granaries (end of month)", "national",
+            Series("state_stock", "kg", "grain in state granaries, centre and provinces (end of month)", "national",
                    lambda w: w.national.state_stock + w.provinces.granary.sum(axis=1)),
+            Series("granary", "kg", "grain in the province's state granaries (end of month)", "province",
+                   lambda w: w.provinces.granary),
+            Series("outflow", "kg", "grain sent to the centre (negative: received) this month", "province",
+                   lambda w: w.provinces.outflow),
             Series("losses", "kg", "storage losses this month (places and state)", "national",
                    lambda w: w.places.losses.sum(axis=1) + w.national.state_loss),
-            Series("relief", "kg", "relief grain resold this month", "province_sector", lambda w: w.places.relief),
-            Series("relief", "kg", "relief grain resold this month", "national", lambda w: w.places.relief[:, : w.geo.n_communes].sum(axis=1))]
+            Series("relief", "kg", "grain resold to rural communes this month", "province_sector", lambda w: w.places.relief),
+            Series("relief", "kg", "grain resold to rural communes this month", "national",
+                   lambda w: w.places.relief[:, : w.geo.n_communes].sum(axis=1))]

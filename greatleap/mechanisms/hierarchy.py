@@ -1,8 +1,12 @@
 """Hierarchy: inflated reports at each level, the centre's belief, targets and procurement quotas.
 
-Commune report = Y x (1 + pi_c), pi_c = inflation_max x sigmoid(z),
+Commune report = Y x (1 + pi_c), pi_c = cap_c x sigmoid(z),
 z = bias + k_target (target/Y - 1) + k_campaign campaign + k_peer peer + k_radicalism radicalism_p
-    + k_anti_right anti_right + noise.
+    + k_anti_right anti_right + k_hunger depletion_c + noise.
+cap_c is the commune's own ceiling of plausible claims (``inflation_max`` x a lognormal factor
+fixed for the commune, sd ``cap_sd``): some cadres claimed ten times the harvest, others little.
+Where people are visibly starving (the commune's mean depletion), claims fall back toward the
+truth (``k_hunger`` < 0): 1959's claims were ~1.6x the harvest, 1960's close to it.
 Provinces add their own inflation; the centre believes the sum of provincial reports x
 (1 - scepticism). Each January the centre plans the year from last year's believed output:
 planned_c = believed_c x (1 + ambition) (the target cadres report against); the national quota
@@ -16,7 +20,7 @@ import numpy as np
 
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, member_power, per_member, scalar_pow
-from greatleap.streams import STREAM_REPORT_NOISE, normal_array
+from greatleap.streams import STREAM_REPORT_CAP, STREAM_REPORT_NOISE, normal_array
 
 TARGET_RATIO_RANGE = (-1.0, 5.0)  # target/harvest - 1 is clipped to this range in the inflation logit
 
@@ -25,16 +29,17 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def inflation(rp, target_ratio, campaign, peer, radicalism, anti_right, noise):
-    """Commune inflation pi (report/true - 1); rises with target pressure, climate, peers, zeal.
+def inflation(rp, target_ratio, campaign, peer, radicalism, anti_right, noise, depletion=0.0, cap=None):
+    """Commune inflation pi (report/true - 1); rises with target pressure, climate, peers, zeal;
+    falls where people starve. ``cap``: the communes' ceilings (default ``inflation_max``).
 
     ``rp``: the reporting parameters (a section view; each value (members,)).
     """
     z = (per_member(rp.bias) + per_member(rp.k_target) * np.clip(target_ratio - 1.0, *TARGET_RATIO_RANGE)
          + per_member(rp.k_campaign) * campaign + per_member(rp.k_peer) * peer
          + per_member(rp.k_radicalism) * radicalism + per_member(rp.k_anti_right) * anti_right
-         + per_member(rp.noise_sd) * noise)
-    return per_member(rp.inflation_max) * _sigmoid(z)
+         + per_member(rp.k_hunger) * depletion + per_member(rp.noise_sd) * noise)
+    return (per_member(rp.inflation_max) if cap is None else cap) * _sigmoid(z)
 
 
 def plan_quotas(believed, people, ambition, procurement_rate, eta):
@@ -77,6 +82,12 @@ class Hierarchy(Mechanism):
         w.national.add("believed", unit="kg", meaning="output the centre believes, this month's harvest", owner=self.name)
         w.national.add("believed_year", unit="kg", meaning="output the centre believes, this year", owner=self.name)
         w.national.add("plans_from_reports", np.uint8, 0, "flag", "1 once a year of reports exists", self.name)
+        w.places.add("inflation_cap", unit="ratio", meaning="the commune's ceiling of plausible inflation", owner=self.name)
+        nc = sim.geo.n_communes
+        for m, scen in enumerate(sim.scenarios):  # setup only: a persistent ceiling per commune
+            rp = scen.reporting
+            z = normal_array(scen.run.seed, STREAM_REPORT_CAP, 0, np.arange(nc, dtype=np.int64))
+            w.places.inflation_cap[m, :nc] = rp.inflation_max * np.exp(rp.cap_sd * z - 0.5 * rp.cap_sd ** 2)
         self.rp, self.eta = sim.params.reporting, sim.params.planning.progressive_eta
         self.yield_trend = sim.params.agriculture.yield_trend
         self.seeds = [s.run.seed for s in sim.scenarios]
@@ -103,17 +114,21 @@ class Hierarchy(Mechanism):
                           for seed in self.seeds])
         campaign, anti_right = month.lever("campaign"), month.lever("anti_right")
         radicalism = pv.radicalism
-        pi = inflation(self.rp, ratio, campaign[:, prov], pv.peer[:, prov], radicalism[:, prov], anti_right[:, prov], noise)
+        depletion = 1.0 - pl.reserve_sum[:, :nc] / np.maximum(pl.pop[:, :nc], 1)
+        pi = inflation(self.rp, ratio, campaign[:, prov], pv.peer[:, prov], radicalism[:, prov], anti_right[:, prov], noise,
+                       depletion, pl.inflation_cap[:, :nc])
         commune_reports = np.where(on, true_c * (1.0 + pi), 0.0)
         rp = self.rp
+        depletion_p = 1.0 - (by_province(pl.reserve_sum[:, :nc], prov, geo.n_provinces)
+                             / np.maximum(by_province(pl.pop[:, :nc].astype(float), prov, geo.n_provinces), 1.0))
         pi_prov = per_member(rp.province_inflation_max) * _sigmoid(
             per_member(rp.bias) + per_member(rp.k_campaign) * campaign + per_member(rp.k_radicalism) * radicalism
-            + per_member(rp.k_anti_right) * anti_right)
+            + per_member(rp.k_anti_right) * anti_right + per_member(rp.k_hunger) * depletion_p)
         province_reports = np.where(harvesting, by_province(commune_reports, prov, geo.n_provinces) * (1.0 + pi_prov), 0.0)
         scepticism = month.national("scepticism")
         believed = province_reports.sum(axis=1) * (1.0 - scepticism)
         counts = np.maximum(np.bincount(prov, minlength=geo.n_provinces), 1)
-        peer = by_province(pi, prov, geo.n_provinces) / counts / np.maximum(per_member(rp.inflation_max), 1e-9)
+        peer = by_province(pi / np.maximum(pl.inflation_cap[:, :nc], 1e-9), prov, geo.n_provinces) / counts
         pv.peer[:] = np.where(harvesting, peer, pv.peer)
         pl.believed_inflation[:, :nc] = np.where(
             on, np.maximum(0.0, (1.0 + pi) * per_member(1.0 - scepticism) - 1.0), pl.believed_inflation[:, :nc])

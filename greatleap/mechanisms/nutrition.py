@@ -60,13 +60,15 @@ def capacity_table(reserve_capacity_kcal: float) -> np.ndarray:
 
 
 def nongrain_share(rural_kcal: np.ndarray, urban_kcal: np.ndarray, private_plots: np.ndarray,
-                   place_is_city: np.ndarray) -> np.ndarray:
-    """Share of need met by non-grain food per place (members, places); rural kcal fall with the plots.
+                   place_is_city: np.ndarray, urban_from_plots=0.0) -> np.ndarray:
+    """Share of need met by non-grain food per place (members, places); it falls with the private
+    plots and sidelines, in the countryside and (by ``urban_from_plots``) in the cities they supplied.
 
-    ``rural_kcal``/``urban_kcal``: (members, 1); ``private_plots``: lever by place (members, places).
+    ``rural_kcal``/``urban_kcal``/``urban_from_plots``: (members, 1); ``private_plots``: lever by place.
     """
     rural = rural_kcal * ((1.0 - PLOT_SHARE_OF_NONGRAIN) + PLOT_SHARE_OF_NONGRAIN * private_plots)
-    kcal = np.where(place_is_city == 1, urban_kcal, rural)
+    urban = urban_kcal * ((1.0 - urban_from_plots) + urban_from_plots * private_plots)
+    kcal = np.where(place_is_city == 1, urban, rural)
     return np.minimum(kcal / REFERENCE_NEED_KCAL, MAX_NONGRAIN_SHARE)
 
 
@@ -111,11 +113,13 @@ class Nutrition(Mechanism):
                                         zip(nu.farm_work_extra_kcal.tolist(), nu.heavy_work_extra_kcal.tolist())])
         self.capacity = np.stack([capacity_table(c) for c in nu.reserve_capacity_kcal.tolist()])
         self.rural_kcal, self.urban_kcal = per_member(nu.nongrain_kcal_rural), per_member(nu.nongrain_kcal_urban)
+        self.urban_from_plots = per_member(nu.urban_nongrain_from_plots)
 
     def prepare(self, world, month) -> None:
         """Non-grain share of need, by place (private plots feed the countryside)."""
         plots = month.lever("private_plots")[:, world.geo.place_province]
-        world.places.nongrain_share[:] = nongrain_share(self.rural_kcal, self.urban_kcal, plots, world.geo.place_is_city)
+        world.places.nongrain_share[:] = nongrain_share(self.rural_kcal, self.urban_kcal, plots, world.geo.place_is_city,
+                                                        self.urban_from_plots)
 
     def series(self) -> list[Series]:
         return [Series(f"reserve_{sector}", "share of capacity", f"mean reserve of {sector} people", "national",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greatleap.mechanisms.base import Mechanism, Series
+from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.rules import rule
 
 
@@ -66,8 +66,10 @@ class Registration(Mechanism):
         w.places.add("deaths_registered", np.int64, 0, "agents", "registered deaths this month", self.name)
         w.places.add("births_registered", np.int64, 0, "agents", "registered births this month", self.name)
         w.places.add("registered_pop", unit="agents", meaning="registered population (true head counts)", owner=self.name)
-        w.national.add("death_completeness", fill=1.0, unit="share", meaning="deaths registered this year", owner=self.name)
-        w.national.add("birth_completeness", fill=1.0, unit="share", meaning="births registered this year", owner=self.name)
+        w.places.add("death_completeness", fill=1.0, unit="share", meaning="deaths registered this year", owner=self.name)
+        w.places.add("birth_completeness", fill=1.0, unit="share", meaning="births registered this year", owner=self.name)
+        rp = sim.params.registration
+        self.urban_deaths, self.urban_births = per_member(rp.urban_death_completeness), per_member(rp.urban_birth_completeness)
         self.deaths = [s.registration.death_completeness for s in sim.scenarios]
         self.births = [s.registration.birth_completeness for s in sim.scenarios]
         inflation = sim.params.registration.population_inflation
@@ -75,8 +77,11 @@ class Registration(Mechanism):
 
     def hazards(self, world, month) -> None:
         """Completeness of death and birth registration in this year."""
-        world.national.death_completeness[:] = [completeness(t, month.year) for t in self.deaths]
-        world.national.birth_completeness[:] = [completeness(t, month.year) for t in self.births]
+        city = world.geo.place_is_city == 1
+        rural_d = per_member([completeness(t, month.year) for t in self.deaths])
+        rural_b = per_member([completeness(t, month.year) for t in self.births])
+        world.places.death_completeness[:] = np.where(city, np.maximum(rural_d, self.urban_deaths), rural_d)
+        world.places.birth_completeness[:] = np.where(city, np.maximum(rural_b, self.urban_births), rural_b)
 
     def account(self, world, month) -> None:
         """Registered population: living people on the register plus its ghosts."""

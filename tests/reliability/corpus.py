@@ -253,9 +253,9 @@ def random_scenario(k: int) -> dict[str, Any]:
             data[section][name] = {str(y): rng.uniform(a, b) for y in range(1957, 1967) if rng.random() < 0.8}
     run = data["run"]
     from greatleap.mechanisms.communes import largest_valid_scale
-    run["scale"] = min(100000.0, largest_valid_scale(data["population"]["initial_population_million"], 28))
+    run["scale"] = min(100000.0, largest_valid_scale(data["population"]["initial_population_million"], 29))
     run["seed"] = rng.randint(0, 2**31)
-    run["agents_per_commune"] = rng.randint(20, 400)
+    run["communes"] = rng.randint(29, 5000)
     run["capacity_factor"] = rng.uniform(1.05, 4.0)
     start = parse_month(RUN_MONTHS[0])
     run["end"] = month_label(rng.randint(start + 12, parse_month("1966-12")))
