@@ -128,50 +128,50 @@ class PopulationParams(_Section):
     registered_cdr_1957: float = P(10.8, 3.0, 40.0, "per mille", "official registered CDR 1957 (CSY 1999); true CDR = this / death completeness")
     registered_cbr_1957: float = P(34.03, 10.0, 60.0, "per mille", "official registered CBR 1957 (CSY 1999); true CBR = this / birth completeness")
     cadre_share: float = P(0.03, 0.0, 0.2, "share of rural people", "estimate (team, brigade and commune cadres with families)")
-    black_element_share: float = P(0.05, 0.0, 0.3, "share of people", "estimate (landlord, rich-peasant, rightist labels)")
+    black_element_share: float = P(0.05, 0.0, 0.3, "share of people", "landlords 2.6% + rich peasants 5.3% = 7.9% of the population after land reform (Li Ruojian, 1954 survey); plus rightists and 'bad elements'")
     sex_ratio_at_birth: float = P(1.06, 0.9, 1.2, "males per female", "demographic norm")
     mortality_decline_per_year: float = P(0.03, 0.0, 0.2, "relative decline of baseline mortality per year after 1957", "UN WPP 2022 CDR 18.99 (1957) -> 14.17 (1966)")
-    urban_mortality_factor: float = P(0.75, 0.3, 1.5, "ratio", "estimate: urban baseline mortality below rural")
-    urban_fertility_factor: float = P(0.85, 0.3, 1.5, "ratio", "estimate: urban fertility below rural")
+    urban_mortality_factor: float = P(0.6, 0.3, 1.5, "ratio of urban to rural baseline mortality", "registered city/rural CDR 8.07/13.71 = 0.59 (1954) and 9.22/12.50 = 0.74 (1958) (Lin & Yang 2000, Table 2); urban deaths were registered more completely, so the true ratio is at the low end or below")
+    urban_fertility_factor: float = P(1.0, 0.3, 1.5, "ratio of urban to rural fertility", "registered city CBR 42.45 against rural 37.51 in 1954 (Lin & Yang 2000, Table 2); with rural births ~80% registered (Banister 1984, Table 5) the true ratio is near 1")
 
 
 class NutritionParams(_Section):
     kcal_per_kg_grain: float = P(3000.0, 2600.0, 3400.0, "kcal per kg unhusked grain", "DESIGN.md section 8")
-    reserve_capacity_kcal: float = P(120000.0, 30000.0, 300000.0, "kcal (adult man)", "estimate: mobilisable fat and protein; children scaled by size")
+    reserve_capacity_kcal: float = P(120000.0, 30000.0, 300000.0, "kcal (adult man)", "Keys et al. 1950 (Minnesota): ~25% of body weight lost in 24 weeks at ~1,570 against ~3,200 kcal/day, ~270,000 kcal at most drawn down; a lean adult holds ~80,000-150,000 kcal of mobilisable fat and protein; calibrated within 90,000-200,000")
     recovery_efficiency: float = P(0.5, 0.05, 1.0, "share of surplus kcal stored", "calibrate")
-    nongrain_kcal_rural: float = P(300.0, 0.0, 1000.0, "kcal/person/day with private plots", "estimate")
-    nongrain_kcal_urban: float = P(450.0, 0.0, 1200.0, "kcal/person/day", "estimate")
+    nongrain_kcal_rural: float = P(300.0, 0.0, 1000.0, "kcal/person/day with private plots", "pre-war rural diets ~2,500 kcal/day, 88% from cereals and legumes (~300 kcal other); FAO food balance 1964-66: ~370 kcal/day outside cereals and roots")
+    nongrain_kcal_urban: float = P(450.0, 0.0, 1200.0, "kcal/person/day", "FAO food balance 1964-66: ~370 kcal/day outside cereals and roots nationally; urban diets carried more meat, oil and sugar (no urban 1950s figure found): estimate")
     urban_nongrain_from_plots: float = P(0.4, 0.0, 1.0, "share of urban non-grain food that came from suburban private plots and sidelines", "urban vegetable, pork and oil supplies collapsed with the rural sidelines in 1959-61 (Dikotter 2010); estimate")
     famine_substitute_kcal: float = P(120.0, 0.0, 600.0, "kcal/person/day at full depletion", "estimate (bark, husks, wild plants)")
     heavy_work_extra_kcal: float = P(500.0, 0.0, 1500.0, "kcal/day for furnace and water-works labor", "estimate")
     farm_work_extra_kcal: float = P(300.0, 0.0, 1500.0, "kcal/day for field labor", "estimate")
-    metabolic_adaptation: float = P(0.5, 0.0, 0.8, "share of need saved at full depletion", "thinner, less active bodies need less; estimate")
-    work_capacity_theta: float = P(0.7, 0.1, 4.0, "exponent", "e = min(1, intake/need)^theta (Li & Yang 2005 channel); calibrate")
+    metabolic_adaptation: float = P(0.5, 0.0, 0.8, "share of need saved at full depletion", "Keys et al. 1950: basal metabolism fell ~40% after 24 weeks of semi-starvation (BMR ~2/3 of need) and physical endurance about halved; calibrated within 0.25-0.55")
+    work_capacity_theta: float = P(0.7, 0.1, 4.0, "exponent", "Li & Yang 2005 (JPE): diversion and over-procurement, which left peasants too few calories to sustain labor productivity, explain 61% of the 1959-61 output collapse; Keys et al. 1950: endurance halved at ~half intake (theta ~0.5-1); calibrated")
 
 
 class MortalityParams(_Section):
-    hunger_beta_child: float = P(8.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 0-4", "calibrate")
-    hunger_beta_adult: float = P(3.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 5-59", "calibrate")
-    hunger_beta_old: float = P(8.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 60+", "calibrate")
+    hunger_beta_child: float = P(8.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 0-4", "Ashton et al. 1984: 12.2 M of ~29.5 M excess deaths under age 10, ~1.7x the excess death rate per head of those older; calibrated above the adult range")
+    hunger_beta_adult: float = P(3.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 5-59", "Ashton et al. 1984 (age pattern of excess deaths); registered rural CDR x2.3 at the 1960 peak (Lin & Yang 2000); calibrated")
+    hunger_beta_old: float = P(8.0, 0.0, 50.0, "hazard multiplier at full depletion, ages 60+", "famine deaths concentrated in children and the old (Ashton et al. 1984; in towns mostly the old and weak, Li Ruojian); calibrated")
     hunger_gamma: float = P(2.0, 0.5, 6.0, "exponent of depletion", "calibrate")
     starvation_hazard: float = P(0.25, 0.0, 1.0, "per month at full depletion", "calibrate")
-    starvation_threshold: float = P(0.75, 0.0, 0.99, "depletion where starvation begins", "calibrate")
-    orphan_infant_multiplier: float = P(3.0, 1.0, 20.0, "hazard ratio for infants whose mother died", "estimate")
+    starvation_threshold: float = P(0.75, 0.0, 0.99, "depletion where starvation begins", "death from starvation itself begins beyond ~25-30% weight loss (Keys et al. 1950 stopped at 25%); calibrated")
+    orphan_infant_multiplier: float = P(15.0, 1.0, 60.0, "hazard ratio for infants whose mother died", "Ronsmans et al. 2010 (Lancet, Matlab): infants 2-11 months 25x more likely to die after the mother's death; meta-analysis Nguyen et al. 2019: RR 15.9 in the first year (range 15-46); the lower end")
 
 
 class ViolenceParams(_Section):
-    rate: float = P(0.0006, 0.0, 0.02, "deaths per adult-month at full enforcement and bite", "calibrate to ~7% of excess deaths (DESIGN item 9)")
+    rate: float = P(0.0006, 0.0, 0.02, "deaths per adult-month at full enforcement and bite", "Dikotter 2010: 6-8% of famine deaths from beatings, torture and summary killing (at least 2.5 M); contested (Vukovich); calibrate to ~7% of excess deaths")
     black_element_factor: float = P(3.0, 1.0, 20.0, "ratio", "estimate")
     pressure_retention: float = P(0.75, 0.0, 1.0, "share of last month's violence pressure that persists", "estimate: beatings and struggle sessions follow a collection for a few months")
 
 
 class FertilityParams(_Section):
-    hunger_zero_depletion: float = P(0.9, 0.1, 1.0, "depletion where conception stops", "famine amenorrhoea; calibrate")
-    hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "calibrate")
-    intake_weight: float = P(0.0, 0.0, 3.0, "weight of the current energy deficit (1 - intake/need) in famine amenorrhoea", "fertility answers the energy balance, not only lost reserves (Frisch); calibrate")
-    postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea (estimate)")
+    hunger_zero_depletion: float = P(0.9, 0.1, 1.0, "depletion where conception stops", "Frisch & McArthur 1974; Frisch 1984: a loss of 10-15% of weight (about a third of body fat) stops ovulation; calibrated within depletion 0.3-0.6")
+    hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "shape of famine amenorrhoea between normal cycles and none (Frisch 1984: LH secretion falls in proportion to weight lost); calibrated")
+    intake_weight: float = P(0.0, 0.0, 3.0, "weight of the current energy deficit (1 - intake/need) in famine amenorrhoea", "conception answers the current energy balance as well as lost reserves (Frisch 1984); national TFR 6.41 (1957) -> 3.29 (1961), CSY 1999; calibrated")
+    postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea: median 9.5 months, a third still amenorrhoeic at 12 months (WHO multicentre study, Pengxian, Sichuan); weaning later in 1958")
     separation_effect: float = P(0.5, 0.0, 1.0, "conception lost per unit share of rural labor diverted", "spouses separated by mobilisation; calibrate")
-    catchup_strength: float = P(0.25, 0.0, 2.0, "conception gain per year of postponed births", "post-famine rebound (CBR 43.4 registered in 1963); calibrate")
+    catchup_strength: float = P(0.25, 0.0, 2.0, "conception gain per year of postponed births", "post-famine rebound: registered CBR 37.0 (1962), 43.4 (1963), TFR 7.50 in 1963 (CSY 1999); Banister 1984: 41.0, 49.8; calibrated")
     catchup_decay: float = P(0.04, 0.0, 0.5, "per month", "estimate")
     fetal_loss_hunger: float = P(0.05, 0.0, 0.5, "monthly fetal-loss probability at full depletion", "estimate")
 
@@ -197,7 +197,7 @@ class AgricultureParams(_Section):
     disaster_severity: float = P(0.15, 0.0, 0.5, "weather factor lost by a province named as hit by drought or flood that year", "flags from the 1995 disaster report and the drought chronology (provincial_disasters_1958_1961.csv); 43% of sown area affected in 1960-61; calibrate")
     weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year", "estimate")
     commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield", "estimate")
-    seed_feed_share: float = P(0.12, 0.0, 0.4, "share of harvest kept for seed and feed", "estimate")
+    seed_feed_share: float = P(0.12, 0.0, 0.4, "share of harvest kept for seed and feed", "seed 5-8 jin/mu (~3-5% of the harvest) plus feed 40 jin per ox and 200 per sow a year (Anyuan county gazetteer); estimate")
     storage_loss_per_month: float = P(0.003, 0.0, 0.05, "share of stock lost per month", "estimate")
     initial_stock_cover: float = P(1.05, 0.0, 3.0, "share of need until the next harvest held at the start", "estimate")
 
@@ -209,7 +209,7 @@ class IndustryParams(_Section):
 
 
 class ReportingParams(_Section):
-    inflation_max: float = P(1.2, 0.0, 10.0, "max commune inflation (report/true - 1)", "up to 10x claimed in meetings; calibrate")
+    inflation_max: float = P(1.2, 0.0, 10.0, "max commune inflation (report/true - 1)", "national claims ~1.9-2.25x the 1958 harvest (450 Mt first reported, 375 Mt at Lushan, against 200 Mt), ~1.5-1.6x in 1959 (275 Mt against 170); Yang 2012; calibrated")
     k_target: float = P(1.5, 0.0, 10.0, "logit weight of target pressure", "calibrate")
     k_campaign: float = P(3.0, 0.0, 10.0, "logit weight of campaign climate", "calibrate")
     k_peer: float = P(1.5, 0.0, 10.0, "logit weight of peer inflation", "calibrate")
@@ -217,8 +217,8 @@ class ReportingParams(_Section):
     k_anti_right: float = P(1.5, 0.0, 10.0, "logit weight of Anti-Right climate", "calibrate")
     bias: float = P(-4.0, -20.0, 5.0, "logit intercept", "calibrate (1957 inflation small)")
     noise_sd: float = P(0.5, 0.0, 5.0, "logit noise sd per commune report", "estimate")
-    cap_sd: float = P(0.6, 0.0, 2.0, "lognormal sd of communes' inflation ceilings", "claims ranged from near-honest to ten times the harvest (Henan 1,200 vs ~600 jin/mu; DESIGN item 7); calibrate")
-    k_hunger: float = P(-4.0, -20.0, 0.0, "logit weight of the commune's mean depletion", "reports fell back toward the truth as starvation became visible: claims ~1.6x the harvest in 1959, ~1.05x in 1960 (issue 9; Yang 2012); calibrate")
+    cap_sd: float = P(0.6, 0.0, 2.0, "lognormal sd of communes' inflation ceilings", "claims ranged from near-honest to several times the harvest (Henan 1,200 vs ~600 jin/mu; satellite fields; Yang 2012); calibrated")
+    k_hunger: float = P(-4.0, -20.0, 0.0, "logit weight of the commune's mean depletion", "as shortages showed, one province's claims fell from 1.87x to ~1.0x its 1957 output within six months (Lushan conference record); national 1.3x by April 1959 (Li Xiannian); calibrated")
     province_inflation_max: float = P(0.15, 0.0, 3.0, "extra inflation added by provinces", "calibrate")
 
 
@@ -228,11 +228,11 @@ class PlanningParams(_Section):
 
 
 class ProcurementParams(_Section):
-    min_retention_kg: float = P(200.0, 0.0, 400.0, "kg food grain/person/year protected at zero enforcement", "estimate (1955 'three fixes' retention standard)")
-    radical_enforcement_gain: float = P(0.6, 0.0, 3.0, "enforcement x (1 + gain x (radicalism - 0.5))", "zealous provinces enforce harder (Sichuan, Anhui, Henan, Gansu); calibrate")
+    min_retention_kg: float = P(200.0, 0.0, 400.0, "kg food grain/person/year protected at zero enforcement", "Dikotter 2010: basic ration 13-15 kg a month (156-180 kg/yr) in the 'three fixes'; Anhui 1954 rural standard 245 kg raw grain; rural retention 273 kg (1957), 182 kg (1960) (china_grain_procurement_retention_1952_1966.csv)")
+    radical_enforcement_gain: float = P(0.6, 0.0, 3.0, "enforcement x (1 + gain x (radicalism - 0.5))", "Kung & Chen 2011 (APSR): provinces led by alternate Central Committee members procured ~3 points more of output; calibrated")
     concealment_max: float = P(0.15, 0.0, 0.6, "share of stock hidden under full pressure", "estimate")
-    initial_state_stock_mt: float = P(30.0, 0.0, 100.0, "Mt (raw grain) in the centre's granaries in January 1957", "estimate: 28.6 Mt of trade grain before the 1959 summer harvest (provincial_grain_panel.csv)")
-    state_stock_target_mt: float = P(22.0, 5.0, 60.0, "Mt (raw grain) the centre keeps before it helps provinces with resales", "state stocks 28.6 Mt (1959) and 19.1 Mt (1960) of trade grain before the summer harvest (provincial_grain_panel.csv); ~22 Mt at the famine's height (Dikotter 2010)")
+    initial_state_stock_mt: float = P(30.0, 0.0, 100.0, "Mt (raw grain) in the centre's granaries in January 1957", "state stocks before the summer harvest 28.6 Mt (1959) and 19.1 Mt (1960) of trade grain (provincial_grain_panel.csv; Li Xiannian via Yang 2012), raw grain ~15-20% more; calibrated")
+    state_stock_target_mt: float = P(22.0, 5.0, 60.0, "Mt (raw grain) the centre keeps before it helps provinces with resales", "Li Xiannian's 'minimum line' of 36 bn jin (18 Mt trade grain) could not be held by June 1959 (Yang 2012); stocks 28.6 Mt (1959), 19.1 Mt (1960) trade grain before the summer harvest; calibrated")
     resale_share: float = P(0.35, 0.0, 1.5, "share of procurement sold back to the province's rural communes", "Shandong resold 1.09, 1.16, 0.89, 1.54, 0.95 x its procurement in 1957-61 (a deficit province; provincial_grain_panel.csv); national share calibrate")
     province_reserve_months: float = P(2.0, 0.0, 12.0, "months of urban rations a province keeps before resales and outflows", "estimate")
     outflow_share_per_month: float = P(0.3, 0.0, 1.0, "share of a province's grain above its reserve sent to the centre per month", "calibrate: Sichuan sent 3.96 and 4.9 bn jin in 1958 and 1959 (provincial_grain_panel.csv)")
@@ -243,7 +243,7 @@ class ProcurementParams(_Section):
 
 
 class CanteenParams(_Section):
-    free_eating_ratio: float = P(1.25, 1.0, 3.0, "intake/need during free eating", "estimate (autumn 1958 over-eating)")
+    free_eating_ratio: float = P(1.25, 1.0, 3.0, "intake/need during free eating", "'eating freely' was reckoned at ~500 jin (250 kg) of grain per person-year (Luo Pinghan 2007), ~1.4-1.6x a 156-180 kg basic ration (Dikotter 2010); autumn 1958")
     household_max_ratio: float = P(1.15, 1.0, 3.0, "max intake/need in household eating", "estimate")
     canteen_waste: float = P(0.05, 0.0, 0.5, "share of canteen grain wasted", "estimate")
     weight_cadre: float = P(1.3, 0.5, 3.0, "ration weight in canteens", "cadre privilege; estimate")
@@ -253,7 +253,7 @@ class CanteenParams(_Section):
 
 
 class MigrationParams(_Section):
-    escape_rate: float = P(0.02, 0.0, 0.5, "monthly attempts at full depletion", "estimate")
+    escape_rate: float = P(0.02, 0.0, 0.5, "monthly attempts at full depletion", "~3 M rural workers left their villages in 2-3 months of early 1959 from 10 provinces, >25 M left the countryside 1958-60 (Dikotter 2010, ch. 27): ~0.2-0.3% of the rural population a month; calibrate")
     escape_success_free: float = P(0.9, 0.0, 1.0, "success probability with no hukou enforcement", "estimate")
     escape_success_enforced: float = P(0.1, 0.0, 1.0, "success probability under full hukou enforcement", "estimate: most who fled were caught at checkpoints and sent back")
 
@@ -267,7 +267,7 @@ class RegistrationParams(_Section):
         default_factory=lambda: {1957: 0.786, 1958: 0.773, 1959: 0.869, 1960: 0.778, 1961: 0.804, 1962: 0.903,
                                  1963: 0.871, 1964: 0.971, 1965: 0.971, 1966: 0.881},
         description="share of births registered by year (1 - Banister 1984 implied under-registration)")
-    famine_death_penalty: float = P(0.1, 0.0, 1.0, "completeness lost at full depletion", "calibrate")
+    famine_death_penalty: float = P(0.1, 0.0, 1.0, "completeness lost at full depletion", "Banister 1984, Table 5: death registration 0.60, 0.58, 0.66, 0.57, 0.62 complete in 1957-61, a famine dip of at most ~3 points; the UN reconstruction shows none; calibrated within 0-0.1")
     urban_death_completeness: float = P(0.95, 0.05, 1.0, "share of urban deaths registered (at least the year's rural completeness)", "urban registration was nearly complete (Banister 1984; Coale 1984); estimate")
     urban_birth_completeness: float = P(0.95, 0.05, 1.0, "share of urban births registered (at least the year's rural completeness)", "estimate, as for deaths")
     ghost_removal_per_year: float = P(0.0, 0.0, 1.0, "share of ghosts (unregistered dead, absentees) struck off the register per year", "estimate: registers were purged only by the 1964 census")

@@ -78,16 +78,24 @@ def test_historical_passes_validate_with_loosened_tolerances(historical):
 def test_validate_cli_writes_report(tmp_path):
     out = tmp_path / "val"
     result = CliRunner().invoke(app, ["validate", "--seeds", "2", "--jobs", "1", "--scale", "100000", "--out", str(out),
-                                      "--cache", str(tmp_path / "cache")])
+                                      "--cache", str(tmp_path / "cache"), "--vintage", "both"])
     assert result.exit_code == 0, result.output
-    assert "passed" in result.output and "targets" in result.output
+    assert "passed" in result.output and "targets" in result.output and "fit by vintage and level" in result.output
     names = {p.name for p in out.iterdir()}
-    assert {"targets.csv", "summary.json", "index.html", "cdr.png", "parameters.csv"} <= names
+    assert {"targets.csv", "summary.json", "index.html", "cdr.png", "cdr_banister.png", "parameters.csv",
+            "provincial_cdr.png", "provinces_cdr_1960.png", "fit_by_group.csv"} <= names
+    groups = pd.read_csv(out / "fit_by_group.csv")
+    assert {("official", "national"), ("official", "provincial"), ("banister", "national")} <= set(
+        zip(groups.vintage, groups.level))
+    ev = pd.read_csv(out / "targets.csv")
+    counted_ev = ev[ev.counted]
+    assert groups.targets.sum() == len(counted_ev) and groups.passed.sum() == counted_ev.passed.sum()
     fitted = pd.read_csv(out / "parameters.csv")
     assert (fitted.best >= fitted.low - 1e-9).all() and (fitted.best <= fitted.high + 1e-9).all()
     assert "top-20 5-95%" in (out / "index.html").read_text()
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["seeds"] == 2 and summary["vintage"] == "official" and "mortality.hunger_beta_adult" in summary["parameters"]
+    assert summary["seeds"] == 2 and summary["vintage"] == "both" and "mortality.hunger_beta_adult" in summary["parameters"]
+    assert sum(g["targets"] for g in summary["by_group"]) == summary["targets"]
     assert CliRunner().invoke(app, ["validate", "--vintage", "un", "--out", str(tmp_path / "v2")]).exit_code == 2
 
 
@@ -169,14 +177,14 @@ def test_net_grain_trade_is_reported_but_not_counted():
 
 def test_calibration_objective_and_pass_count_use_the_counted_set():
     from greatleap.analysis import calibrate as cal
-    from greatleap.analysis.targets import passed_count
+    from greatleap.analysis.targets import objective, passed_count
     scen = load_scenario("historical", **{"run.end": "1962-12"})
     t = load_targets()
     t = t[t.name.isin(["net_grain_exports", "reported_to_actual_1958"])]
     value, passed = cal.evaluate_params(scen.to_dict(), [], {}, t, [1], 100000)
     from greatleap.analysis.ensemble import run_one
     ev = evaluate(t, [run_one(scen.to_dict(), 1, 100000).tables])
-    assert value == pytest.approx(score(ev)) and (passed, 1) == passed_count(ev)
+    assert value == pytest.approx(objective(ev)) and (passed, 1) == passed_count(ev)
 
 
 @pytest.mark.parametrize("body, needle", [
@@ -322,3 +330,28 @@ def test_a_scenario_without_calibration_parameters_is_said_literally(tmp_path):
     f.write_text('extends = "no_great_leap"\n[calibration]\nparameters = []\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["calibrate", str(f), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "no [[calibration.parameters]] declared" in result.output
+
+
+def test_provincial_population_targets_use_the_provinces_own_scale():
+    """The 1961 population targets are the registered counts x the factor that scaled the provinces'
+    1956 counts to the national total: both must use the same factor."""
+    import re
+    import tomllib
+    from importlib import resources
+    text = (resources.files("greatleap.data") / "provinces_1958.csv").read_text()
+    scale = float(re.search(r"^# pop_scale = ([0-9.]+)$", text, re.M).group(1))
+    spec = tomllib.loads((resources.files("greatleap.data") / "targets.toml").read_text())
+    entry = next(s for s in spec["series"] if s["name"] == "provincial_population_1961")
+    assert entry["multiply"] == pytest.approx(scale, abs=1e-6)
+    t = load_targets()
+    rows = t[t.name == "provincial_population_1961"]
+    assert len(rows) >= 10 and rows.province.notna().all()
+
+
+def test_objective_is_the_weighted_share_missed_plus_a_small_pull():
+    from greatleap.analysis.targets import objective
+    ev = pd.DataFrame({"weight": [1.0, 3.0], "passed": [True, False], "normalised_error": [0.5, 2.0],
+                       "counted": [True, True]})
+    assert objective(ev) == pytest.approx(3 / 4 + 0.01 * (0.25 + 3 * 4.0) / 4)
+    ev.loc[1, "normalised_error"] = 100.0  # the pull is capped: one wild target cannot dominate
+    assert objective(ev) == pytest.approx(3 / 4 + 0.01 * (0.25 + 3 * 25.0) / 4)

@@ -197,12 +197,18 @@ def test_births_fall_with_hunger():
 
 def test_separation_lowers_and_catch_up_raises_conception():
     f, base = SC.fertility, 0.0035
-    assert fertility.timing_multiplier(f, 0.0, 0.0, base, 1e6) == 1.0
-    assert fertility.timing_multiplier(f, 0.3, 0.0, base, 1e6) == pytest.approx(1 - f.separation_effect * 0.3)
+    sep, catch, decay = f.separation_effect, f.catchup_strength, f.catchup_decay
+    assert fertility.timing_multiplier(sep, catch, 0.0, 0.0, base, 1e6) == 1.0
+    assert fertility.timing_multiplier(sep, catch, 0.3, 0.0, base, 1e6) == pytest.approx(1 - sep * 0.3)
     postponed = 0.0
     for _ in range(24):  # two famine years with half the expected births
-        postponed = fertility.postponed_after(f, postponed, base, 1e6, 0.5 * base * 1e6)
-    assert fertility.timing_multiplier(f, 0.0, postponed, base, 1e6) > 1.1
+        postponed = fertility.postponed_after(decay, postponed, base, 1e6, 0.5 * base * 1e6)
+    assert fertility.timing_multiplier(sep, catch, 0.0, postponed, base, 1e6) > 1.1
+    # per place: arrays broadcast, each place keeps its own timing
+    diverted = np.array([0.0, 0.3])
+    both = fertility.timing_multiplier(sep, catch, diverted, np.array([0.0, postponed]), base, np.array([1e6, 1e6]))
+    assert both[0] == 1.0 and both[1] == pytest.approx(
+        fertility.timing_multiplier(sep, catch, 0.3, postponed, base, 1e6))
 
 
 def test_lookup_tables_are_accurate():

@@ -188,8 +188,9 @@ def open_study(storage: str, study_name: str, settings: dict):
                             f"made by greatleap calibrate, or a new path") from None
     with warnings.catch_warnings():  # constant_liar (trials in flight are not re-proposed) is "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # multivariate: the parameters interact (hunger sensitivity and reserves, quotas and stocks)
         sampler = optuna.samplers.TPESampler(seed=settings.get("sampler_seed", 0), n_startup_trials=8,
-                                             constant_liar=True)
+                                             constant_liar=True, multivariate=True)
     study = optuna.create_study(study_name=study_name, storage=store, direction="minimize", load_if_exists=True,
                                 sampler=sampler)
     stored = study.user_attrs.get("settings")

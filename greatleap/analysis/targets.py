@@ -221,7 +221,7 @@ def headline_values(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     """Scalar outcomes of a run that targets may name (table = "headline"): true excess deaths
     1958-61 in millions against the run's 1957 death rate (the demographic reconstructions' period)."""
     a = tables["annual_national"].set_index("year")
-    if not {1957, 1958, 1961} <= set(a.index):
+    if not {1957, 1958, 1961} <= set(a.index) or not {"deaths", "cdr_true", "population_mean"} <= set(a.columns):
         return {}
     sel = a.loc[1958:1961]
     excess = sel.deaths.sum() - a.at[1957, "cdr_true"] / 1000 * sel.population_mean.sum()

@@ -21,7 +21,8 @@ def validate(
     seeds: int = typer.Option(8, "--seeds", parser=SEEDS, help="ensemble size (seeds 1..N)"),
     scale: float = typer.Option(5000.0, "--scale", parser=SCALE, help="real persons per agent"),
     jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
-    vintage: str = typer.Option("official", "--vintage", help="official (registered series) or banister (as truth)"),
+    vintage: str = typer.Option("official", "--vintage", help="official (registered series), banister (as truth), "
+                                "wpp (UN), or both (official plus Banister's true rates)"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/validate-<scenario>-<time>)"),
@@ -30,12 +31,13 @@ def validate(
 ) -> None:
     """Run an ensemble and compare every target with the record; write a report (CSV, PNG, HTML)."""
     from greatleap.analysis import draws as dr
-    from greatleap.analysis.targets import TargetError, load_targets, passed_count, score
-    from greatleap.analysis.validate import validation_report
+    from greatleap.analysis.posterior import load_targets_for
+    from greatleap.analysis.targets import TargetError, passed_count, score
+    from greatleap.analysis.validate import fit_by_group, validation_report
 
     try:
         scen = load_scenario(scenario)
-        table = load_targets(targets, vintage)
+        table = load_targets_for(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
     post = posterior_or_fail(posterior, draws, scen)
@@ -70,6 +72,12 @@ def validate(
         t.add_row(escape(str(name)) + ("" if counts else " (input; not counted)"), str(int(group.passed.sum())),
                   str(len(group)))
     console.print(t)
+    fit = Table(title="fit by vintage and level (counted targets)")
+    for col in ("vintage", "level", "passed", "of", "share"):
+        fit.add_column(col)
+    for g in fit_by_group(evaluated, vintage).itertuples():
+        fit.add_row(escape(str(g.vintage)), g.level, str(g.passed), str(g.targets), f"{g.share:.0%}")
+    console.print(fit)
     if post:
         console.print(meta["posterior"], highlight=False)
     passed, total = passed_count(evaluated)
@@ -104,7 +112,8 @@ def calibrate(
     jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel worker processes (at most the cores)"),
     seeds: int = typer.Option(2, "--seeds", parser=SEEDS, help="seeds per trial"),
     scale: float = typer.Option(20000.0, "--scale", parser=SCALE, help="real persons per agent during the search"),
-    vintage: str = typer.Option("official", "--vintage", help="official or banister"),
+    vintage: str = typer.Option("official", "--vintage", help="official, banister, wpp or both (official rows plus "
+                                "Banister's true rates)"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
     storage: Optional[Path] = typer.Option(None, "--storage", help="SQLite file, resumable: the Optuna study "
                                            "(default calibration.sqlite) or, for abc, the SMC history "
@@ -122,7 +131,8 @@ def calibrate(
 ) -> None:
     """Fit the scenario's declared uncertain parameters to the targets (Optuna or ABC-SMC, resumable)."""
     from greatleap.analysis import calibrate as cal
-    from greatleap.analysis.targets import TargetError, load_targets
+    from greatleap.analysis.posterior import load_targets_for
+    from greatleap.analysis.targets import TargetError
 
     if method not in ("optimize", "abc"):
         _fail(f"--method = {method!r}; allowed: optimize, abc")
@@ -135,7 +145,7 @@ def calibrate(
         cal.require_optuna()
         scen = load_scenario(scenario)
         specs = cal.check_parameters(scen)
-        table = load_targets(targets, vintage)
+        table = load_targets_for(targets, vintage)
     except (ScenarioError, TargetError) as exc:
         _fail(str(exc))
     _new_folder(out, replace=cal.OUTPUT_FILES)

@@ -1,0 +1,72 @@
+"""The provincial mechanisms of issue 9, with numbers: state granaries, weather by province,
+communes' inflation ceilings, the commune layout at every scale, radicalism from evidence."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from greatleap import Sim, data, load_scenario
+from greatleap.mechanisms.agriculture import Agriculture
+from greatleap.mechanisms.communes import layout
+from greatleap.mechanisms.granaries import draw, relief_claims
+
+SC = load_scenario("historical")
+
+
+def test_draw_takes_what_the_stock_holds_and_no_more():
+    stock = np.array([5.0, -1.0, 10.0])
+    taken = draw(stock, np.array([7.0, 3.0, 4.0]))
+    assert taken.tolist() == [5.0, 0.0, 4.0] and stock.tolist() == [0.0, -1.0, 6.0]
+
+
+def test_relief_claims_are_the_shortfall_to_the_harvest_discounted_by_climate_and_belief():
+    # need 15 kg/month for 4 months against 20 kg in store: 40 kg short, 10 kg a month
+    assert relief_claims(15.0, 4, 20.0, 1.0, 0.0) == pytest.approx(10.0)
+    # the Anti-Right climate (lever 0.2) and a centre that reads 1.5x inflation into the reports
+    assert relief_claims(15.0, 4, 20.0, 0.2, 1.5) == pytest.approx(10.0 * 0.2 / 2.5)
+    assert relief_claims(15.0, 4, 100.0, 1.0, 0.0) == 0.0  # no shortfall, no claim
+
+
+def test_disaster_flags_spread_the_national_weather_and_keep_its_grain_weighted_mean():
+    scen = load_scenario("historical", **{"agriculture.weather_province_sd": 0.0, "agriculture.disaster_severity": 0.2})
+    flags = data.provincial_disasters()
+    n = len(data.provinces())
+    potential = data.provinces().pop_start.to_numpy(float)
+    w = Agriculture._weather(scen, range(1957, 1963), n, potential)
+    for k, year in enumerate(range(1957, 1963)):
+        national = scen.agriculture.weather.get(year, 1.0)
+        assert np.sum(w[k] * potential) / potential.sum() == pytest.approx(national)
+        if year in flags.columns and flags[year].any() and not flags[year].all():
+            hit = flags[year].to_numpy().astype(bool)
+            # a named province loses the severity relative to one not named
+            assert w[k][hit].max() / w[k][~hit].min() == pytest.approx(0.8)
+
+
+def test_communes_are_the_same_number_at_every_scale_until_agents_run_short():
+    n = {scale: layout(load_scenario("historical", **{"run.scale": scale})).geography.n_communes
+         for scale in (1000, 20000, 100000)}
+    assert n[1000] == n[20000] == SC.run.communes == 2000
+    assert SC.population.initial_population_million * 1e6 / 100000 / 5 * 0.5 < n[100000] < 2000
+
+
+def test_inflation_ceilings_differ_by_commune_around_the_calibrated_maximum():
+    sim = Sim(load_scenario("historical", **{"run.end": "1957-01", "run.scale": 50000}))
+    nc = sim.geo.n_communes
+    cap = sim.world.places.inflation_cap[0, :nc]
+    rp = sim.scenarios[0].reporting
+    assert np.std(np.log(cap)) == pytest.approx(rp.cap_sd, rel=0.1)
+    assert cap.mean() == pytest.approx(rp.inflation_max, rel=0.1)  # lognormal, mean kept
+
+
+def test_radicalism_comes_from_pre_famine_evidence_not_the_famine():
+    """Every province's index is set from pre-famine evidence (purges, promotion, Lushan, rightists,
+    1955 co-operatives) or left neutral, and the provinces with evidence differ in the right order."""
+    prov = data.provinces().set_index("province")
+    evidence = data.read_sourced_csv("provincial_radicalism_evidence.csv", ("province",)).set_index("province")
+    assert prov.radicalism.between(0.0, 1.0).all()
+    assert prov.loc["Henan", "radicalism"] > prov.loc["Hunan", "radicalism"]  # Wu Zhipu against Zhou Xiaozhou
+    assert evidence.loc["Hunan", "moderate_at_lushan"] == 1 and prov.loc["Hunan", "radicalism"] < 0.5
+    assert evidence.loc["Henan", "purge_1957_58"] == 1 and prov.loc["Henan", "radicalism"] > 0.7
+    named = [p for p in prov.index if p not in evidence.index or evidence.loc[p].drop(
+        [c for c in evidence.columns if c not in ("purge_1957_58", "politburo_1958", "moderate_at_lushan",
+                                                  "rightists_per_10k", "coop_share_1955")]).isna().all()]
+    assert all(prov.loc[p, "radicalism"] == 0.5 for p in named)  # no evidence: neutral
