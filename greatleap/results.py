@@ -108,13 +108,19 @@ class Results:
 
     def _annual(self, frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         sums = ["births", "births_registered", "deaths", "deaths_registered", "deaths_famine", "deaths_violence"]
+        # the year-end population is the next month's census where there is one (it counts the moves
+        # between sectors and provinces of the last month too); after the last month, census + births - deaths
+        place = [k for k in keys if k != "year"]
+        frame = frame.assign(
+            next_population=_next_census(frame, place, "population", "births", "deaths"),
+            next_registered=_next_census(frame, place, "registered_population", "births_registered",
+                                         "deaths_registered"))
         g = frame.groupby(keys, sort=False)
         out = g[sums].sum()
         out["population_mean"] = g["population"].mean()
-        out["population_end"] = g["population"].last() + g["births"].last() - g["deaths"].last()
+        out["population_end"] = g["next_population"].last()
         out["registered_population_mean"] = g["registered_population"].mean()
-        out["registered_population_end"] = g["registered_population"].last() + g["births_registered"].last() \
-            - g["deaths_registered"].last()
+        out["registered_population_end"] = g["next_registered"].last()
         out["cbr_true"] = _rates(out["births"], out["population_mean"])
         out["cdr_true"] = _rates(out["deaths"], out["population_mean"])
         out["cbr_registered"] = _rates(out["births_registered"], out["registered_population_mean"])
@@ -290,6 +296,12 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
         unit, meaning = column_info(f.name)
         fields.append(f.with_metadata({"unit": unit, "meaning": meaning}))
     pq.write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), path)
+
+
+def _next_census(frame: pd.DataFrame, place: list[str], census: str, births: str, deaths: str) -> pd.Series:
+    """Each month's following census for the same place; the last month's: census + births - deaths."""
+    following = frame.groupby(place, sort=False)[census].shift(-1) if place else frame[census].shift(-1)
+    return following.fillna(frame[census] + frame[births] - frame[deaths])
 
 
 def _json_default(value):

@@ -26,7 +26,7 @@ def test_both_vintages_combine_registered_and_true_rates():
     assert (true_cdr.column == "cdr_true").all() and true_cdr.loc[1960, "observed"] == 44.6
     assert set(both.vintage) == {"official", "banister"}
     assert both[both.name == "cdr"].column.eq("cdr_registered").all()
-    with pytest.raises(TargetError, match="allowed: official, banister, both"):
+    with pytest.raises(TargetError, match="allowed: official, banister, wpp, both"):
         load_targets_for(None, "truth")
 
 
@@ -142,7 +142,7 @@ def test_bad_posterior_input_exits_2(fitted, tmp_path):
         (["posterior-report", str(tmp_path / "missing")], "not found"),
         (["calibrate", "--method", "abc", "--particles", "6", "--seeds", "1", "--vintage", "both",
           "--storage", str(fitted / "h.sqlite")], "made with other settings"),
-        (["calibrate", "--method", "abc", "--vintage", "nope"], "allowed: official, banister, both"),
+        (["calibrate", "--method", "abc", "--vintage", "nope"], "allowed: official, banister, wpp, both"),
         (["calibrate", "--method", "mcmc"], "allowed: optimize, abc"),
     ]
     for args, needle in cases:

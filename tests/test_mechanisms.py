@@ -196,8 +196,8 @@ def test_births_fall_with_hunger():
 
 
 def test_separation_lowers_and_catch_up_raises_conception():
-    f, base = SC.fertility, 0.0035
-    sep, catch, decay = f.separation_effect, f.catchup_strength, f.catchup_decay
+    base = 0.0035
+    sep, catch, decay = 0.5, 0.25, 0.04  # illustrative values (the scenario's are calibrated)
     assert fertility.timing_multiplier(sep, catch, 0.0, 0.0, base, 1e6) == 1.0
     assert fertility.timing_multiplier(sep, catch, 0.3, 0.0, base, 1e6) == pytest.approx(1 - sep * 0.3)
     postponed = 0.0

@@ -10,7 +10,9 @@ truth (``k_hunger`` < 0): 1959's claims were ~1.6x the harvest, 1960's close to 
 Provinces add their own inflation; the centre believes the sum of provincial reports x
 (1 - scepticism). Each January the centre plans the year from last year's believed output:
 planned_c = believed_c x (1 + ambition) (the target cadres report against); the national quota
-is procurement_rate x believed output, shared among communes by planned output and,
+is procurement_rate x believed output, but at least ``commitment_cover`` x what the state plans to
+pay out over the year (urban rations, exports net of imports, other use, grossed up for resales,
+less the centre's stock above its target), shared among communes by planned output and,
 progressively, by planned output per head (eta). Quotas are inflexible within the year.
 Units: kg of grain (real).
 """
@@ -42,18 +44,19 @@ def inflation(rp, target_ratio, campaign, peer, radicalism, anti_right, noise, d
     return (per_member(rp.inflation_max) if cap is None else cap) * _sigmoid(z)
 
 
-def plan_quotas(believed, people, ambition, procurement_rate, eta):
+def plan_quotas(believed, people, ambition, procurement_rate, eta, commitments=0.0):
     """January plans: planned output (kg/year) and each commune's annual procurement quota (kg/year).
 
     ``believed``, ``people``: (members, communes); ``ambition``: (members, 1); ``eta``: (members,);
-    ``procurement_rate``: (members,). The national quota (rate x believed output) is shared by
-    planned output, progressively by planned output per head (elasticity ``eta``).
+    ``procurement_rate``, ``commitments`` (kg/year): (members,). The national quota (rate x believed
+    output, at least the commitments) is shared by planned output, progressively by planned output
+    per head (elasticity ``eta``).
     """
     planned = believed * (1.0 + ambition)
     per_head = planned / np.maximum(people, 1.0)
     national_per_head = planned.sum(axis=1) / np.maximum(people.sum(axis=1), 1.0)
     weight = planned * member_power(per_head / np.maximum(per_member(national_per_head), 1e-9), eta)
-    total = procurement_rate * believed.sum(axis=1)
+    total = np.maximum(procurement_rate * believed.sum(axis=1), commitments)
     return planned, per_member(total) * weight / np.maximum(per_member(weight.sum(axis=1)), 1e-9)
 
 
@@ -89,6 +92,7 @@ class Hierarchy(Mechanism):
             z = normal_array(scen.run.seed, STREAM_REPORT_CAP, 0, np.arange(nc, dtype=np.int64))
             w.places.inflation_cap[m, :nc] = rp.inflation_max * np.exp(rp.cap_sd * z - 0.5 * rp.cap_sd ** 2)
         self.rp, self.eta = sim.params.reporting, sim.params.planning.progressive_eta
+        self.pp, self.cover = sim.params.procurement, sim.params.planning.commitment_cover
         self.yield_trend = sim.params.agriculture.yield_trend
         self.seeds = [s.run.seed for s in sim.scenarios]
         self.calendar = harvest_calendar()
@@ -151,7 +155,19 @@ class Hierarchy(Mechanism):
         believed = np.where(per_member(world.national.plans_from_reports) == 1, from_reports, expected) * (1.0 - scepticism)
         pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(
             believed, pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
-            month.national("procurement_rate"), self.eta)
+            month.national("procurement_rate"), self.eta, self._commitments(world, month))
+
+    def _commitments(self, world, month) -> np.ndarray:
+        """What the state plans to pay out over the year (kg), the least it sets the quota to:
+        urban rations + exports - imports + other use, grossed up for routine resales, less the
+        centre's stock above its target; x ``commitment_cover``."""
+        pp = self.pp
+        urban = month.national("urban_ration") * world.places.pop[:, world.geo.n_communes:].sum(axis=1) * self.scale
+        trade = (month.national("exports") - month.national("imports")) * 1e6
+        outlays = 12.0 * (urban + trade) + pp.state_other_use_mt * 1e9
+        spare = np.maximum(0.0, world.national.state_stock - pp.state_stock_target_mt * 1e9)
+        gross = np.maximum(0.0, outlays / (1.0 - np.minimum(pp.resale_share, 0.5)) - spare)
+        return self.cover * gross
 
     def account(self, world, month) -> None:
         """December: keep the year's reports for next year's plan."""

@@ -71,7 +71,10 @@ def _events_of(data: dict, lever: str) -> list[dict]:
 
 
 def _peak(data: dict, lever: str, year: int | None = None) -> float:
-    vals = [ev["value"] for ev in _events_of(data, lever) if year is None or ev["start"].startswith(str(year))]
+    """The national peak of a lever's events (events for one province, e.g. Gansu's works, are scaled
+    with the national ones but do not set the reference)."""
+    vals = [ev["value"] for ev in _events_of(data, lever)
+            if (year is None or ev["start"].startswith(str(year))) and not ev.get("where")]
     return float(max(vals, default=LEVERS[lever].default))
 
 

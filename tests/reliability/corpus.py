@@ -274,6 +274,7 @@ def random_scenario(k: int) -> dict[str, Any]:
 
 
 COUNT_WORDS = ("population", "births", "deaths", "escapes", "workers")
+SIGNED_FLOWS = ("net_exports_mt", "outflow_mt")
 RATIO_WORDS = ("cbr_", "cdr_", "_share", "reported_to_actual", "retention_kg", "ratio", "reserve_")
 
 
@@ -294,7 +295,8 @@ def table_problems(tables: dict) -> list[str]:
                 problems.append(f"{tname}.{col}: infinity")
             if np.isnan(arr).any() and not ratio:
                 problems.append(f"{tname}.{col}: NaN")
-            counts = any(w in col for w in COUNT_WORDS) or (col.endswith("_mt") and col != "net_exports_mt")
+            # net flows may be negative: net exports (imports), a province's outflow (grain received)
+            counts = any(w in col for w in COUNT_WORDS) or (col.endswith("_mt") and col not in SIGNED_FLOWS)
             if counts and not ratio and (arr < -1e-6).any():
                 problems.append(f"{tname}.{col}: negative ({np.nanmin(arr):.3g})")
     return problems
