@@ -128,7 +128,7 @@ def test_honest_reporting_lowers_deaths_and_the_link_reproduces_the_page(server,
     assert "honest_reporting=1" in page.url
     assert page.inner_text("#lever-honest_reporting .value") == "100%"
     honest = _excess(page)
-    assert honest < 0.8 * history
+    assert honest < 0.95 * history  # clearly lower; the size is the model's
     assert float(page.get_attribute("#excess-change", "data-value")) < 0
     assert "compared with history" in page.inner_text("#excess-change")
     now_cdr, base_cdr = _trace(page, "chart-deaths", "true"), _trace(page, "chart-deaths", "history: true")
