@@ -29,13 +29,14 @@ With ``NUMBA_ENABLE_CUDASIM=1`` Numba runs these kernels on the CPU (slowly): th
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
 from numba import config, cuda
 
 import greatleap.mechanisms  # noqa: F401  (every rule registered in RULES before they are re-registered below)
-from greatleap.kernels.cuda_memory import HOST_WRITTEN, DeviceFrame, aligned_record
+from greatleap.kernels.cuda_memory import HOST_WRITTEN, DeviceFrame, HostFrame, aligned_record
 from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIVES_BIRTH, REGISTERED_DEATH,
                                  census_person, census_scalars, live_person, live_scalars, newborn)
 from greatleap.mechanisms.demography import AGE_GROUPS
@@ -60,22 +61,24 @@ CENSUS_WRITES = ("place", "hukou", "activity")
 LIVE_WRITES = ("status", "place", "registered", "intake_ratio", "reserve", "preg", "age_m")
 
 FRAME = DeviceFrame()
+_COMPILED: dict | None = None  # set while compile_kernels runs
 
 
 class FixedPointError(RuntimeError):
     """One person's term of a per-place sum is above the bound its fixed-point format allows."""
 
 
-def _register_rules() -> None:
-    """Register every rule and person step for the CUDA target (the simulator calls them as Python)."""
-    if SIMULATED:
-        return
-    from numba.cuda.extending import register_jitable
-    for fn in RULES.values():
+def _device(fn):
+    """Register ``fn`` for the CUDA target (compiled with the kernel that calls it, for that
+    kernel's compute capability); the simulator calls it as Python."""
+    if not SIMULATED:
+        from numba.cuda.extending import register_jitable
         register_jitable(fn)
+    return fn
 
 
-_register_rules()
+for _rule in RULES.values():  # every rule and person step, from the one source the CPU compiles too
+    _device(_rule)
 
 
 def fraction_bits(n: int, bound: float) -> int:
@@ -91,7 +94,7 @@ def _scales(n: int, bounds) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------- device code
 
-@cuda.jit(device=True)
+@_device
 def _add_fixed(sums, m, k, place, x, scale, bound, err, code):
     """Add ``x`` to ``sums[m, k, place]`` in fixed point (``scale`` = 2^bits); flag a term out of bounds."""
     if not abs(x) <= bound:  # also catches NaN
@@ -107,7 +110,7 @@ def _census_kernel(P, C, par, T, want_pyramid, ints, sums, pyr, scales, bounds, 
         _census_slot(t, P, C, par, T, want_pyramid, ints, sums, pyr, scales, bounds, err)
 
 
-@cuda.jit(device=True)
+@_device
 def _census_slot(t, P, C, par, T, want_pyramid, ints, sums, pyr, scales, bounds, err):
     members, n = P.alive.shape
     m = t // n
@@ -139,7 +142,7 @@ def _live_kernel(P, L, par, T, ints, sums, detail, scale, bound, err):
         _live_slot(t, P, L, par, T, ints, sums, detail, scale, bound, err)
 
 
-@cuda.jit(device=True)
+@_device
 def _live_slot(t, P, L, par, T, ints, sums, detail, scale, bound, err):
     members, n = P.alive.shape
     m = t // n
@@ -175,7 +178,7 @@ def _deaths_kernel(alive, status, tile_mothers, tile_alive):
         _deaths_slot(t, alive, status, tile_mothers, tile_alive)
 
 
-@cuda.jit(device=True)
+@_device
 def _deaths_slot(t, alive, status, tile_mothers, tile_alive):
     members, n = alive.shape
     m = t // n
@@ -198,7 +201,7 @@ def _list_mothers(status, offsets, mothers):
         _mothers_of_tile(t, status, offsets, mothers)
 
 
-@cuda.jit(device=True)
+@_device
 def _mothers_of_tile(t, status, offsets, mothers):
     members, n = status.shape
     tiles = offsets.shape[1]
@@ -218,7 +221,7 @@ def _count_free(alive, tile_free):
         _free_slot(t, alive, tile_free)
 
 
-@cuda.jit(device=True)
+@_device
 def _free_slot(t, alive, tile_free):
     members, n = alive.shape
     m = t // n
@@ -236,7 +239,7 @@ def _list_free(alive, offsets, counts, slots):
         _free_of_tile(t, alive, offsets, counts, slots)
 
 
-@cuda.jit(device=True)
+@_device
 def _free_of_tile(t, alive, offsets, counts, slots):
     members, n = alive.shape
     tiles = offsets.shape[1]
@@ -258,7 +261,7 @@ def _births_kernel(P, B, mothers, slots, counts, male_probability, births, birth
         _birth(t, P, B, mothers, slots, counts, male_probability, births, births_reg)
 
 
-@cuda.jit(device=True)
+@_device
 def _birth(t, P, B, mothers, slots, counts, male_probability, births, births_reg):
     members, most = mothers.shape
     m = t // most
@@ -296,7 +299,11 @@ def _inputs(nt):
 
 
 def _run(kernel, threads: int, *args) -> None:
-    if SIMULATED:  # the simulator runs the rules as Python, in threads: NumPy warns where compiled code wraps
+    if _COMPILED is not None:  # compile_kernels: PTX for the arguments' types, nothing launched
+        from numba.cuda.typing.typeof import typeof
+        ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(typeof(a) for a in args), cc=_COMPILED["cc"])
+        _COMPILED[kernel.py_func.__name__] = len(ptx)
+    elif SIMULATED:  # the simulator runs the rules as Python, in threads: NumPy warns where compiled code wraps
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
             _launch(kernel, threads)(*args)
@@ -390,3 +397,32 @@ def give_births(P, B, mothers, counts, male_probability, n_places):
 def transfers() -> dict[str, int]:
     """Bytes copied host to device and back so far (all runs of this process)."""
     return {"to_device": FRAME.bytes_to_device, "to_host": FRAME.bytes_to_host}
+
+
+def compile_kernels(sim, cc: tuple[int, int] = (9, 0)) -> dict[str, int]:
+    """Compile every kernel to PTX for compute capability ``cc`` (9.0: H100/H200), no GPU needed.
+
+    Steps ``sim`` (a world built for the CPU backend) one month with host arrays standing in for
+    the device's, so each kernel is compiled for the argument types of a real run; the month's
+    results are meaningless (nothing is launched; ledgers must be off). Returns PTX bytes per kernel.
+    """
+    global FRAME, _COMPILED
+    import numba.cuda.dispatcher as dispatcher
+    from types import SimpleNamespace
+
+    saved = FRAME, _COMPILED, dispatcher.get_current_device, sim.backend
+    FRAME, _COMPILED = HostFrame(), {"cc": cc}
+    # rules compile as device functions for the current device's compute capability: say which
+    dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=cc)
+    sim.backend = sys.modules[__name__]
+    try:
+        sim.step()
+        people = sim.world.people
+        for name in NEWBORN_COLUMNS:
+            column = getattr(people, name)
+            slots = np.zeros((column.shape[0], 1), np.int64)
+            _run(_gather, 1, column, slots, np.zeros(slots.shape, column.dtype))
+            _COMPILED[f"_gather[{column.dtype}]"] = _COMPILED.pop("_gather")
+        return {k: v for k, v in _COMPILED.items() if k != "cc"}
+    finally:
+        FRAME, _COMPILED, dispatcher.get_current_device, sim.backend = saved

@@ -110,3 +110,24 @@ class DeviceFrame:
     def nbytes(self) -> int:
         """Device bytes held for people columns."""
         return sum(a.nbytes for a in self._host.values())
+
+
+class HostFrame(DeviceFrame):
+    """A stand-in for :class:`DeviceFrame` that leaves every array on the host: the kernels'
+    arguments with their real types, for compiling ahead without a GPU. Copies nothing."""
+
+    def column(self, name: str, arr: np.ndarray, fresh: bool = False):
+        self._host[name] = arr
+        return arr
+
+    def download(self, names: Sequence[str]) -> None:
+        pass
+
+    def download_slots(self, names: Sequence[str], slots: np.ndarray, counts: np.ndarray, gather) -> None:
+        pass
+
+    def upload(self, arr: np.ndarray):
+        return np.ascontiguousarray(arr)
+
+    def fetch(self, dev) -> np.ndarray:
+        return np.array(dev)
