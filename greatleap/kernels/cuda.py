@@ -399,6 +399,28 @@ def transfers() -> dict[str, int]:
     return {"to_device": FRAME.bytes_to_device, "to_host": FRAME.bytes_to_host}
 
 
+def free_device_bytes() -> float:
+    """Free memory on the current GPU, bytes (the simulator says infinite)."""
+    return float(cuda.current_context().get_memory_info()[0])
+
+
+def device_bytes(world) -> int:
+    """Device memory a run of ``world`` needs: the people frame, one column more (a column is
+    replaced while the frame grows) and the tallies and inputs of a pass, with room to spare."""
+    people = world.people
+    largest = max(a.nbytes for a in people.arrays().values())
+    per_pass = world.members * (16 * world.geo.n_places + N_AGE_GROUPS * 18 + 202) * 8
+    return people.nbytes() + largest + 4 * per_pass + 64 * 2**20
+
+
+def memory_problem(world, free: float | None = None) -> str | None:
+    """Why ``world`` cannot run on the GPU (it does not fit free device memory), or None."""
+    need, free = device_bytes(world), free_device_bytes() if free is None else free
+    if need > free:
+        return f"needs about {need / 2**30:.1f} GiB of GPU memory, {free / 2**30:.1f} GiB free"
+    return None
+
+
 def compile_kernels(sim, cc: tuple[int, int] = (9, 0)) -> dict[str, int]:
     """Compile every kernel to PTX for compute capability ``cc`` (9.0: H100/H200), no GPU needed.
 
