@@ -82,10 +82,13 @@ for _rule in RULES.values():  # every rule and person step, from the one source 
 
 
 def fraction_bits(n: int, bound: float) -> int:
-    """The most fraction bits with which ``n`` terms of size up to ``bound`` (a power of two) add in
-    int64 without overflow, each term staying exact in float64 before rounding."""
-    log_bound = int(math.log2(bound))
-    return min(62 - int(max(n, 1)).bit_length() - log_bound, 52 - log_bound)
+    """The most fraction bits ``k`` with which ``n`` terms of size up to ``bound`` (a power of two)
+    add in int64 without overflow (``n * bound * 2^k < 2^63``; a rounded term is at most
+    ``bound * 2^k``), each term staying exact in float64 before rounding (``bound * 2^k <= 2^52``)."""
+    k = 52 - int(math.log2(bound))
+    while max(n, 1) * bound * 2.0 ** k >= 2.0 ** 63:
+        k -= 1
+    return k
 
 
 def _scales(n: int, bounds) -> np.ndarray:
