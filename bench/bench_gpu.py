@@ -46,9 +46,8 @@ def one_run(scenario, scale: float, backend: str) -> dict:
                 "timings_s": {k: round(v, 3) for k, v in results.meta["timings_seconds"].items() if v > 0.01}})
     if backend == "cuda":
         after = sim.backend.transfers()
-        moved = {k: after[k] - before[k] for k in after}
-        row.update({"bytes_to_device": moved["to_device"], "bytes_to_host": moved["to_host"],
-                    "bytes_per_person_month": round((moved["to_device"] + moved["to_host"]) / max(person_months, 1), 1)})
+        moved = {f"bytes_{k}": after[k] - before[k] for k in after}
+        row.update({**moved, "bytes_per_person_month": round(sum(moved.values()) / max(person_months, 1), 1)})
     return row
 
 
@@ -68,7 +67,8 @@ def main() -> None:
     for backend in backends:
         t0 = time.perf_counter()
         warmup(backend)
-        print(json.dumps({"backend": backend, "compile_or_cache_load_s": round(time.perf_counter() - t0, 2)}), flush=True)
+        row = {"backend": backend, "compile_or_cache_load_s": round(time.perf_counter() - t0, 2)}
+        print(json.dumps(row), flush=True)
     for scale in (float(s) for s in args.scales.split(",")):
         slots = scenario.population.initial_population_million * 1e6 / scale * scenario.run.capacity_factor
         need = slots * BYTES_PER_SLOT_ESTIMATE

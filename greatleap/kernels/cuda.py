@@ -197,28 +197,6 @@ def _deaths_slot(t, alive, status, tile_mothers, tile_alive):
 
 
 @cuda.jit
-def _list_mothers(status, offsets, mothers):
-    """One thread per tile writes its mothers' slots, in index order, from the tile's offset."""
-    members, n = status.shape
-    tiles = offsets.shape[1]
-    for t in range(cuda.grid(1), members * tiles, cuda.gridsize(1)):
-        _mothers_of_tile(t, status, offsets, mothers)
-
-
-@_device
-def _mothers_of_tile(t, status, offsets, mothers):
-    members, n = status.shape
-    tiles = offsets.shape[1]
-    m = t // tiles
-    tile = t - m * tiles
-    k = offsets[m, tile]
-    for i in range(tile * TILE, min(n, (tile + 1) * TILE)):
-        if status[m, i] & GIVES_BIRTH:
-            mothers[m, k] = i
-            k += 1
-
-
-@cuda.jit
 def _count_free(alive, tile_free):
     members, n = alive.shape
     for t in range(cuda.grid(1), members * n, cuda.gridsize(1)):
@@ -235,26 +213,26 @@ def _free_slot(t, alive, tile_free):
 
 
 @cuda.jit
-def _list_free(alive, offsets, counts, slots):
-    """One thread per tile writes the ranks below ``counts[m]`` of its free slots, in index order."""
-    members, n = alive.shape
-    tiles = offsets.shape[1]
-    for t in range(cuda.grid(1), members * tiles, cuda.gridsize(1)):
-        _free_of_tile(t, alive, offsets, counts, slots)
+def _list_matches(flags, mask, want, offsets, limit, out):
+    """One thread per tile writes, in index order from the tile's offset, the slots ``i`` with
+    ``flags[m, i] & mask == want``, at most ``limit[m]`` per member (mothers; free slots)."""
+    members = flags.shape[0]
+    for t in range(cuda.grid(1), members * offsets.shape[1], cuda.gridsize(1)):
+        _matches_of_tile(t, flags, mask, want, offsets, limit, out)
 
 
 @_device
-def _free_of_tile(t, alive, offsets, counts, slots):
-    members, n = alive.shape
+def _matches_of_tile(t, flags, mask, want, offsets, limit, out):
+    n = flags.shape[1]
     tiles = offsets.shape[1]
     m = t // tiles
     tile = t - m * tiles
     k = offsets[m, tile]
     for i in range(tile * TILE, min(n, (tile + 1) * TILE)):
-        if k >= counts[m]:
+        if k >= limit[m]:
             return
-        if alive[m, i] == 0:
-            slots[m, k] = i
+        if flags[m, i] & mask == want:
+            out[m, k] = i
             k += 1
 
 
@@ -374,7 +352,8 @@ def finish_month(alive, status):
     per_tile = FRAME.fetch(d_mothers_per_tile)
     counts = per_tile.sum(axis=1)
     d_mothers = FRAME.upload(np.full((members, max(int(counts.max()), 1)), -1, np.int64))
-    _run(_list_mothers, members * tiles, d_status, FRAME.upload(_offsets(per_tile)), d_mothers)
+    _run(_list_matches, members * tiles, d_status, GIVES_BIRTH, GIVES_BIRTH, FRAME.upload(_offsets(per_tile)),
+         FRAME.upload(counts), d_mothers)
     return FRAME.fetch(d_mothers), counts, FRAME.fetch(d_alive_per_tile).sum(axis=1)
 
 
@@ -388,7 +367,8 @@ def give_births(P, B, mothers, counts, male_probability, n_places):
     most = mothers.shape[1]
     d_slots = FRAME.upload(np.full((members, most), -1, np.int64))
     d_counts = FRAME.upload(np.asarray(counts, np.int64))
-    _run(_list_free, members * tiles, d.alive, FRAME.upload(_offsets(FRAME.fetch(d_free))), d_counts, d_slots)
+    offsets = FRAME.upload(_offsets(FRAME.fetch(d_free)))
+    _run(_list_matches, members * tiles, d.alive, 1, 0, offsets, d_counts, d_slots)  # free: alive == 0
     births = FRAME.upload(np.zeros((members, n_places), np.int64))
     births_reg = FRAME.upload(np.zeros((members, n_places), np.int64))
     _run(_births_kernel, members * most, d, _inputs(B), FRAME.upload(mothers), d_slots, d_counts,
@@ -399,8 +379,8 @@ def give_births(P, B, mothers, counts, male_probability, n_places):
 
 
 def transfers() -> dict[str, int]:
-    """Bytes copied host to device and back so far (all runs of this process)."""
-    return {"to_device": FRAME.bytes_to_device, "to_host": FRAME.bytes_to_host}
+    """Bytes copied so far (all runs of this process): people columns and other arrays, each way."""
+    return dict(FRAME.copied)
 
 
 def free_device_bytes() -> float:

@@ -12,7 +12,8 @@ A mechanism that writes a people column during a run must name it in ``HOST_WRIT
 ``DeviceFrame.stale()`` lists every column whose device copy differs from the host's, and the
 tests check after every kernel that it lists none.
 
-Transfers are counted in ``bytes_to_device`` and ``bytes_to_host`` (the benchmark reports them).
+Transfers are counted in ``copied`` (bytes; people columns apart from the passes' inputs and
+tallies, which do not grow with the population); the benchmark reports them.
 """
 from __future__ import annotations
 
@@ -44,8 +45,7 @@ class DeviceFrame:
     def __init__(self) -> None:
         self._host: dict[str, np.ndarray] = {}  # the host array each device copy mirrors (held: identity is safe)
         self._dev: dict[str, object] = {}
-        self.bytes_to_device = 0
-        self.bytes_to_host = 0
+        self.copied = dict.fromkeys(("people_to_device", "people_to_host", "other_to_device", "other_to_host"), 0)
 
     def _upload(self, name: str, arr: np.ndarray) -> None:
         dev = self._dev.get(name)
@@ -54,7 +54,7 @@ class DeviceFrame:
         else:
             self._dev[name] = cuda.to_device(arr)
         self._host[name] = arr
-        self.bytes_to_device += arr.nbytes
+        self.copied["people_to_device"] += arr.nbytes
 
     def column(self, name: str, arr: np.ndarray, fresh: bool = False):
         """The device copy of host column ``arr``; uploaded if replaced on the host or ``fresh``."""
@@ -71,7 +71,7 @@ class DeviceFrame:
         """Copy the device columns ``names`` back into their host arrays."""
         for name in names:
             self._dev[name].copy_to_host(self._host[name])
-            self.bytes_to_host += self._host[name].nbytes
+            self.copied["people_to_host"] += self._host[name].nbytes
 
     def download_slots(self, names: Sequence[str], slots: np.ndarray, counts: np.ndarray, gather) -> None:
         """Copy back only slots ``slots[m, :counts[m]]`` of the columns ``names``.
@@ -86,20 +86,20 @@ class DeviceFrame:
             d_out = cuda.device_array(slots.shape, host.dtype)
             gather(self._dev[name], d_slots, d_out)
             values = d_out.copy_to_host()
-            self.bytes_to_host += values.nbytes
+            self.copied["people_to_host"] += values.nbytes
             for m in range(host.shape[0]):  # members, not people
                 host[m, slots[m, : counts[m]]] = values[m, : counts[m]]
 
     def upload(self, arr: np.ndarray):
         """A device copy of a small host array (inputs, tables), counted."""
         arr = np.ascontiguousarray(arr)
-        self.bytes_to_device += arr.nbytes
+        self.copied["other_to_device"] += arr.nbytes
         return cuda.to_device(arr)
 
     def fetch(self, dev) -> np.ndarray:
         """A host copy of a (small) device array, counted."""
         out = dev.copy_to_host()
-        self.bytes_to_host += out.nbytes
+        self.copied["other_to_host"] += out.nbytes
         return out
 
     def stale(self) -> list[str]:
