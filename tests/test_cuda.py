@@ -56,8 +56,9 @@ COMPARE = """
             setattr(backend, name, call)
         return backend
 
-    scen = load_scenario("historical", **{"run.scale": 1e5})
-    cpu, gpu = Sim(scen), Sim(scen, backend="cuda")
+    # a batch of two members (seeds) stepped together
+    scens = [load_scenario("historical", **{"run.scale": 1e5, "run.seed": seed}) for seed in (1, 2)]
+    cpu, gpu = Sim(scens), Sim(scens, backend="cuda")
     for _ in range(5):  # January to May on the CPU; June and July (with the age census) on both
         cpu.step()
     snap = cpu.snapshot()
@@ -127,7 +128,7 @@ COMPARE = """
     except K.FixedPointError as exc:
         refused = str(exc)
 
-    births = [int(c[2][0].sum()) for c in calls["cuda"] if c[0] == "give_births"]
+    births = [c[2][0].sum(axis=1).tolist() for c in calls["cuda"] if c[0] == "give_births"]
     pyramids = [int(c[2][2].sum()) for c in calls["cuda"] if c[0] == "census"]
     print(json.dumps({"int_diffs": int_diffs, "float_rel": float_rel, "over": over, "worst": worst,
                       "stale": stale, "size_before": size, "size_after": int(gpu.world.people.size),
@@ -138,11 +139,13 @@ COMPARE = """
 
 @needs_numba_cuda
 def test_cuda_matches_cpu_under_the_simulator():
-    """June and July 1957 in the smallest world: the same people, tallies and tables as the CPU."""
+    """June and July 1957 in the smallest world, two seeds batched: the same people, tallies and
+    tables as the CPU."""
     out = _json(_python(COMPARE))
     assert out["months"] == 7
     assert out["size_after"] > out["size_before"], "the frame did not grow: the growth path went untested"
-    assert all(b > 0 for b in out["births"]) and len(out["births"]) == 2
+    births = out["births"]  # per month and member
+    assert len(births) == 2 and min(map(min, births)) > 0 and any(b[0] != b[1] for b in births), births
     assert out["pyramids"][0] == 0 and out["pyramids"][1] > 1000, "July's age census missing"
     assert out["int_diffs"] == [], out["int_diffs"]
     assert out["over"] == [], out["over"]
