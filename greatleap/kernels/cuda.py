@@ -42,6 +42,7 @@ from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIV
                                  census_person, census_scalars, live_person, live_scalars, newborn)
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
+from greatleap.passes import GROWTH
 from greatleap.rules import RULES
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
@@ -373,8 +374,8 @@ def give_births(P, B, mothers, counts, male_probability, n_places):
     births_reg = FRAME.upload(np.zeros((members, n_places), np.int64))
     _run(_births_kernel, members * most, d, _inputs(B), FRAME.upload(mothers), d_slots, d_counts,
          FRAME.upload(np.asarray(male_probability, np.float64)), births, births_reg)
-    slots = FRAME.fetch(d_slots)
-    FRAME.download_slots(NEWBORN_COLUMNS, slots, np.asarray(counts), lambda col, s, out: _run(_gather, s.size, col, s, out))
+    FRAME.download_slots(NEWBORN_COLUMNS, FRAME.fetch(d_slots), np.asarray(counts),
+                         lambda column, slots, out: _run(_gather, slots.size, column, slots, out))
     return FRAME.fetch(births), FRAME.fetch(births_reg)
 
 
@@ -389,12 +390,13 @@ def free_device_bytes() -> float:
 
 
 def device_bytes(world) -> int:
-    """Device memory a run of ``world`` needs: the people frame, one column more (a column is
-    replaced while the frame grows) and the tallies and inputs of a pass, with room to spare."""
+    """Device memory a run of ``world`` needs: the people frame after one growth (columns are
+    replaced one by one as it grows, so one old column more), the tallies and inputs of a pass,
+    and room to spare. A run whose frame grows more than once may need more."""
     people = world.people
     largest = max(a.nbytes for a in people.arrays().values())
     per_pass = world.members * (16 * world.geo.n_places + N_AGE_GROUPS * 18 + 202) * 8
-    return people.nbytes() + largest + 4 * per_pass + 64 * 2**20
+    return int(people.nbytes() * GROWTH) + largest + 4 * per_pass + 64 * 2**20
 
 
 def memory_problem(world, free: float | None = None) -> str | None:
