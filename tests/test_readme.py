@@ -33,6 +33,11 @@ def workdir(tmp_path_factory):
 def test_every_command_in_the_readme_runs(command, workdir, monkeypatch):
     if command.startswith("greatleap calibrate") and not HAS_OPTUNA:
         pytest.skip("needs the 'calibrate' extra (Optuna)")
+    if "--backend cuda" in command:
+        from greatleap.kernels import cuda_problem
+        problem = cuda_problem()
+        if problem is not None:
+            pytest.skip(f"needs the 'gpu' extra and an NVIDIA GPU: {problem}")
     monkeypatch.chdir(workdir)
     args = shlex.split(command)[1:]
     tag = re.sub(r"\W+", "_", command)[:60]

@@ -13,6 +13,7 @@ from rich.table import Table
 from greatleap import interrupt
 from greatleap.cli.common import SCALE, SEED, _default_folder, _fail, _new_folder, _progress_bar, app, console, err
 from greatleap.cli.draws import DRAWS, POSTERIOR
+from greatleap.kernels import BACKENDS, cuda_problem
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
 FORMATS = ("table", "csv", "json")
@@ -54,6 +55,19 @@ def _check_memory(scenario, scale: float | None) -> None:
               f"of memory, {available / 2**30:.1f} GiB available; allowed: a larger scale (fewer agents)")
 
 
+def _check_backend(backend: str, posterior: str | None) -> None:
+    """Refuse a backend that cannot run this command here (exit 2, one line, nothing written)."""
+    if backend not in BACKENDS:
+        _fail(f"--backend = {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if backend == "cuda":
+        if posterior is not None:
+            _fail("--backend = 'cuda' with --posterior: posterior draws run as a CPU ensemble; allowed: --backend cpu, "
+                  "or no --posterior")
+        problem = cuda_problem()
+        if problem is not None:
+            _fail(f"--backend = 'cuda': {problem}; allowed: --backend cpu")
+
+
 @app.command()
 def run(
     scenario: str = typer.Argument("historical", help=f"built-in scenario ({', '.join(builtin_names())}) or a TOML path"),
@@ -66,12 +80,15 @@ def run(
                                                      "(csv/json: every summary column; messages go to stderr)"),
     posterior: Optional[str] = POSTERIOR,
     draws: int = DRAWS,
+    backend: str = typer.Option("cpu", "--backend", help=f"where the person passes run: {' or '.join(BACKENDS)} "
+                                                        "(cuda: an NVIDIA GPU, extra 'gpu')"),
 ) -> None:
     """Run a scenario month by month and write its results folder."""
     from greatleap.sim import Sim
 
     if fmt not in FORMATS:
         _fail(f"--format = {fmt!r}; allowed: {', '.join(FORMATS)}")
+    _check_backend(backend, posterior)
     talk = console if fmt == "table" else err
     if posterior is not None:  # one run per posterior draw, summarised with intervals
         from greatleap.cli.draws import run_posterior
@@ -83,9 +100,14 @@ def run(
     out = _new_folder(out if out is not None else _default_folder("", scen.name))
     _check_memory(scen, scale)
     try:
-        sim = Sim(scen, scale=scale, seed=seed)
+        sim = Sim(scen, scale=scale, seed=seed, backend=backend)
     except ScenarioError as exc:
         _fail(str(exc))
+    if backend == "cuda":
+        problem = sim.backend.memory_problem(sim.world)
+        if problem is not None:
+            _fail(f"--backend = 'cuda' at --scale = {sim.world.scale:g}: {problem}; allowed: a larger scale, "
+                  "or --backend cpu")
     talk.print(f"[bold]greatleap[/] {escape(scen.name)}: {sim.layout.n_agents:,} agents "
                f"(1 agent = {sim.world.scale:g} persons), {sim.geo.n_communes:,} communes, "
                f"{sim.n_months} months, seed {sim.scenario.run.seed}", highlight=False)
