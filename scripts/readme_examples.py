@@ -109,29 +109,36 @@ def render_decompose(folder: Path) -> str:
 
 
 def render_status(workdir: Path) -> str:
-    from greatleap import load_scenario
-    from greatleap.analysis.compare import run_metrics
-    from greatleap.analysis.targets import load_targets, passed_count, score
-    from greatleap.analysis.validate import validate
+    import numpy as np
 
-    ev, runs, _ = validate(load_scenario("historical"), load_targets(), list(range(1, 9)), 5000.0, 2,
+    from greatleap import load_scenario
+    from greatleap.analysis.posterior import load_targets_for
+    from greatleap.analysis.targets import headline_values, passed_count, score
+    from greatleap.analysis.validate import fit_by_group, validate
+
+    ev, runs, _ = validate(load_scenario("historical"), load_targets_for(None, "both"), list(range(1, 9)), 5000.0, 2,
                            cache_dir=workdir / "cache")
     by = ev.groupby("name", sort=False).passed.agg(["sum", "count"])
-    got = lambda n: f"{int(by.loc[n, 'sum'])}/{int(by.loc[n, 'count'])}"
-    cdr60 = ev[(ev.name == "cdr") & (ev.year == 1960)].iloc[0]
+    got = lambda n: f"{int(by.loc[n, 'sum'])}/{int(by.loc[n, 'count'])}"  # noqa: E731
+    groups = {(g.vintage, g.level): f"{g.passed}/{g.targets}" for g in fit_by_group(ev).itertuples()}
+    row = lambda name, year: ev[(ev.name == name) & (ev.year == year)].iloc[0]  # noqa: E731
+    cdr60, true60, cbr59 = row("cdr", 1960), row("cdr_banister", 1960), row("cbr", 1959)
     passed, total = passed_count(ev)
-    excess = sum(run_metrics(r)["excess_deaths_true"] for r in runs) / len(runs)
-    ratio = ev[ev.name == "reported_to_actual_1958"].sim_mean.iloc[0]
-    return (f"At the default scale with 8 seeds (`greatleap validate --seeds 8`) it passes {passed} of {total} "
-            f"counted targets (score {score(ev):.2f}; 1 = every target at the edge of its tolerance): registered "
-            f"CDR {got('cdr')} years (1960: {cdr60.sim_mean:.1f}‰ against {cdr60.observed:.1f}‰), CBR {got('cbr')}, "
-            f"year-end population {got('population_end')}, grain output {got('grain_output')}, procurement share "
-            f"{got('procurement_share')}, rural retention {got('rural_retention')}, urban population "
-            f"{got('urban_population')}, Henan {got('henan_cdr')}, Fujian {got('fujian_cdr')}, Sichuan "
-            f"{got('sichuan_cdr')}, Anhui {got('anhui_cdr')}, the 1958 reports ({ratio:.1f}× the harvest: "
-            f"{got('reported_to_actual_1958')}) and the 1958 steel ({got('steel_1958')}); net trade, reported "
-            f"but not counted: {got('net_grain_exports')}. True excess deaths 1958–62 against the 1957 death "
-            f"rate: ~{excess / 1e6:.0f} million.\n")
+    excess = np.mean([headline_values(r)["excess_deaths_true_1958_1961"] for r in runs])
+    ratio = {y: ev[ev.name == f"reported_to_actual_{y}"].sim_mean.iloc[0] for y in (1958, 1959, 1960)}
+    return (f"At validate's default scale (5,000) with 8 seeds (`greatleap validate --seeds 8 --vintage both`) it "
+            f"passes {passed} of {total} counted targets (score {score(ev):.2f}; 1 = every target at the edge of its "
+            f"tolerance): official national {groups[('official', 'national')]}, Banister's true rates "
+            f"{groups[('banister', 'national')]}, provinces {groups[('official', 'provincial')]}, scalar facts "
+            f"{groups[('official', 'scalar')]}. Registered CDR {got('cdr')} years (1960: {cdr60.sim_mean:.1f}‰ against "
+            f"{cdr60.observed:.1f}‰), true CDR 1960 {true60.sim_mean:.1f}‰ against Banister's {true60.observed:.1f}‰, "
+            f"CBR {got('cbr')} (1959: {cbr59.sim_mean:.1f}‰ against {cbr59.observed:.1f}‰), grain output "
+            f"{got('grain_output')}, procurement share {got('procurement_share')}, provincial registered CDR "
+            f"{got('provincial_cdr')} province-years, provincial population 1961 {got('provincial_population_1961')}, "
+            f"provincial grain {got('provincial_grain')}; reports {ratio[1958]:.1f}×, {ratio[1959]:.1f}× and "
+            f"{ratio[1960]:.1f}× the harvest in 1958-60; net trade, reported but not counted: "
+            f"{got('net_grain_exports')}. True excess deaths 1958–61 against the 1957 death rate: ~{excess:.0f} "
+            f"million.\n")
 
 
 def blocks(text: str, workdir: Path, status: bool = False) -> dict[str, str]:

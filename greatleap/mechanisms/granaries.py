@@ -2,7 +2,9 @@
 
 Procurement goes into the province's granary. Each month, in order of priority:
 1. the province feeds its city (lever ``urban_ration`` x urban people), calling on the centre for
-   what its own granary lacks; if the centre is short too, the city gets less;
+   what its own granary lacks; if the centre is short too, the state levies the rest from the
+   province's communes (at most ``urban_levy_share`` of a commune's stock a month, recorded as
+   procurement): cities came first; only beyond that does the city get less;
 2. the centre pays exports (lever ``exports``) and other state use (army, industry:
    ``state_other_use_mt``), taking from provinces' surpluses when its own stock runs short;
 3. resales to rural communes short of grain (projected shortfall until the next harvest: need x
@@ -73,6 +75,7 @@ class Granaries(Mechanism):
         self.relief_share = per_member(pp.relief_share_per_month)
         self.reserve_months = per_member(pp.province_reserve_months)
         self.resale_share = per_member(pp.resale_share)
+        self.levy_share = per_member(pp.urban_levy_share)
         self.outflow_share = np.minimum(1.0, per_member(pp.outflow_share_per_month) * np.maximum(
             0.0, 1.0 + per_member(pp.radical_outflow_gain) * (w.provinces.radicalism - 0.5)))
         self.count_inflation = per_member(1.0 + sim.params.registration.population_inflation)
@@ -97,6 +100,7 @@ class Granaries(Mechanism):
         share = np.divide(from_centre, shortfall.sum(axis=1), out=np.zeros_like(from_centre),
                           where=shortfall.sum(axis=1) > 0)
         supplied = own + shortfall * share[:, None]
+        supplied += self._levy_for_cities(world, demand - supplied)
         pv.urban_shortfall[:] = demand - supplied
         n.urban_demand[:], n.urban_supply[:] = demand.sum(axis=1), supplied.sum(axis=1)
         # 2. exports and other state use, from the centre, then from provincial surpluses
@@ -138,6 +142,20 @@ class Granaries(Mechanism):
         granary -= lost_p
         centre -= lost_c
         n.state_loss[:] = lost_p.sum(axis=1) + lost_c
+
+    def _levy_for_cities(self, world, short) -> np.ndarray:
+        """What the state takes from each province's communes for the province's city (kg, (members,
+        provinces)): in proportion to their stocks, at most ``urban_levy_share`` of each; procurement."""
+        pl, geo, nc = world.places, world.geo, world.geo.n_communes
+        prov = geo.commune_province
+        stock = np.maximum(pl.stock[:, :nc], 0.0)
+        held = by_province(stock, prov, geo.n_provinces)
+        take = np.minimum(np.maximum(short, 0.0), held * self.levy_share)
+        frac = np.divide(take, held, out=np.zeros_like(take), where=held > 0)
+        levy = stock * frac[:, prov]
+        pl.stock[:, :nc] -= levy
+        pl.procured[:, :nc] += levy
+        return take
 
     @staticmethod
     def _call_on_provinces(granary, amount):
