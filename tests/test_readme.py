@@ -22,6 +22,7 @@ TEXT = rx.README.read_text(encoding="utf-8")
 BLOCKS = dict(rx.BLOCK.findall(TEXT))
 EXAMPLES = {rx.example_command(TEXT, name): name for name in ("compare", "decompose")}
 HAS_OPTUNA = importlib.util.find_spec("optuna") is not None
+HAS_DISTRIBUTED = importlib.util.find_spec("distributed") is not None
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,8 @@ def workdir(tmp_path_factory):
 def test_every_command_in_the_readme_runs(command, workdir, monkeypatch):
     if command.startswith("greatleap calibrate") and not HAS_OPTUNA:
         pytest.skip("needs the 'calibrate' extra (Optuna)")
+    if "--cluster" in command and not HAS_DISTRIBUTED:
+        pytest.skip("needs the 'cluster' extra (Dask distributed)")
     monkeypatch.chdir(workdir)
     args = shlex.split(command)[1:]
     tag = re.sub(r"\W+", "_", command)[:60]
