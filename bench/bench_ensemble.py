@@ -1,8 +1,9 @@
 """Benchmark ensembles: members/s of the process pool (each member alone), batched worlds on the
-same pool, and batched worlds on a Dask LocalCluster, at scales 1,000 and 20,000.
+same pool, and batched worlds on a Dask LocalCluster, at scales 1,000 and 20,000; optionally the
+same in this one process (``serial``: each alone, ``serial-batched``).
 
 Usage: python bench/bench_ensemble.py [--scales 1000,20000] [--members 4,64] [--jobs 2]
-       [--modes pool,batched,cluster]
+       [--modes pool,batched,cluster,serial,serial-batched]
 Every mode runs the same members (historical, seeds 1..M, 1957-1966) from scratch, with no run
 cache, including its start-up (spawning workers, loading the compiled kernels): that is what an
 analysis pays. Prints one JSON line per (scale, mode), then a Markdown table for BENCHMARKS.md.
@@ -28,7 +29,8 @@ def run_mode(mode: str, members, scale: float, jobs: int):
         with ClusterPool(f"local:{jobs}") as pool:
             outcomes = run_many(members, scale, pool)
     else:
-        outcomes = run_many(members, scale, jobs, batch=1 if mode == "pool" else None)
+        alone = mode in ("pool", "serial")
+        outcomes = run_many(members, scale, 1 if mode.startswith("serial") else jobs, batch=1 if alone else None)
     return outcomes, time.perf_counter() - t0
 
 
@@ -57,8 +59,10 @@ def main() -> None:
             for a, b in zip(reference, outcomes):
                 for name, table in a.tables.items():
                     pd.testing.assert_frame_equal(table, b.tables[name])
-            sizes = [1] * n if mode == "pool" else [len(b) for b in make_batches(n, _agents(data, scale), args.jobs)]
-            row = {"scale": scale, "mode": mode, "members": n, "jobs": args.jobs, "batches": len(sizes),
+            workers = 1 if mode.startswith("serial") else args.jobs
+            sizes = [1] * n if mode in ("pool", "serial") else [len(b) for b in make_batches(n, _agents(data, scale),
+                                                                                             workers)]
+            row = {"scale": scale, "mode": mode, "members": n, "jobs": workers, "batches": len(sizes),
                    "largest_batch": max(sizes), "wall_s": round(wall, 1), "members_per_s": round(n / wall, 3),
                    "load_1min_before": round(load0, 2), "load_1min_after": round(os.getloadavg()[0], 2)}
             rows.append(row)
