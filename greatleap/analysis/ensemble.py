@@ -147,8 +147,9 @@ def _with(data: dict, seed: int, scale: float | None) -> dict:
     return {**data, "run": run}
 
 
-# A batch is filled up to this many person agents (all members together; beyond it the cache-friendly
-# small world is lost and a member's own run is as fast) and this many members.
+# A batch is filled up to this many person agents (all members together) and this many members: the
+# gain of a batch is the per-month overhead shared by small worlds; a member of 300,000 agents or more
+# (scale <= ~2,000) already keeps the kernels busy and runs alone.
 BATCH_AGENTS = 300_000
 BATCH_MEMBERS = 16
 
@@ -157,8 +158,8 @@ def structure_key(data: dict, scale: float | None):
     """What members must share to be batched (``greatleap.sim.STRUCTURE``), or None if unreadable."""
     from greatleap.sim import STRUCTURE
     try:
-        return tuple(json.dumps(scale if k == "run.scale" and scale is not None else data[k.split(".")[0]][k.split(".")[1]])
-                     for k in STRUCTURE)
+        return tuple(json.dumps(scale if key == "run.scale" and scale is not None else data[section][name])
+                     for key, (section, name) in ((k, k.split(".")) for k in STRUCTURE))
     except (KeyError, TypeError):
         return None
 
