@@ -153,3 +153,12 @@ def test_ctrl_c_on_a_cluster_run_exits_130(tmp_path):
     assert proc.returncode == 130, lines
     assert [line.strip() for line in lines if line.strip()][-1] == "interrupted: stopped; nothing half-written"
     assert not out.exists()
+
+
+def test_without_the_extra_cluster_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now fails, as without the extra
+    result = runner.invoke(app, ["compare", "historical", "no_exports", "--cluster", "local:1",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "needs the 'cluster' extra" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
