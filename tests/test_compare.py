@@ -109,8 +109,8 @@ def test_a_crashing_run_is_reported_and_the_rest_complete(monkeypatch):
     from greatleap import sim as sim_module
     real_run = sim_module.Sim.run
 
-    def flaky(self, progress=None):
-        if self.scenario.run.seed == 2:
+    def flaky(self, progress=None):  # the run of seed 2 crashes, and with it any batch it is in
+        if any(s.run.seed == 2 for s in self.scenarios):
             raise RuntimeError("simulated crash")
         return real_run(self, progress)
 

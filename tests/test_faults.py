@@ -130,14 +130,15 @@ def test_ctrl_c_during_compare_keeps_finished_runs(tmp_path, ctrl_c_at_run):
     count = ctrl_c_at_run(2)
     f, g = short_file(tmp_path), short_file(tmp_path, "g.toml")
     g.write_text(g.read_text().replace('"historical"', '"no_great_leap"'))
-    args = ["compare", str(f), str(g), "--seeds", "2", "--jobs", "1", "--scale", "100000",
+    # 18 members of ~6,500 agents run as two batches of 9 (at most 16 a batch): Ctrl-C in the second
+    args = ["compare", str(f), str(g), "--seeds", "9", "--jobs", "1", "--scale", "100000",
             "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "rep")]
     result = runner.invoke(app, args)
     assert result.exit_code == 130 and not (tmp_path / "rep").exists()
-    assert len(list((tmp_path / "cache").glob("*.json"))) == 1  # the first run finished and is kept
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 9  # the first batch finished and is kept
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert len(count) == 2 + 3  # the rerun reused the finished run
+    assert len(count) == 2 + 1  # the rerun reused the finished runs and ran the rest as one batch
 
 
 # ------------------------------------------------------------------ the run cache

@@ -22,6 +22,7 @@ TEXT = rx.README.read_text(encoding="utf-8")
 BLOCKS = dict(rx.BLOCK.findall(TEXT))
 EXAMPLES = {rx.example_command(TEXT, name): name for name in ("compare", "decompose")}
 HAS_OPTUNA = importlib.util.find_spec("optuna") is not None
+HAS_DISTRIBUTED = importlib.util.find_spec("distributed") is not None
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,8 @@ def test_every_command_in_the_readme_runs(command, workdir, monkeypatch):
         problem = cuda_problem()
         if problem is not None:
             pytest.skip(f"needs the 'gpu' extra and an NVIDIA GPU: {problem}")
+    if "--cluster" in command and not HAS_DISTRIBUTED:
+        pytest.skip("needs the 'cluster' extra (Dask distributed)")
     monkeypatch.chdir(workdir)
     args = shlex.split(command)[1:]
     tag = re.sub(r"\W+", "_", command)[:60]

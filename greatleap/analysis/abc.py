@@ -36,7 +36,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
-from greatleap.analysis.executor import local_executor, ordered_map
+from greatleap.analysis.executor import local_executor, ordered_map, slots
 
 
 ALGORITHM = "abc-smc-mcmc/1"  # changes whenever the same settings would give other populations
@@ -417,7 +417,7 @@ def run_smc(problem: Problem, prior: Prior, settings: SMCSettings, history: str 
         start = time.monotonic()
         deadline = start + settings.max_wall_s if settings.max_wall_s else math.inf
         with nullcontext(executor) if executor is not None else local_executor(jobs) as ex:
-            win = window or (1 if jobs <= 1 and executor is None else 2 * max(jobs, 1))
+            win = window or (1 if slots(jobs) <= 1 and executor is None else 2 * slots(jobs))
             run_round = _Round(problem, prior, settings, hist, ex, win, deadline, progress)
             while (reason := _stop_reason(pops, settings, hist.total_runs(), time.monotonic() - start)) is None:
                 t0 = time.monotonic()

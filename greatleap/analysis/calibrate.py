@@ -108,13 +108,12 @@ def evaluate_params(base: dict, specs: list[dict], params: dict[str, float], tar
 
     The objective (:func:`greatleap.analysis.targets.objective`) is the weighted share of counted
     targets missed plus a small pull toward the centres: its optimum is the best pass count."""
-    from greatleap.analysis.ensemble import run_one
+    from greatleap.analysis.ensemble import run_batch
     from greatleap.analysis.targets import evaluate, objective, passed_count
 
     data = apply_params(base, params)
     runs = []
-    for seed in seeds:
-        outcome = run_one(data, seed, scale)
+    for outcome in run_batch([(data, seed) for seed in seeds], scale):  # the trial's seeds in one world
         if outcome.tables is None:
             raise RuntimeError(outcome.error)
         runs.append(outcome.tables)
@@ -236,17 +235,17 @@ def _tell(study, trial, result: tuple[float, int] | BaseException) -> None:
         study.tell(trial, result[0])
 
 
-def calibrate(scenario, targets: pd.DataFrame, storage: str, study_name: str, trials: int, jobs: int = 1,
+def calibrate(scenario, targets: pd.DataFrame, storage: str, study_name: str, trials: int, jobs=1,
               seeds: tuple[int, ...] = (1,), scale: float = 20000.0, sampler_seed: int = 0,
               progress: Callable[[int, int], None] | None = None):
     """Run (or resume) a study until it has exactly ``trials`` finished trials. Returns the study.
 
-    This process asks the sampler for each trial and records its result; ``jobs`` worker
-    processes run the ensembles. Trials left running by a killed process are marked failed
+    This process asks the sampler for each trial and records its result in its local study;
+    ``jobs`` worker processes (or an open pool: a cluster's workers) only run a trial's seeds. Trials left running by a killed process are marked failed
     (``interrupted``) on resume; an interrupt here marks the trials in flight the same way.
     A study made with other settings is refused (:class:`StudyMismatch`).
     """
-    from greatleap.analysis.ensemble import WorkerPool, as_finished
+    from greatleap.analysis.executor import as_finished, open_pool, slots
 
     require_optuna()
     specs = check_parameters(scenario)
@@ -265,41 +264,39 @@ def calibrate(scenario, targets: pd.DataFrame, storage: str, study_name: str, tr
         done = _finished(study)
         report = (lambda: progress(min(done, trials), trials)) if progress else (lambda: None)
         report()
-        pool = WorkerPool(jobs) if jobs > 1 and trials - done > 1 else None
-        try:
-            while done < trials:
-                if pool is None:
-                    trial = study.ask(dists)
-                    in_flight[None] = trial
+        with open_pool(jobs, needed=trials - done) as pool:
+            try:
+                while done < trials:
+                    if pool is None:
+                        trial = study.ask(dists)
+                        in_flight[None] = trial
+                        try:
+                            result = evaluate_params(*args, trial.params, targets, list(seeds), scale)
+                        except RuntimeError as exc:
+                            result = exc
+                        _tell(study, in_flight.pop(None), result)
+                        done += 1
+                        report()
+                        continue
+                    while len(in_flight) < slots(pool) and done + len(in_flight) < trials:
+                        trial = study.ask(dists)
+                        in_flight[pool.submit(evaluate_params, *args, trial.params, targets, list(seeds), scale)] = trial
+                    fut = next(as_finished(list(in_flight)))
+                    trial = in_flight.pop(fut)
                     try:
-                        result = evaluate_params(*args, trial.params, targets, list(seeds), scale)
-                    except RuntimeError as exc:
+                        result = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a failed run or a dead worker
                         result = exc
-                    _tell(study, in_flight.pop(None), result)
+                    _tell(study, trial, result)
                     done += 1
                     report()
-                    continue
-                while len(in_flight) < jobs and done + len(in_flight) < trials:
-                    trial = study.ask(dists)
-                    in_flight[pool.submit(evaluate_params, *args, trial.params, targets, list(seeds), scale)] = trial
-                fut = next(as_finished(list(in_flight)))
-                trial = in_flight.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a failed run or a dead worker
-                    result = exc
-                _tell(study, trial, result)
-                done += 1
-                report()
-        except BaseException:
-            for trial in in_flight.values():
-                trial.set_user_attr("interrupted", True)
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            if pool is not None:
-                pool.kill()
-            raise
-        if pool is not None:
-            pool.executor.shutdown(wait=True)
+            except BaseException:
+                for fut, trial in in_flight.items():
+                    if fut is not None:
+                        fut.cancel()
+                    trial.set_user_attr("interrupted", True)
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
     return study
 
 

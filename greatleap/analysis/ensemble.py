@@ -1,29 +1,35 @@
-"""Ensembles: many runs of a scenario (seeds, parameter sets) in parallel local processes.
+"""Ensembles: many runs (seeds, parameter sets) batched into shared worlds, on local processes or a cluster.
 
-Each run returns its annual tables. A failing run is reported (seed and error) without losing
-the others. Finished runs go to an optional cache (one entry per scenario, seed, scale and model
-source) as soon as they finish, so an interrupted ensemble loses nothing that finished. Workers
-ignore Ctrl-C, die with their parent and are killed when the parent stops early. The interface
-(``run_many(jobs=...)``) is where a Ray or Dask backend would plug in.
+Members that share a world's structure (``greatleap.sim.STRUCTURE``: months, scale, communes, ...)
+are stepped together in one :class:`~greatleap.sim.Sim` (a batch, one member axis), which gives
+each member exactly the tables it gets alone and saves per-run overhead at coarse scales. Each run
+returns its annual tables. A failing member is reported (seed and error) without losing the
+others: a batch that fails is rerun member by member, and the members of a batch whose worker
+died are resubmitted one by one. Finished runs go to an optional cache (one entry per scenario,
+seed, scale and model source) as soon as they finish, so an interrupted ensemble loses nothing
+that finished. ``jobs`` is a number of local processes or an open pool
+(:mod:`greatleap.analysis.executor`, :mod:`greatleap.analysis.cluster`).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import multiprocessing as mp
-import os
+import math
 import traceback
 import warnings
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from greatleap import interrupt
+from greatleap.analysis.executor import WorkerPool, as_finished, open_pool, slots
 from greatleap.io import clean_stale, write_file_atomic
+
+__all__ = ["RunOutcome", "WorkerPool", "as_finished", "make_batches", "run_batch", "run_ensemble", "run_key",
+           "run_many", "run_one", "CacheWarning"]
 
 TABLES = ("annual_national", "annual_province", "deaths_by_age_class")
 
@@ -101,6 +107,10 @@ def _cache_store(cache_dir, key: str, tables: dict[str, pd.DataFrame]) -> None:
 
 
 # ------------------------------------------------------------------ running
+def _failed(seed: int, exc: BaseException) -> RunOutcome:
+    return RunOutcome(seed, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+
+
 def run_one(scenario_dict: dict, seed: int, scale: float | None) -> RunOutcome:
     """Run one member (in this process). Exceptions become a failed outcome; an interrupt
     (checked between months) propagates."""
@@ -111,61 +121,107 @@ def run_one(scenario_dict: dict, seed: int, scale: float | None) -> RunOutcome:
         results = Sim(scen, scale=scale, seed=seed).run(interrupt.progress_check)
         return RunOutcome(seed, {name: getattr(results, name) for name in TABLES})
     except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-        return RunOutcome(seed, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+        return _failed(seed, exc)
 
 
-class WorkerPool:
-    """Worker processes that ignore Ctrl-C, die with the parent, and are killed if the parent
-    leaves the ``with`` block early (an interrupt or an error)."""
+def run_batch(members: Sequence[tuple[dict, int]], scale: float | None) -> list[RunOutcome]:
+    """Run members that share a structure as one batched world (in this process); outcomes in order.
 
-    def __init__(self, jobs: int):
-        self.executor = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                            initializer=interrupt.worker_init, initargs=(os.getpid(),))
-
-    def __enter__(self) -> "WorkerPool":
-        return self
-
-    def submit(self, fn, *args) -> Future:
-        return self.executor.submit(fn, *args)
-
-    def kill(self) -> None:
-        procs = list((getattr(self.executor, "_processes", None) or {}).values())
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-        for p in procs:
-            p.join(timeout=10)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.executor.shutdown(wait=True)
-        else:
-            self.kill()
+    If the batch fails (a member's parameters break the run, say), each member is rerun alone, so
+    only the faulty one fails. An interrupt propagates."""
+    from greatleap.scenario import validate_scenario
+    from greatleap.sim import Sim
+    if len(members) == 1:
+        return [run_one(members[0][0], members[0][1], scale)]
+    try:
+        scens = [validate_scenario(_with(data, seed, scale), data.get("name", "scenario")) for data, seed in members]
+        results = Sim(scens).run(interrupt.progress_check)
+        return [RunOutcome(seed, {name: getattr(r, name) for name in TABLES}) for (_, seed), r in zip(members, results)]
+    except Exception:  # noqa: BLE001 - find the faulty member(s) by running each alone
+        return [run_one(data, seed, scale) for data, seed in members]
 
 
-def as_finished(futures: Iterable[Future], poll: float = 0.2) -> Iterator[Future]:
-    """Futures as they finish, checking for an interrupt between short waits."""
-    pending = set(futures)
-    while pending:
-        interrupt.check()
-        done, pending = wait(pending, timeout=poll, return_when=FIRST_COMPLETED)
-        interrupt.check()
-        yield from done
+def _with(data: dict, seed: int, scale: float | None) -> dict:
+    """A scenario dict with its seed (and scale, when given) set."""
+    run = {**data.get("run", {}), "seed": seed, **({"scale": scale} if scale is not None else {})}
+    return {**data, "run": run}
 
 
-def run_ensemble(scenario, seeds: Sequence[int], scale: float | None = None, jobs: int = 1,
+# A batch is filled up to this many person agents (all members together) and this many members: the
+# gain of a batch is the per-month overhead shared by small worlds; a member of 300,000 agents or more
+# (scale <= ~2,000) already keeps the kernels busy and runs alone.
+BATCH_AGENTS = 300_000
+BATCH_MEMBERS = 16
+
+
+def structure_key(data: dict, scale: float | None):
+    """What members must share to be batched (``greatleap.sim.STRUCTURE``), or None if unreadable."""
+    from greatleap.sim import STRUCTURE
+    try:
+        return tuple(json.dumps(scale if key == "run.scale" and scale is not None else data[section][name])
+                     for key, (section, name) in ((k, k.split(".")) for k in STRUCTURE))
+    except (KeyError, TypeError):
+        return None
+
+
+def _agents(data: dict, scale: float | None) -> int:
+    """Person agents of one member at the start (as ``communes.layout`` counts them)."""
+    try:
+        return max(1, round(float(data["population"]["initial_population_million"]) * 1e6
+                            / float(scale if scale is not None else data["run"]["scale"])))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return BATCH_AGENTS
+
+
+def make_batches(n: int, agents: int, workers: int = 1, batch: int | None = None) -> list[range]:
+    """Split ``n`` members of ``agents`` person agents each into batches of near-equal size.
+
+    A batch holds up to ``BATCH_AGENTS`` agents and ``BATCH_MEMBERS`` members (or ``batch`` members
+    when given), and there are at least as many batches as ``workers`` (while members last)."""
+    if n <= 0:
+        return []
+    size = batch if batch is not None else max(1, min(BATCH_MEMBERS, BATCH_AGENTS // max(1, agents)))
+    count = math.ceil(n / max(1, size))
+    if batch is None:
+        count = max(count, min(workers, n))
+    edges = [round(k * n / count) for k in range(count + 1)]
+    return [range(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+def plan_batches(members: Sequence[tuple[dict, int]], todo: Sequence[int], scale: float | None, workers: int,
+                 batch: int | None = None) -> list[list[int]]:
+    """Batches (lists of member indices) of the members ``todo``: grouped by structure, then sized."""
+    groups: dict = {}
+    for k in todo:
+        key = structure_key(members[k][0], scale)
+        groups.setdefault(key if key is not None else ("alone", k), []).append(k)
+    share = max(1, round(workers / max(1, len(groups))))  # spread the workers over the groups
+    out = []
+    for ks in groups.values():
+        agents = _agents(members[ks[0]][0], scale)
+        out += [[ks[i] for i in r] for r in make_batches(len(ks), agents, share, batch)]
+    return sorted(out, key=len, reverse=True)  # big batches first: the small ones fill the gaps at the end
+
+
+def run_ensemble(scenario, seeds: Sequence[int], scale: float | None = None, jobs=1,
                  progress: Callable[[int, int], None] | None = None, cache_dir=None) -> list[RunOutcome]:
-    """Run ``scenario`` once per seed, in ``jobs`` processes; outcomes in seed order."""
+    """Run ``scenario`` once per seed, in ``jobs`` processes (or an open pool); outcomes in seed order."""
     return run_many([(scenario.to_dict(), seed) for seed in seeds], scale, jobs, progress, cache_dir)
 
 
-def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jobs: int = 1,
-             progress: Callable[[int, int], None] | None = None, cache_dir=None) -> list[RunOutcome]:
+# a member whose solo run loses its worker this many times is reported failed (it may be what kills it)
+SOLO_ATTEMPTS = 2
+
+
+def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jobs=1,
+             progress: Callable[[int, int], None] | None = None, cache_dir=None,
+             batch: int | None = None) -> list[RunOutcome]:
     """Run many (scenario dict, seed) members; finished runs are reused from ``cache_dir``.
 
-    Outcomes come back in the order of ``members``; a failed member is reported, not raised. A
-    cache that cannot be written is said once (:class:`CacheWarning`) and the runs go on.
+    ``jobs``: local worker processes, or an open pool (``WorkerPool``, ``ClusterPool``). Members
+    sharing a structure run in batches (:func:`make_batches`; ``batch`` = members per batch, 1 =
+    each alone). Outcomes come back in the order of ``members``; a failed member is reported, not
+    raised. A cache that cannot be written is said once (:class:`CacheWarning`) and the runs go on.
     """
     outcomes: list[RunOutcome | None] = [None] * len(members)
     keys = [run_key(data, seed, scale) for data, seed in members] if cache_dir else []
@@ -192,22 +248,40 @@ def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jo
             except OSError as exc:
                 cache_ok = False
                 warnings.warn(f"run cache {cache_dir} cannot be written ({exc.strerror or exc}); "
-                              f"finished runs are not cached", CacheWarning, stacklevel=3)
+                              f"finished runs are not cached", CacheWarning, stacklevel=4)
         done += 1
         if progress:
             progress(done, len(members))
 
-    if jobs <= 1 or len(todo) <= 1:
-        for k in todo:
-            finish(k, run_one(members[k][0], members[k][1], scale))
-            interrupt.check()
-    else:
-        with WorkerPool(min(jobs, len(todo))) as pool:
-            futures = {pool.submit(run_one, members[k][0], members[k][1], scale): k for k in todo}
-            for fut in as_finished(futures):
-                k = futures[fut]
-                try:
-                    finish(k, fut.result())
-                except Exception as exc:  # noqa: BLE001 - a worker process died
-                    finish(k, RunOutcome(members[k][1], None, f"worker failed: {exc}"))
+    batches = plan_batches(members, todo, scale, slots(jobs), batch)
+    with open_pool(jobs, needed=len(batches)) as pool:
+        if pool is None:
+            for ks in batches:
+                for k, outcome in zip(ks, run_batch([members[k] for k in ks], scale)):
+                    finish(k, outcome)
+                interrupt.check()
+        else:
+            _run_on(pool, members, batches, scale, finish)
     return outcomes
+
+
+def _run_on(pool, members, batches: list[list[int]], scale, finish: Callable[[int, RunOutcome], None]) -> None:
+    """Run the batches on ``pool``; a batch whose worker died is resubmitted member by member."""
+    futures = {pool.submit(run_batch, [members[k] for k in ks], scale): (ks, 0) for ks in batches}
+    try:
+        while futures:
+            fut = next(as_finished(list(futures)))
+            ks, attempt = futures.pop(fut)
+            try:
+                for k, outcome in zip(ks, fut.result()):
+                    finish(k, outcome)
+            except Exception as exc:  # noqa: BLE001 - the worker died (or the pool broke) under this batch
+                if len(ks) == 1 and attempt + 1 >= SOLO_ATTEMPTS:
+                    finish(ks[0], RunOutcome(members[ks[0]][1], None, f"worker failed: {type(exc).__name__}: {exc}"))
+                    continue
+                for k in ks:
+                    futures[pool.submit(run_batch, [members[k]], scale)] = ([k], attempt + 1 if len(ks) == 1 else 0)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise

@@ -1,16 +1,23 @@
-"""Where model evaluations run: a local process pool today, any ``submit``-style executor tomorrow.
+"""Where model evaluations run: local worker processes, or a Dask cluster (:mod:`.cluster`).
 
-An *executor* is anything with ``submit(fn, *args) -> future`` whose futures have ``result()``
-and ``cancel()``: :class:`concurrent.futures.ProcessPoolExecutor`, a thread pool, or a Dask
-``distributed.Client`` (the scale-out issue's ``--cluster``). :func:`ordered_map` consumes
-results strictly in submission order, so what a caller does with them (accept the first N
-particles, write a cache) never depends on which worker finished first.
+A *pool* has ``submit(fn, *args) -> concurrent.futures.Future``, ``slots`` (how many calls run at
+once) and ``close()``: :class:`WorkerPool` (spawned local processes) and
+:class:`~greatleap.analysis.cluster.ClusterPool` (``--cluster``). Every analysis takes ``jobs``,
+either a number of local processes or an open pool; :func:`open_pool` turns it into a pool (None
+for serial work in this process) and :func:`slots` says how many workers it stands for.
+:func:`ordered_map` consumes results strictly in submission order, so what a caller does with
+them (accept the first N particles, write a cache) never depends on which worker finished first.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
+
+from greatleap import interrupt
 
 
 class _Done:
@@ -40,16 +47,85 @@ class SerialExecutor:
             return _Done(error=exc)
 
 
-@contextmanager
-def local_executor(jobs: int) -> Iterator[Any]:
-    """``jobs`` spawned worker processes with one Numba thread each (serial when ``jobs`` <= 1)."""
-    if jobs <= 1:
-        yield SerialExecutor()
-        return
-    from greatleap.analysis.ensemble import WorkerPool  # one Numba thread each; they die with this process
+class WorkerPool:
+    """Spawned worker processes (one Numba thread each) that ignore Ctrl-C, die with the parent,
+    and are killed if the parent leaves the ``with`` block early (an interrupt or an error).
 
-    with WorkerPool(jobs) as pool:
+    If a worker dies, the futures in flight fail (``BrokenProcessPool``); the next ``submit``
+    starts fresh processes, so the caller can resubmit what was lost."""
+
+    def __init__(self, jobs: int):
+        self.slots = int(jobs)
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.slots, mp_context=mp.get_context("spawn"),
+                                   initializer=interrupt.worker_init, initargs=(os.getpid(),))
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def submit(self, fn, *args) -> Future:
+        if getattr(self.executor, "_broken", False):  # a worker died: its pool takes no more work
+            self.kill()
+            self.executor = self._start()
+        return self.executor.submit(fn, *args)
+
+    def kill(self) -> None:
+        procs = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+        for p in procs:
+            p.join(timeout=10)
+
+    def close(self) -> None:
+        """Wait for the work submitted, then stop the processes."""
+        self.executor.shutdown(wait=True)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.kill()
+
+
+def slots(jobs) -> int:
+    """How many calls ``jobs`` (a number of local processes or an open pool) runs at once."""
+    return max(1, int(getattr(jobs, "slots", jobs)))
+
+
+@contextmanager
+def open_pool(jobs, needed: int | None = None) -> Iterator[Any]:
+    """A pool for ``jobs``: the open pool itself (left open), ``jobs`` local processes (killed on an
+    error or interrupt), or None for serial work here (``jobs`` <= 1, or at most one call ``needed``)."""
+    if hasattr(jobs, "submit"):
+        yield jobs
+        return
+    n = min(int(jobs), needed) if needed is not None else int(jobs)
+    if n <= 1:
+        yield None
+        return
+    with WorkerPool(n) as pool:
         yield pool
+
+
+@contextmanager
+def local_executor(jobs) -> Iterator[Any]:
+    """An executor for ``jobs``: an open pool, ``jobs`` worker processes, or serial (``jobs`` <= 1)."""
+    with open_pool(jobs) as pool:
+        yield pool if pool is not None else SerialExecutor()
+
+
+def as_finished(futures: Iterable[Future], poll: float = 0.2) -> Iterator[Future]:
+    """Futures as they finish, checking for an interrupt between short waits."""
+    pending = set(futures)
+    while pending:
+        interrupt.check()
+        done, pending = wait(pending, timeout=poll, return_when=FIRST_COMPLETED)
+        interrupt.check()
+        yield from done
 
 
 def ordered_map(fn: Callable, args: Iterable[tuple], executor, window: int,

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from greatleap.analysis.abc import Prior
-from greatleap.analysis.executor import local_executor, ordered_map
+from greatleap.analysis.executor import local_executor, ordered_map, slots
 from greatleap.analysis.posterior import HEADLINES, headline_values
 from greatleap.scenario import ScenarioError
 
@@ -86,7 +86,7 @@ class StoredEvaluator:
                  executor=None, window: int | None = None):
         self.fn, self.store_path, self.jobs, self.executor = fn, Path(store), jobs, executor
         self.salt = json.dumps(fingerprint, sort_keys=True, default=str)
-        self.window = window or (1 if jobs <= 1 and executor is None else 2 * jobs)
+        self.window = window or (1 if slots(jobs) <= 1 and executor is None else 2 * slots(jobs))
         self.computed = 0  # evaluations run (not found in the store) by this evaluator
 
     def key(self, params: dict) -> str:

@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from greatleap.cli.common import (JOBS, PERMUTATIONS, SCALE, SEEDS, TRIALS, _default_folder, _fail, _load_all,
-                                  _new_folder, _progress_bar, app, cap_jobs, console, err)
+from greatleap.cli.common import (CLUSTER, JOBS, PERMUTATIONS, SCALE, SEEDS, TRIALS, _default_folder, _fail, _load_all,
+                                  _new_folder, _progress_bar, app, console, err, workers)
 from greatleap.cli.draws import DRAWS, POSTERIOR, posterior_or_fail
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
@@ -21,6 +21,7 @@ def validate(
     seeds: int = typer.Option(8, "--seeds", parser=SEEDS, help="ensemble size (seeds 1..N)"),
     scale: float = typer.Option(5000.0, "--scale", parser=SCALE, help="real persons per agent"),
     jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
+    cluster: Optional[str] = CLUSTER,
     vintage: str = typer.Option("official", "--vintage", help="official (registered series), banister (as truth), "
                                 "wpp (UN), or both (official plus Banister's true rates)"),
     targets: Optional[Path] = typer.Option(None, "--targets", help="a targets TOML (default: the shipped one)"),
@@ -42,8 +43,7 @@ def validate(
         _fail(str(exc))
     post = posterior_or_fail(posterior, draws, scen)
     out = _new_folder(out or _default_folder("validate", scen.name))
-    jobs = cap_jobs(jobs)
-    with _progress_bar() as bar:
+    with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         n_runs = seeds * (draws if post else 1)
         task = bar.add_task(f"{n_runs} runs of {escape(scen.name)}", total=n_runs)
         evaluated, runs, failures = dr.validate_draws(scen, table, post, draws, list(range(1, seeds + 1)), scale,
@@ -110,6 +110,7 @@ def calibrate(
     scenario: str = typer.Argument("historical", help="built-in scenario or TOML path with [[calibration.parameters]]"),
     trials: int = typer.Option(200, "--trials", parser=TRIALS, help="run until the study has this many finished trials"),
     jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel worker processes (at most the cores)"),
+    cluster: Optional[str] = CLUSTER,
     seeds: int = typer.Option(2, "--seeds", parser=SEEDS, help="seeds per trial"),
     scale: float = typer.Option(20000.0, "--scale", parser=SCALE, help="real persons per agent during the search"),
     vintage: str = typer.Option("official", "--vintage", help="official, banister, wpp or both (official rows plus "
@@ -138,7 +139,7 @@ def calibrate(
         _fail(f"--method = {method!r}; allowed: optimize, abc")
     if method == "abc":
         from greatleap.cli.uncertainty import calibrate_abc
-        return calibrate_abc(scenario, cap_jobs(jobs), seeds, scale, vintage, targets, storage, out, particles,
+        return calibrate_abc(scenario, jobs, cluster, seeds, scale, vintage, targets, storage, out, particles,
                              generations, max_runs, max_wall, min_drop)
     storage, out = storage or Path("calibration.sqlite"), out or Path("runs/calibration")
     try:
@@ -150,10 +151,9 @@ def calibrate(
         _fail(str(exc))
     _new_folder(out, replace=cal.OUTPUT_FILES)
     url = _storage_url(storage)
-    jobs = cap_jobs(jobs)
     name = study or f"{scen.name}-{vintage}"
     try:
-        with _progress_bar() as bar:
+        with workers(jobs, cluster) as jobs, _progress_bar() as bar:
             task = bar.add_task(f"calibrating {len(specs)} parameters", total=trials)
             st = cal.calibrate(scen, table, url, name, trials, jobs, tuple(range(1, seeds + 1)), scale,
                                progress=lambda d, n: bar.update(task, completed=d))
@@ -172,6 +172,7 @@ def compare(
     seeds: int = typer.Option(4, "--seeds", parser=SEEDS, help="seeds per scenario (common random numbers)"),
     scale: float = typer.Option(5000.0, "--scale", parser=SCALE, help="real persons per agent"),
     jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
+    cluster: Optional[str] = CLUSTER,
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/compare-<time>)"),
     posterior: Optional[str] = POSTERIOR,
@@ -189,9 +190,8 @@ def compare(
               + "; allowed: scenarios that cover the same months")
     post = [posterior_or_fail(posterior, draws, s) for s in scens][0]
     out = _new_folder(out or _default_folder("compare"))
-    jobs = cap_jobs(jobs)
     n_runs = len(scens) * seeds * (draws if post else 1)
-    with _progress_bar() as bar:
+    with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         task = bar.add_task(f"{len(scens)} scenarios x {seeds} seeds" + (f" x {draws} draws" if post else ""),
                             total=n_runs)
         seed_list = list(range(1, seeds + 1))
@@ -223,6 +223,7 @@ def decompose(
     seeds: int = typer.Option(2, "--seeds", parser=SEEDS, help="seeds (common random numbers)"),
     scale: float = typer.Option(20000.0, "--scale", parser=SCALE, help="real persons per agent"),
     jobs: int = typer.Option(2, "--jobs", parser=JOBS, help="parallel processes (at most the cores)"),
+    cluster: Optional[str] = CLUSTER,
     permutations: int = typer.Option(0, "--permutations", parser=PERMUTATIONS,
                                      help="0 = exact over all coalitions; N = sampled permutations"),
     cache: Path = typer.Option(Path("runs/.cache"), "--cache", help="finished runs are reused from here"),
@@ -242,9 +243,8 @@ def decompose(
     scen = _load_all([scenario])[0]
     post = posterior_or_fail(posterior, draws, scen)
     out = _new_folder(out or _default_folder("decompose"))
-    jobs = cap_jobs(jobs)
     t0 = time.perf_counter()
-    with _progress_bar() as bar:
+    with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         task = bar.add_task("coalition runs", total=None)
         d = dr.decompose_draws(scen, names, post, draws, list(range(1, seeds + 1)), scale, jobs, permutations, cache,
                                lambda done, n: bar.update(task, completed=done, total=n))

@@ -11,8 +11,9 @@ import math
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import typer
 from rich.console import Console
@@ -138,6 +139,43 @@ SEEDS = bounded(int, 1, 1000, "ensemble size")
 JOBS = bounded(int, 1, 1024, "worker processes; more than the cores are capped")
 TRIALS = bounded(int, 1, 1_000_000, "finished trials")
 PERMUTATIONS = bounded(int, 0, 100_000, "0 = exact")
+
+
+def _cluster_address(text: Any) -> str:
+    """A Typer ``parser`` for ``--cluster``: the address's form only (connecting comes later)."""
+    from greatleap.analysis.cluster import ClusterError, parse_address
+    try:
+        parse_address(str(text))
+    except ClusterError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--cluster = ")) from None
+    return str(text).strip()
+
+
+_cluster_address.__name__ = "str"
+CLUSTER = typer.Option(None, "--cluster", parser=_cluster_address,
+                       help="run on a Dask cluster: tcp://HOST:PORT (a running 'dask scheduler' with workers) or "
+                            "local[:N] (N local worker processes); replaces --jobs")
+
+
+@contextmanager
+def workers(jobs: int, cluster: str | None) -> Iterator[Any]:
+    """What runs an ensemble command's model runs: ``--jobs`` local processes (capped at the cores),
+    or with ``--cluster`` an open :class:`~greatleap.analysis.cluster.ClusterPool` (exit 2 when the
+    scheduler does not answer, has no workers or its workers run other greatleap code). Leaving the
+    block (done, error or Ctrl-C) cancels what is still running and disconnects."""
+    if cluster is None:
+        yield cap_jobs(jobs)
+        return
+    from greatleap.analysis.cluster import ClusterError, ClusterPool
+    try:
+        pool = ClusterPool(cluster)
+    except ClusterError as exc:
+        _fail(str(exc))
+    err.print(f"cluster {pool.describe()}", highlight=False)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 def cap_jobs(jobs: int) -> int:

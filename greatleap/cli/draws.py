@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from greatleap.cli.common import _fail, _new_folder, _progress_bar, console, err
+from greatleap.cli.common import _fail, _new_folder, _progress_bar, console, err, workers
 from greatleap.scenario import ScenarioError, load_scenario
 
 POSTERIOR = typer.Option(None, "--posterior", help="draw the calibrated parameters from a posterior: builtin, a "
@@ -46,7 +46,7 @@ def posterior_or_fail(path: Optional[str], draws: int, scenario=None):
 
 
 def run_posterior(scenario: str, posterior: str, draws: int, seed: Optional[int], scale: Optional[float],
-                  out: Optional[Path], jobs: int = 2) -> None:
+                  out: Optional[Path], jobs: int = 2, cluster: Optional[str] = None) -> None:
     """``greatleap run --posterior``: the scenario once per draw; yearly means and 5-95% over the draws."""
     from greatleap.analysis import draws as dr
 
@@ -58,7 +58,7 @@ def run_posterior(scenario: str, posterior: str, draws: int, seed: Optional[int]
     seeds = [seed if seed is not None else scen.run.seed]
     scale = scale or scen.run.scale
     out = _new_folder(out or Path("runs") / f"{scen.name}-posterior-{time.strftime('%Y%m%d-%H%M%S')}")
-    with _progress_bar() as bar:
+    with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         task = bar.add_task(f"{draws} posterior draws of {scen.name}", total=draws)
         r = dr.summarise_run_draws(scen, post, draws, seeds, scale, jobs, lambda d, n: bar.update(task, completed=d))
     for f in r.failures:

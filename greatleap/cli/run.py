@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from greatleap import interrupt
-from greatleap.cli.common import SCALE, SEED, _default_folder, _fail, _new_folder, _progress_bar, app, console, err
+from greatleap.cli.common import SCALE, SEED, _cluster_address, _default_folder, _fail, _new_folder, _progress_bar, app, console, err
 from greatleap.cli.draws import DRAWS, POSTERIOR
 from greatleap.kernels import BACKENDS, cuda_problem
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
@@ -82,6 +82,9 @@ def run(
     draws: int = DRAWS,
     backend: str = typer.Option("cpu", "--backend", help=f"where the person passes run: {' or '.join(BACKENDS)} "
                                                         "(cuda: an NVIDIA GPU, extra 'gpu')"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", parser=_cluster_address,
+                                          help="with --posterior: run the draws on a Dask cluster, tcp://HOST:PORT "
+                                               "or local[:N]"),
 ) -> None:
     """Run a scenario month by month and write its results folder."""
     from greatleap.sim import Sim
@@ -92,7 +95,10 @@ def run(
     talk = console if fmt == "table" else err
     if posterior is not None:  # one run per posterior draw, summarised with intervals
         from greatleap.cli.draws import run_posterior
-        return run_posterior(scenario, posterior, draws, seed, scale, out)
+        return run_posterior(scenario, posterior, draws, seed, scale, out, cluster=cluster)
+    if cluster is not None:
+        _fail(f"--cluster = {cluster!r} without --posterior: one run uses one machine; allowed: --cluster with "
+              f"--posterior (or validate, compare, decompose, calibrate, sensitivity)")
     try:
         scen = load_scenario(scenario)
     except ScenarioError as exc:

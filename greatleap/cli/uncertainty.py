@@ -15,11 +15,11 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from greatleap.cli.common import _fail, _new_folder, _progress_bar, app, console
+from greatleap.cli.common import CLUSTER, _fail, _new_folder, _progress_bar, app, console, workers
 from greatleap.cli.draws import posterior_or_fail
 from greatleap.scenario import ScenarioError, load_scenario
 
-def calibrate_abc(scenario: str, jobs: int, seeds: int, scale: float, vintage: str, targets: Optional[Path],
+def calibrate_abc(scenario: str, jobs: int, cluster: Optional[str], seeds: int, scale: float, vintage: str, targets: Optional[Path],
                   history: Optional[Path], out: Optional[Path], particles: int, generations: int,
                   max_runs: Optional[int], max_wall: Optional[float], min_drop: float) -> None:
     """``greatleap calibrate --method abc``: fit, write the posterior folder with its identifiability report."""
@@ -38,7 +38,7 @@ def calibrate_abc(scenario: str, jobs: int, seeds: int, scale: float, vintage: s
         _fail(str(exc))
     history = history or Path(f"abc-{scen.name}-{vintage}.sqlite")
     out = _new_folder(out or Path("runs") / f"posterior-{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    with _progress_bar() as bar:
+    with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         task = bar.add_task("ABC generation 0", total=particles)
 
         def progress(gen: int, evaluated: int, planned: int) -> None:
@@ -117,6 +117,7 @@ def sensitivity(
     scale: float = typer.Option(20000.0, "--scale", help="real persons per agent"),
     seeds: int = typer.Option(1, "--seeds", help="runs per parameter set (seeds 1..N, the same for every set)"),
     jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
+    cluster: Optional[str] = CLUSTER,
     cache: Path = typer.Option(Path("runs/.cache/sensitivity.sqlite"), "--cache",
                                help="finished evaluations are kept here and reused (resumable)"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder (default runs/sensitivity-<time>)"),
@@ -141,7 +142,7 @@ def sensitivity(
         _fail(str(exc))
     out = _new_folder(out or Path("runs") / f"sensitivity-{time.strftime('%Y%m%d-%H%M%S')}")
     t0 = time.perf_counter()
-    with _progress_bar() as bar:
+    with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, n: int) -> None:
