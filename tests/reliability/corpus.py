@@ -275,7 +275,8 @@ def random_scenario(k: int) -> dict[str, Any]:
 
 COUNT_WORDS = ("population", "births", "deaths", "escapes", "workers")
 SIGNED_FLOWS = ("net_exports_mt", "outflow_mt")
-RATIO_WORDS = ("cbr_", "cdr_", "_share", "reported_to_actual", "retention_kg", "ratio", "reserve_")
+RATIO_WORDS = ("cbr_", "cdr_", "_share", "reported_to_actual", "retention_kg", "ratio", "reserve_",
+               "_may_")  # a value in May: undefined (NaN) in a year the run does not reach May
 
 
 def table_problems(tables: dict) -> list[str]:
