@@ -146,7 +146,8 @@ def test_newborns_are_keyed_to_mother_and_month_so_a_later_change_keeps_the_past
     kw = {"run.end": "1962-12", "run.scale": 50000}
     base = load_scenario("historical", **kw)
     data = base.to_dict()
-    data["events"].append({"lever": "procurement_rate", "start": "1962-01", "value": 0.4})
+    data["events"] += [{"lever": "procurement_rate", "start": "1962-01", "value": 0.4},
+                       {"lever": "enforcement", "start": "1962-01", "value": 1.0}]
     later = validate_scenario(data, "harsher-1962")
     a, b = Sim(base), Sim(later)
     ra, rb = a.run(until="1961-12"), b.run(until="1961-12")
