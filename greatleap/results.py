@@ -108,19 +108,18 @@ class Results:
 
     def _annual(self, frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         sums = ["births", "births_registered", "deaths", "deaths_registered", "deaths_famine", "deaths_violence"]
-        # the year-end population is the next month's census where there is one (it counts the moves
-        # between sectors and provinces of the last month too); after the last month, census + births - deaths
+        # the true population is counted at the start of each month (the census): the year-end figure is
+        # the next month's census where there is one (it counts the last month's moves between sectors and
+        # provinces too), else census + births - deaths. The register is counted at the end of each month
+        # (after its births and deaths are entered), so its year-end figure is December's.
         place = [k for k in keys if k != "year"]
-        frame = frame.assign(
-            next_population=_next_census(frame, place, "population", "births", "deaths"),
-            next_registered=_next_census(frame, place, "registered_population", "births_registered",
-                                         "deaths_registered"))
+        frame = frame.assign(next_population=_next_census(frame, place, "population", "births", "deaths"))
         g = frame.groupby(keys, sort=False)
         out = g[sums].sum()
         out["population_mean"] = g["population"].mean()
         out["population_end"] = g["next_population"].last()
         out["registered_population_mean"] = g["registered_population"].mean()
-        out["registered_population_end"] = g["next_registered"].last()
+        out["registered_population_end"] = g["registered_population"].last()
         out["cbr_true"] = _rates(out["births"], out["population_mean"])
         out["cdr_true"] = _rates(out["deaths"], out["population_mean"])
         out["cbr_registered"] = _rates(out["births_registered"], out["registered_population_mean"])
