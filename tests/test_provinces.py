@@ -70,3 +70,21 @@ def test_radicalism_comes_from_pre_famine_evidence_not_the_famine():
         [c for c in evidence.columns if c not in ("purge_1957_58", "politburo_1958", "moderate_at_lushan",
                                                   "rightists_per_10k", "coop_share_1955")]).isna().all()]
     assert all(prov.loc[p, "radicalism"] == 0.5 for p in named)  # no evidence: neutral
+
+
+def test_cities_come_first_the_state_levies_what_its_granaries_lack():
+    """With empty state granaries the cities are fed by a levy on their provinces' communes (counted as
+    procurement, outside the harvest months); without the levy they go short."""
+    kw = {"run.end": "1957-04", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0}
+    fed = Sim(load_scenario("historical", **kw)).run().monthly_national.set_index("month")
+    starved = Sim(load_scenario("historical", **kw, **{"procurement.urban_levy_share": 0.0})).run() \
+        .monthly_national.set_index("month")
+    stocked = Sim(load_scenario("historical", **{**kw, "procurement.initial_state_stock_mt": 30.0})).run() \
+        .monthly_national.set_index("month")
+    feb = pd.Timestamp("1957-02-01")
+    demand = stocked.loc[feb, "urban_supply_mt"]  # full rations from a stocked granary
+    assert demand == pytest.approx(17.0 * stocked.loc[feb, "population_urban"] / 1e9, rel=0.05)
+    assert starved.loc[feb, "urban_supply_mt"] < 0.5 * demand
+    assert fed.loc[feb, "urban_supply_mt"] == pytest.approx(demand, rel=1e-6)
+    assert fed.loc[feb, "procurement_mt"] == pytest.approx(fed.loc[feb, "urban_supply_mt"], rel=0.05)
+    assert starved.loc[feb, "procurement_mt"] == 0.0

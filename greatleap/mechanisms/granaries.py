@@ -3,8 +3,9 @@
 Procurement goes into the province's granary. Each month, in order of priority:
 1. the province feeds its city (lever ``urban_ration`` x urban people), calling on the centre for
    what its own granary lacks; if the centre is short too, the state levies the rest from the
-   province's communes (at most ``urban_levy_share`` of a commune's stock a month, recorded as
-   procurement): cities came first; only beyond that does the city get less;
+   province's communes, then from other provinces' (at most ``urban_levy_share`` of a commune's
+   stock a month, recorded as procurement): cities came first; only beyond that does the city
+   get less;
 2. the centre pays exports (lever ``exports``) and other state use (army, industry:
    ``state_other_use_mt``), taking from provinces' surpluses when its own stock runs short;
 3. resales to rural communes short of grain (projected shortfall until the next harvest: need x
@@ -144,8 +145,9 @@ class Granaries(Mechanism):
         n.state_loss[:] = lost_p.sum(axis=1) + lost_c
 
     def _levy_for_cities(self, world, short) -> np.ndarray:
-        """What the state takes from each province's communes for the province's city (kg, (members,
-        provinces)): in proportion to their stocks, at most ``urban_levy_share`` of each; procurement."""
+        """What the state takes from communes for each province's city (kg, (members, provinces)): first
+        from the province's own communes, then from all others (a transfer: Shanghai was fed from other
+        provinces), in proportion to their stocks, at most ``urban_levy_share`` of each; procurement."""
         pl, geo, nc = world.places, world.geo, world.geo.n_communes
         prov = geo.commune_province
         stock = np.maximum(pl.stock[:, :nc], 0.0)
@@ -153,6 +155,12 @@ class Granaries(Mechanism):
         take = np.minimum(np.maximum(short, 0.0), held * self.levy_share)
         frac = np.divide(take, held, out=np.zeros_like(take), where=held > 0)
         levy = stock * frac[:, prov]
+        rest = np.maximum(short, 0.0) - take  # what the province's own communes could not give
+        spare = stock * self.levy_share - levy
+        total_spare = spare.sum(axis=1)
+        more = np.minimum(rest.sum(axis=1), total_spare)
+        levy += spare * np.divide(more, total_spare, out=np.zeros_like(more), where=total_spare > 0)[:, None]
+        take += rest * np.divide(more, rest.sum(axis=1), out=np.zeros_like(more), where=rest.sum(axis=1) > 0)[:, None]
         pl.stock[:, :nc] -= levy
         pl.procured[:, :nc] += levy
         return take
