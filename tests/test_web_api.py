@@ -177,7 +177,9 @@ def test_why_breakdown_with_progress(client):
 def test_busy_and_time_limit(tmp_path):
     """One worker, no queue: a second run at once is refused as busy; a run past its time limit is
     stopped (504) and its worker replaced, after which runs work again."""
-    config = Config(cache_dir=tmp_path, scale=SCALE, workers=1, queue=0, run_timeout=1.5, precompute=False)
+    # the limit sits between a one-thread run at scale 1,000 (~4.6 s on a quiet machine) and one at the
+    # test scale (~0.3 s), with room for a loaded machine
+    config = Config(cache_dir=tmp_path, scale=SCALE, workers=1, queue=0, run_timeout=3.0, precompute=False)
     with TestClient(create_app(config)) as c:
         _wait_ready(c, 1)
         with ThreadPoolExecutor(2) as pool:
