@@ -21,10 +21,14 @@ def layer(module: str) -> int:
 
 
 def modules():
+    """(module name, path) of every module of the package, sorted."""
     for path in sorted(ROOT.rglob("*.py")):
         rel = path.relative_to(ROOT.parent).with_suffix("")
         name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
         yield name, path
+
+
+KNOWN = dict(modules())
 
 
 def imports(name: str, path: Path, top_level_only: bool):
@@ -42,13 +46,12 @@ def imports(name: str, path: Path, top_level_only: bool):
             else:
                 mod = node.module or ""
             if mod.startswith("greatleap"):
-                known = dict(modules())
                 for a in node.names:  # "from greatleap.mechanisms import fertility" names a module
-                    yield f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod
+                    yield f"{mod}.{a.name}" if f"{mod}.{a.name}" in KNOWN else mod
 
 
 def test_no_circle_among_module_level_imports():
-    known = dict(modules())
+    known = KNOWN
     graph = {n: {m for m in imports(n, p, True) if m in known and m != n} for n, p in known.items()}
     # a package's __init__ re-exporting its children is not a circle through them
     for n in graph:

@@ -23,18 +23,16 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
     passed, counted_total = passed_count(evaluated)
     with atomic_folder(out_dir) as tmp:
         evaluated.to_csv(tmp / "targets.csv", index=False)
+        groups = fit_by_group(evaluated, meta.get("vintage", ""))
+        groups.to_csv(tmp / "fit_by_group.csv", index=False)
+        summary_groups = groups.to_dict(orient="records")
         summary = {**{k: v for k, v in meta.items() if k != "fitted_parameters"}, "score": score(evaluated),
                    "passed": passed, "targets": counted_total,
                    "reported_not_counted": sorted(set(evaluated.name) - set(counted(evaluated).name)),
                    "by_series": evaluated.groupby("name").passed.agg(["sum", "count"]).astype(int)
-                   .rename(columns={"sum": "passed", "count": "targets"}).to_dict(orient="index")}
+                   .rename(columns={"sum": "passed", "count": "targets"}).to_dict(orient="index"),
+                   "by_group": summary_groups}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-        groups = fit_by_group(evaluated, meta.get("vintage", ""))
-        groups.to_csv(tmp / "fit_by_group.csv", index=False)
-        summary_groups = groups.to_dict(orient="records")
-        text = json.loads((tmp / "summary.json").read_text(encoding="utf-8"))
-        (tmp / "summary.json").write_text(json.dumps({**text, "by_group": summary_groups}, indent=2, default=str),
-                                          encoding="utf-8")
         images = []
         if province_ranking_figure(evaluated, runs, tmp / "provinces_cdr_1960.png"):
             images.append("provinces_cdr_1960.png")
