@@ -124,11 +124,10 @@ def test_a_crashing_run_is_reported_and_the_rest_complete(monkeypatch):
     assert np.isfinite(c.summary["mean"]).all()
 
 
-@pytest.mark.xfail(strict=True, reason="known model defect (README, Status): the state's grain acts as a buffer, so "
-                                       "honest reporting does not lower excess deaths as the literature argues")
 def test_honest_reporting_lowers_excess_deaths():
     """What the literature holds (Bernstein 1984; Lin & Yang 2000): quotas set from inflated reports killed.
-    Kept as a strict expected failure so that the day the model reproduces it, this test says so."""
+    The state allots resales and relief on what it believes communes hold, so inflated reports both raise
+    quotas and hide hunger from relief; honest reports undo both."""
     from greatleap.analysis.compare import run_metrics
     from greatleap.analysis.ensemble import run_one
     excess = {name: np.mean([run_metrics(run_one(load_scenario(name).to_dict(), s, 50000).tables)["excess_deaths_true"]

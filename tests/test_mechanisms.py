@@ -90,7 +90,7 @@ def test_relief_withheld_by_the_climate_and_by_believed_inflation():
     stock, need = np.array([[0.0, 5e8]]), np.array([[1e8, 1e8]])
     normal = relief_claims(need, 4, stock, 1.0, np.zeros((1, 2)))
     suppressed = relief_claims(need, 4, stock, 0.15, np.zeros((1, 2)))
-    inflated = relief_claims(need, 4, stock, 1.0, np.array([[1.0, 0.0]]))
+    inflated = relief_claims(need, 4, stock, 1.0, np.array([[2e8, 0.0]]))  # 2e8 kg claimed beyond the truth
     assert normal[0, 0] == pytest.approx(1e8) and normal[0, 1] == 0  # only the commune short of grain
     assert suppressed[0, 0] == pytest.approx(0.15 * normal[0, 0])
     assert inflated[0, 0] == pytest.approx(0.5 * normal[0, 0])

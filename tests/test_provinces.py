@@ -7,7 +7,7 @@ import pytest
 from greatleap import Sim, data, load_scenario
 from greatleap.mechanisms.agriculture import Agriculture
 from greatleap.mechanisms.communes import layout
-from greatleap.mechanisms.granaries import draw, relief_claims
+from greatleap.mechanisms.granaries import draw, planned_resales, relief_claims
 
 SC = load_scenario("historical")
 
@@ -18,12 +18,21 @@ def test_draw_takes_what_the_stock_holds_and_no_more():
     assert taken.tolist() == [5.0, 0.0, 4.0] and stock.tolist() == [0.0, -1.0, 6.0]
 
 
-def test_relief_claims_are_the_shortfall_to_the_harvest_discounted_by_climate_and_belief():
+def test_relief_claims_are_the_shortfall_to_the_harvest_as_the_state_sees_it():
     # need 15 kg/month for 4 months against 20 kg in store: 40 kg short, 10 kg a month
     assert relief_claims(15.0, 4, 20.0, 1.0, 0.0) == pytest.approx(10.0)
-    # the Anti-Right climate (lever 0.2) and a centre that reads 1.5x inflation into the reports
-    assert relief_claims(15.0, 4, 20.0, 0.2, 1.5) == pytest.approx(10.0 * 0.2 / 2.5)
+    # the Anti-Right climate (lever 0.2), and a report that claimed 30 kg the commune never had:
+    # the state sees 50 kg in store, 10 kg short, 2.5 kg a month, of which the climate lets 0.5 through
+    assert relief_claims(15.0, 4, 20.0, 0.2, 30.0) == pytest.approx(0.5)
+    assert relief_claims(15.0, 4, 20.0, 1.0, 40.0) == 0.0  # the claimed grain hides the whole shortage
     assert relief_claims(15.0, 4, 100.0, 1.0, 0.0) == 0.0  # no shortfall, no claim
+
+
+def test_planned_resales_go_pro_rata_to_rural_people_and_never_negative():
+    people = np.array([[100.0, 300.0], [0.0, 0.0]])
+    out = planned_resales(np.array([40.0, 5.0]), people)
+    assert out[0].tolist() == pytest.approx([10.0, 30.0]) and out[1].tolist() == [0.0, 0.0]
+    assert planned_resales(np.array([-3.0, 0.0]), people).sum() == 0.0
 
 
 def test_disaster_flags_spread_the_national_weather_and_keep_its_grain_weighted_mean():

@@ -13,10 +13,11 @@ Procurement goes into the province's granary. Each month, in order of priority:
    sold back over the months to the next harvest to the communes short of grain wherever they are
    (grain moved from surplus to deficit provinces and communes, cash-crop and disaster areas:
    Shandong, a deficit province, resold 56-71 bn jin a year in 1957-59 against 51-75 bn jin
-   procured); (b) relief beyond that, on the state's view of the shortfall (discounted by the
-   inflation the centre believes in the commune's reports, scaled by the political climate, lever
-   ``relief``), within a budget of the provinces' grain above their reserves
-   (``province_reserve_months`` of urban demand) and the centre's above ``state_stock_target_mt``.
+   procured); (b) relief beyond that, scaled by the political climate (lever ``relief``), within a
+   budget of the provinces' grain above their reserves (``province_reserve_months`` of urban
+   demand) and the centre's above ``state_stock_target_mt``. Both are allotted on the state's
+   view of the shortfall: the commune's stock plus the grain its last harvest report claimed
+   beyond the truth (as far as the centre believes it), so inflated reports hide hunger from both.
    Resales are paid from the commune's province's granary, then the centre's, then other
    provinces' (an inter-provincial transfer);
 4. each province sends ``outflow_share_per_month`` of its grain above the reserve to the centre
@@ -37,10 +38,27 @@ from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
 _FLOWS = ("urban_supply", "urban_demand", "exports", "imports", "state_other_use", "state_loss")
 
 
-def relief_claims(need_kg, months_left, stock, relief_lever, believed_inflation):
-    """What the state believes each commune lacks per month until the next harvest (kg)."""
-    shortfall = np.maximum(0.0, need_kg * months_left - stock) / np.maximum(months_left, 1)
-    return shortfall * relief_lever / (1.0 + believed_inflation)
+def relief_claims(need_kg, months_left, stock, relief_lever, phantom_kg):
+    """What the state believes each commune lacks per month until the next harvest (kg).
+
+    The state sees a commune's grain through its report: it believes the commune still holds the
+    grain its last harvest report claimed beyond the truth (``phantom_kg`` = believed inflation x
+    that harvest), so an inflated report hides a shortage from the resale plan and from relief
+    alike (Yang 2012: provinces that claimed bumper harvests were refused resales and searched for
+    'hidden' grain; Bernstein 1984: procurement and resales were both planned from the claims).
+    """
+    believed_stock = stock + phantom_kg
+    shortfall = np.maximum(0.0, need_kg * months_left - believed_stock) / np.maximum(months_left, 1)
+    return shortfall * relief_lever
+
+
+def planned_resales(amount, people):
+    """Routine resales the state does not see a shortfall for, allotted pro rata to rural people (kg,
+    (members, communes)): the resale plan returned grain to villages' grain-short households,
+    cash-crop and pastoral areas wherever they were, not by the hunger it could not see."""
+    total = people.sum(axis=1)
+    return np.maximum(amount, 0.0)[:, None] * np.divide(people, total[:, None], out=np.zeros(people.shape),
+                                                        where=total[:, None] > 0)
 
 
 def draw(stock, amount):
@@ -68,6 +86,8 @@ class Granaries(Mechanism):
         for key in _FLOWS:
             w.national.add(key, unit="kg/month", meaning=key.replace("_", " "), owner=self.name)
         w.places.add("relief", unit="kg/month", meaning="grain the state resold to the place", owner=self.name)
+        w.places.add("phantom", unit="kg", meaning="grain the centre believes the commune holds beyond the truth "
+                     "(believed inflation x its last harvest)", owner=self.name)
         pp = sim.params.procurement
         w.national.state_stock[:] = pp.initial_state_stock_mt * 1e9
         self.other_use_kg = pp.state_other_use_mt * 1e9 / 12.0
@@ -112,12 +132,16 @@ class Granaries(Mechanism):
         # 3. resales to rural communes by their shortfall: routine resales (a share of procurement, wherever
         # the shortfall is), then relief as the political climate and the believed reports allow
         need = pl.grain_need_kg[:, :nc]
-        shortfall_c = relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc], 1.0, 0.0)
+        pl.phantom[:, :nc] = np.where(pl.harvest[:, :nc] > 0, pl.believed_inflation[:, :nc] * pl.harvest[:, :nc],
+                                      pl.phantom[:, :nc])
+        phantom = pl.phantom[:, :nc]
+        shortfall_c = relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc], 1.0, phantom)
         due_now = n.resale_due / max(int(np.max(months_left)), 1)
         routine = shortfall_c * np.minimum(1.0, np.divide(due_now, shortfall_c.sum(axis=1), out=np.zeros_like(due_now),
                                                           where=shortfall_c.sum(axis=1) > 0))[:, None]
+        routine += planned_resales(due_now - routine.sum(axis=1), pl.pop[:, :nc])
         claims = np.maximum(0.0, relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc],
-                                               month.lever("relief")[:, prov], pl.believed_inflation[:, :nc]) - routine)
+                                               month.lever("relief")[:, prov], phantom) - routine)
         budget = np.maximum(0.0, granary - self.reserve_months * demand).sum(axis=1) * self.relief_share[:, 0] \
             + np.maximum(0.0, centre - self.target_kg) * self.relief_share[:, 0]
         claims = claims * np.minimum(1.0, np.divide(budget, claims.sum(axis=1), out=np.zeros_like(budget),
