@@ -225,7 +225,7 @@ class ReportingParams(_Section):
 class PlanningParams(_Section):
     progressive_eta: float = P(0.5, 0.0, 3.0, "quota elasticity to believed output per head", "DESIGN.md section 8")
     commitment_cover: float = P(1.0, 0.0, 1.0, "share of the state's planned outlays (urban rations, exports net of imports, other use, less stocks above target) the national quota is at least set to cover", "under unified purchase and sale the procurement plan was drawn up from the state's sales plan: cities, army and exports came first (Walker 1984; Bernstein 1984)")
-    flexible_quotas: bool = Field(False, description="counterfactual: quotas follow the true harvest (procurement_rate x actual season output) instead of being fixed in January from believed output")
+    flexible_quotas: bool = Field(False, description="counterfactual: quotas follow the true harvest (the plan drawn on true output, its rate x actual season output) instead of being fixed in January from believed output")
 
 
 class ProcurementParams(_Section):

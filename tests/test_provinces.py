@@ -97,3 +97,16 @@ def test_cities_come_first_the_state_levies_what_its_granaries_lack():
     assert fed.loc[feb, "urban_supply_mt"] == pytest.approx(demand, rel=1e-6)
     assert fed.loc[feb, "procurement_mt"] == pytest.approx(fed.loc[feb, "urban_supply_mt"], rel=0.05)
     assert starved.loc[feb, "procurement_mt"] == 0.0
+
+
+def test_the_levy_for_cities_stops_at_the_procurement_floor():
+    """Extra purchases for the cities were pressed no harder than procurement: with no enforcement the
+    communes keep the retention standard to the next harvest, so the levy takes less and the cities go short."""
+    kw = {"run.end": "1957-04", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0}
+    soft = {"procurement.min_retention_kg": 245.0, "procurement.urban_levy_share": 1.0}
+    hard = Sim(load_scenario("historical", **kw, **{"procurement.urban_levy_share": 1.0})).run() \
+        .monthly_national.set_index("month")
+    kept = Sim(load_scenario("historical", **kw, **soft)).run().monthly_national.set_index("month")
+    feb = pd.Timestamp("1957-02-01")
+    assert kept.loc[feb, "procurement_mt"] < hard.loc[feb, "procurement_mt"]
+    assert kept.loc[feb, "urban_supply_mt"] < hard.loc[feb, "urban_supply_mt"]

@@ -4,8 +4,8 @@ Procurement goes into the province's granary. Each month, in order of priority:
 1. the province feeds its city (lever ``urban_ration`` x urban people), calling on the centre for
    what its own granary lacks; if the centre is short too, the state levies the rest from the
    province's communes, then from other provinces' (at most ``urban_levy_share`` of a commune's
-   stock a month, recorded as procurement): cities came first; only beyond that does the city
-   get less;
+   stock above the procurement floor a month, recorded as procurement): cities came first; only
+   beyond that does the city get less;
 2. the centre pays exports (lever ``exports``) and other state use (army, industry:
    ``state_other_use_mt``), taking from provinces' surpluses when its own stock runs short;
 3. resales to rural communes short of grain (projected shortfall until the next harvest: need x
@@ -34,6 +34,7 @@ import numpy as np
 
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
+from greatleap.mechanisms.procurement import enforcement_of, protected_floor
 
 _FLOWS = ("urban_supply", "urban_demand", "exports", "imports", "state_other_use", "state_loss")
 
@@ -97,6 +98,7 @@ class Granaries(Mechanism):
         self.reserve_months = per_member(pp.province_reserve_months)
         self.resale_share = per_member(pp.resale_share)
         self.levy_share = per_member(pp.urban_levy_share)
+        self.min_retention_kg, self.enforcement_gain = per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain)
         self.outflow_share = np.minimum(1.0, per_member(pp.outflow_share_per_month) * np.maximum(
             0.0, 1.0 + per_member(pp.radical_outflow_gain) * (w.provinces.radicalism - 0.5)))
         self.count_inflation = per_member(1.0 + sim.params.registration.population_inflation)
@@ -121,7 +123,7 @@ class Granaries(Mechanism):
         share = np.divide(from_centre, shortfall.sum(axis=1), out=np.zeros_like(from_centre),
                           where=shortfall.sum(axis=1) > 0)
         supplied = own + shortfall * share[:, None]
-        supplied += self._levy_for_cities(world, demand - supplied)
+        supplied += self._levy_for_cities(world, month, demand - supplied, months_left[prov])
         pv.urban_shortfall[:] = demand - supplied
         n.urban_demand[:], n.urban_supply[:] = demand.sum(axis=1), supplied.sum(axis=1)
         # 2. exports and other state use, from the centre, then from provincial surpluses
@@ -168,13 +170,17 @@ class Granaries(Mechanism):
         centre -= lost_c
         n.state_loss[:] = lost_p.sum(axis=1) + lost_c
 
-    def _levy_for_cities(self, world, short) -> np.ndarray:
+    def _levy_for_cities(self, world, month, short, months_left) -> np.ndarray:
         """What the state takes from communes for each province's city (kg, (members, provinces)): first
         from the province's own communes, then from all others (a transfer: Shanghai was fed from other
-        provinces), in proportion to their stocks, at most ``urban_levy_share`` of each; procurement."""
+        provinces), in proportion to their stocks above the procurement floor (these were extra
+        purchases, pressed as hard as procurement), at most ``urban_levy_share`` of each; procurement."""
         pl, geo, nc = world.places, world.geo, world.geo.n_communes
         prov = geo.commune_province
-        stock = np.maximum(pl.stock[:, :nc], 0.0)
+        enforcement = enforcement_of(month.lever("enforcement")[:, prov], self.enforcement_gain,
+                                     world.provinces.radicalism[:, prov])
+        floor = protected_floor(self.min_retention_kg, pl.pop[:, :nc] * world.scale, months_left, enforcement)
+        stock = np.maximum(pl.stock[:, :nc] - floor, 0.0)
         held = by_province(stock, prov, geo.n_provinces)
         take = np.minimum(np.maximum(short, 0.0), held * self.levy_share)
         frac = np.divide(take, held, out=np.zeros_like(take), where=held > 0)

@@ -69,6 +69,8 @@ class Hierarchy(Mechanism):
         w = sim.world
         places = (("planned", "kg/year", "planned output (the target cadres report against)"),
                   ("quota", "kg/year", "annual procurement quota"),
+                  ("quota_rate", "share", "share of the true output a plan drawn on it takes (flexible quotas)"),
+                  ("last_true", "kg", "last year's true harvests"),
                   ("reported", "kg", "the commune's report of this month's harvest"),
                   ("year_true", "kg", "harvests so far this year"),
                   ("year_reported", "kg", "commune reports so far this year"),
@@ -156,6 +158,11 @@ class Hierarchy(Mechanism):
         pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(
             believed, pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
             month.national("procurement_rate"), self.eta, self._commitments(world, month))
+        # flexible quotas: the same plan drawn on the truth (last year's true output), as a rate of the harvest
+        truth = np.where(per_member(world.national.plans_from_reports) == 1, pl.last_true[:, :nc], expected)
+        _, quota_true = plan_quotas(truth, pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
+                                    month.national("procurement_rate"), self.eta, self._commitments(world, month))
+        pl.quota_rate[:, :nc] = quota_true / np.maximum(truth, 1.0)
 
     def _commitments(self, world, month) -> np.ndarray:
         """What the state plans to pay out over the year (kg), the least it sets the quota to:
@@ -177,6 +184,7 @@ class Hierarchy(Mechanism):
         commune_sum = by_province(pl.year_reported[:, :nc], geo.commune_province, geo.n_provinces)
         has = pl.year_reported[:, :nc].sum(axis=1) > 0
         pl.last_reported[:, :nc] = np.where(has[:, None], pl.year_reported[:, :nc], pl.last_reported[:, :nc])
+        pl.last_true[:, :nc] = np.where(has[:, None], pl.year_true[:, :nc], pl.last_true[:, :nc])
         pv.report_factor[:] = np.where(has[:, None], pv.year_reported / np.maximum(commune_sum, 1.0), pv.report_factor)
         world.national.plans_from_reports[:] = world.national.plans_from_reports | has
         pl.year_true[:] = 0.0
