@@ -60,8 +60,8 @@ def tiny_posterior(tmp_path_factory):
 
     from greatleap.cli import app
     d = tmp_path_factory.mktemp("tiny-posterior")
-    r = CliRunner().invoke(app, ["calibrate", "--method", "abc", "--particles", "4", "--seeds", "1", "--vintage", "both",
-                                 "--storage", str(d / "h.sqlite"), "--scale", "100000", "--jobs", "1",
-                                 "--generations", "2", "--out", str(d / "post2")])
+    r = CliRunner().invoke(app, ["calibrate", "--method", "abc", "--particles", "4", "--seeds", "1",
+                                 "--vintage", "both", "--storage", str(d / "h.sqlite"), "--scale", "100000",
+                                 "--jobs", "1", "--generations", "2", "--out", str(d / "post2")])
     assert r.exit_code == 0, r.output
     return d / "post2"  # its folder holds the history h.sqlite, which test_abc_model resumes

@@ -213,6 +213,9 @@ def test_the_page_says_its_intervals_carry_parameter_uncertainty(posterior_serve
     assert page.get_attribute("#excess", "data-seeds") == "2"  # 2 draws x 1 seed (the default with a posterior)
     assert "range over 2 runs (parameter sets x seeds)" in page.inner_text("#excess-interval")
     assert set(page.evaluate("Object.keys(explorer.perSeed[explorer.shownKey])")) == {"0:1", "1:1"}
+    lo, hi = (_trace(page, "chart-deaths", f"true: {name} 2 runs") for name in ("lowest of", "range over"))  # band
+    cdr = [r["cdr_true"] for r in page.evaluate("Object.values(explorer.perSeed[explorer.shownKey])")]
+    assert hi[1960] == max(c[3] for c in cdr) and lo[1960] == min(c[3] for c in cdr) and hi[1960] > lo[1960]
     assert "calibrated point" in page.inner_text("#why-point")  # the Shapley breakdown is not over the draws
     page.screenshot(path=str(tmp_path / "posterior.png"), full_page=True)
     assert not errors, errors

@@ -204,6 +204,7 @@ async function refresh() {
 function record(st, rep, now, base) {
   const k = keyOf(st);
   (E.perSeed[k] = E.perSeed[k] || {})[repKey(rep)] = { now: now.metrics.excess_deaths_true,
+                                                       cdr_true: now.annual.cdr_true, cbr_true: now.annual.cbr_true,
                                                 base: base.metrics.excess_deaths_true };
 }
 
@@ -217,6 +218,7 @@ async function moreSeeds(st) {
       record(st, rep, now, base);
     } catch (err) { status(`${rep.draw === null ? "" : `Draw ${rep.draw}, `}seed ${rep.seed}: ${err.message}`); }
     if (keyOf(E.state) !== k) return;                    // the page moved on
+    drawRateCharts();
     headline();
   }
   if (keyOf(E.state) === k) document.body.dataset.ready = "1";
@@ -244,13 +246,26 @@ function headline() {
 
 function draw() {
   const now = E.current, base = E.baseline, rec = E.record;
-  Charts.drawRates("chart-deaths", now, base, rec, "deaths");
-  Charts.drawRates("chart-births", now, base, rec, "births");
+  drawRateCharts();
   Charts.drawGrain("chart-grain", now, base, rec);
   Charts.drawRetention("chart-retention", now, base, rec);
   Charts.drawProvinces("chart-provinces", now, base);
   Charts.drawAgeClass("chart-ageclass", now, base);
   headline();
+}
+
+// the true rates' range over the runs behind the interval (seeds, or draws x seeds), once there are two
+function band(col) {
+  const runs = Object.values(E.perSeed[E.shownKey] || {});
+  if (runs.length < 2) return null;
+  const at = (i, f) => f(...runs.map((r) => r[col][i]));
+  const idx = runs[0][col].map((_, i) => i);
+  return { n: runs.length, lo: idx.map((i) => at(i, Math.min)), hi: idx.map((i) => at(i, Math.max)) };
+}
+
+function drawRateCharts() {
+  Charts.drawRates("chart-deaths", E.current, E.baseline, E.record, "deaths", band("cdr_true"));
+  Charts.drawRates("chart-births", E.current, E.baseline, E.record, "births", band("cbr_true"));
 }
 
 // ------------------------------------------------------------------ why (Shapley)
