@@ -1,6 +1,6 @@
 """Benchmark the explorer: how long a lever change takes to show new charts at the page's scale.
 
-Usage: python bench/bench_web.py [--scale 20000] [--changes 30] [--no-browser]
+Usage: python bench/bench_web.py [--scale 20000] [--changes 30] [--no-browser] [--posterior P [--draws 8]]
 
 Starts ``greatleap serve`` (fresh cache, no background precompute) on a free port and moves the
 procurement-rate lever one step at a time (each step a new, uncached scenario):
@@ -9,6 +9,9 @@ procurement-rate lever one step at a time (each step a new, uncached scenario):
   on the slider to the redrawn charts (the page's first render; further seeds follow in the
   background). The page waits for those seeds before the next move, as a reader would. The
   time the page spends drawing (Plotly) is reported apart.
+- interval (always): POST /api/excess of the new state: every run behind the page's interval
+  (seeds, or with --posterior draws x seeds; history under the same draws and seeds is cached after
+  the first state), as the page has them when its headline interval is complete.
 Prints median and 95th percentile, the machine's load and core count, as JSON.
 """
 from __future__ import annotations
@@ -53,6 +56,16 @@ def bench_api(url: str, scale: float, changes: int) -> dict:
     return _summary(times)
 
 
+def bench_interval(url: str, scale: float, changes: int) -> dict:
+    _post(f"{url}/api/excess", {"scenario": "historical", "seed": 1, "scale": scale})  # history's runs
+    times = []
+    for k in range(changes):
+        t0 = time.perf_counter()
+        out = _post(f"{url}/api/excess", {"levers": {"hukou": round(0.5 + 0.01 * k, 2)}, "seed": 1, "scale": scale})
+        times.append(time.perf_counter() - t0)
+    return {**_summary(times), "runs_per_state": len(out["replicates"]), "uncertainty": out["uncertainty"]}
+
+
 def bench_page(url: str, changes: int) -> dict | str:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     try:
@@ -85,13 +98,16 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=20000.0)
     ap.add_argument("--changes", type=int, default=25, help="lever moves to time (the page: at most 29)")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--posterior", help="serve --posterior (builtin, a folder or CSV)")
+    ap.add_argument("--draws", type=int, default=8)
     args = ap.parse_args()
+    extra = ["--posterior", args.posterior, "--draws", str(args.draws)] if args.posterior else []
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cache = tempfile.mkdtemp(prefix="greatleap-bench-web-")
     proc = subprocess.Popen([sys.executable, "-c", "from greatleap.cli import main; main()", "serve", "--port",
-                             str(port), "--cache", cache, "--no-precompute", "--scale", str(args.scale)],
+                             str(port), "--cache", cache, "--no-precompute", "--scale", str(args.scale), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -104,7 +120,8 @@ def main() -> None:
                 time.sleep(0.3)
         load_before = os.getloadavg()
         result = {"scale": args.scale, "cores": os.cpu_count(), "load_avg_1_5_15_before": load_before,
-                  "api_lever_change": bench_api(url, args.scale, args.changes)}
+                  "api_lever_change": bench_api(url, args.scale, args.changes),
+                  "api_interval": bench_interval(url, args.scale, args.changes)}
         if not args.no_browser:
             result["page_lever_change"] = bench_page(url, args.changes)
         result["load_avg_1_5_15_after"] = os.getloadavg()

@@ -50,3 +50,18 @@ def ctrl_c_at_run(monkeypatch):
         return runs
 
     return arm
+
+
+@pytest.fixture(scope="session")
+def tiny_posterior(tmp_path_factory):
+    """A real small posterior: a tiny ABC calibration through the command line (2 generations of 4
+    particles at scale 100,000), as test_abc_model's ``fitted``; made once, used by the explorer tests."""
+    from typer.testing import CliRunner
+
+    from greatleap.cli import app
+    d = tmp_path_factory.mktemp("tiny-posterior")
+    r = CliRunner().invoke(app, ["calibrate", "--method", "abc", "--particles", "4", "--seeds", "1",
+                                 "--vintage", "both", "--storage", str(d / "h.sqlite"), "--scale", "100000",
+                                 "--jobs", "1", "--generations", "2", "--out", str(d / "post2")])
+    assert r.exit_code == 0, r.output
+    return d / "post2"  # its folder holds the history h.sqlite, which test_abc_model resumes

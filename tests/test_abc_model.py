@@ -42,13 +42,12 @@ def test_distance_is_the_root_of_the_score():
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    """A tiny ABC calibration through the command line (2 generations), resumed to a third."""
-    d = tmp_path_factory.mktemp("abc")
+def fitted(tiny_posterior):
+    """A tiny ABC calibration through the command line (2 generations: conftest's ``tiny_posterior``,
+    shared with the explorer's tests), resumed to a third."""
+    d = tiny_posterior.parent
     args = ["calibrate", "--method", "abc", "--particles", "4", "--seeds", "1", "--vintage", "both",
             "--storage", str(d / "h.sqlite"), *TINY]
-    first = runner.invoke(app, [*args, "--generations", "2", "--out", str(d / "post2")])
-    assert first.exit_code == 0, first.output
     second = runner.invoke(app, [*args, "--generations", "3", "--out", str(d / "post3")])
     assert second.exit_code == 0, second.output
     return d

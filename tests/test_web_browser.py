@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,17 +38,14 @@ def _get(url: str) -> dict:
         return json.loads(r.read())
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``greatleap serve`` in a subprocess on a free port; its URL once both run workers are ready."""
+@contextmanager
+def _serve(cache: Path, log_path: Path, *args: str):
+    """``greatleap serve ARGS`` in a subprocess on a free port; its URL once both run workers are ready."""
     port = _free_port()
-    cache = tmp_path_factory.getbasetemp() / "explorer-cache"  # shared with test_web_api (cached runs)
     cache.mkdir(exist_ok=True)
-    log = open(tmp_path_factory.getbasetemp() / "serve.log", "w+")
+    log = open(log_path, "w+")
     proc = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--port", str(port), "--cache", str(cache),
-                             "--no-precompute", "--workers", "2", "--scale", "50000", "--seeds", "3",
-                             "--why-scale", "100000", "--why-permutations", "3"],
-                            stdout=log, stderr=subprocess.STDOUT)
+                             "--no-precompute", "--workers", "2", *args], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + 300
@@ -70,6 +68,22 @@ def server(tmp_path_factory):
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()  # the cache is shared with test_web_api (cached runs)
+    with _serve(base / "explorer-cache", base / "serve.log", "--scale", "50000", "--seeds", "3",
+                "--why-scale", "100000", "--why-permutations", "3") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def posterior_server(tmp_path_factory, tiny_posterior):
+    base = tmp_path_factory.getbasetemp()
+    with _serve(base / "explorer-cache", base / "serve-posterior.log", "--scale", "100000",
+                "--posterior", str(tiny_posterior), "--draws", "2") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +204,18 @@ def test_a_bad_request_is_refused(server, browser, tmp_path):
     assert r.status == 422 and r.json()["field"] == "seed"
     r = page.request.post(server + "/api/run", data={"scenario": "../../etc/passwd"})
     assert r.status == 422 and r.json()["field"] == "scenario"
+
+
+def test_the_page_says_its_intervals_carry_parameter_uncertainty(posterior_server, browser, tmp_path):
+    page, errors = _page(browser, posterior_server + "/?retreat=1959-06")
+    note = page.inner_text("#uncertainty")
+    assert "2 parameter sets from the posterior x 1 seed each" in note and "parameter and seed uncertainty" in note
+    assert page.get_attribute("#excess", "data-seeds") == "2"  # 2 draws x 1 seed (the default with a posterior)
+    assert "range over 2 runs (parameter sets x seeds)" in page.inner_text("#excess-interval")
+    assert set(page.evaluate("Object.keys(explorer.perSeed[explorer.shownKey])")) == {"0:1", "1:1"}
+    lo, hi = (_trace(page, "chart-deaths", f"true: {name} 2 runs") for name in ("lowest of", "range over"))  # band
+    cdr = [r["cdr_true"] for r in page.evaluate("Object.values(explorer.perSeed[explorer.shownKey])")]
+    assert hi[1960] == max(c[3] for c in cdr) and lo[1960] == min(c[3] for c in cdr) and hi[1960] > lo[1960]
+    assert "calibrated point" in page.inner_text("#why-point")  # the Shapley breakdown is not over the draws
+    page.screenshot(path=str(tmp_path / "posterior.png"), full_page=True)
+    assert not errors, errors

@@ -21,13 +21,14 @@ POSTERIOR = typer.Option(None, "--posterior", help="draw the calibrated paramete
 DRAWS = typer.Option(20, "--draws", help="with --posterior: parameter sets drawn; each runs with every seed")
 
 
-def posterior_or_fail(path: Optional[str], draws: int, scenario=None):
-    """The loaded posterior (None without --posterior); exit 2 on a bad file, --draws or parameter key."""
+def posterior_or_fail(path: Optional[str], draws: int, scenario=None, most: int = 10000):
+    """The loaded posterior (None without --posterior); exit 2 on a bad file, --draws (1 .. ``most``) or
+    parameter key."""
     if path is None:
         return None
     from greatleap.analysis.posterior import PosteriorError, draw_scenarios, load_posterior
-    if not 1 <= draws <= 10000:
-        _fail(f"--draws = {draws}: allowed 1 .. 10000")
+    if not 1 <= draws <= most:
+        _fail(f"--draws = {draws}: allowed 1 .. {most}")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -36,6 +36,7 @@ ALLOWED = {
     "seed": f"an integer 0 .. {SEED_MAX}",
     "scale": f"a number {SCALE_RANGE[0]:g} .. {SCALE_RANGE[1]:g} (real persons per agent)",
     "format": "csv or parquet",
+    "draw": "with --posterior: a draw 0 .. --draws - 1 (null: the calibrated point)",
 }
 
 
@@ -52,10 +53,15 @@ class WhyStart(WhyRequest):
     start: bool = Field(True, description="false: only report a finished or running breakdown")
 
 
-class RunRequest(WhyRequest):
-    """A page state and the run's seed and scale (default: the server's ``--scale``)."""
+class ExcessRequest(WhyRequest):
+    """A page state, its first seed and the scale (default: the server's ``--scale``)."""
     seed: int = Field(1, ge=0, le=SEED_MAX, description=ALLOWED["seed"])
     scale: float | None = Field(None, ge=SCALE_RANGE[0], le=SCALE_RANGE[1], description=ALLOWED["scale"])
+
+
+class RunRequest(ExcessRequest):
+    """A page state, the run's seed and scale, and (with ``--posterior``) which parameter draw."""
+    draw: int | None = Field(None, ge=0, description=ALLOWED["draw"])
 
 
 def refuse(status: int, field: str, value: Any, allowed: str, message: str | None = None) -> JSONResponse:
@@ -142,10 +148,12 @@ def create_app(config: Config) -> FastAPI:
     @app.get("/api/levers", summary="Every lever, preset and page default")
     async def levers() -> dict:
         """Each lever with its historical value, range, unit, one-line explanation and source; the
-        built-in scenarios (presets); the page's default scale and number of seeds."""
+        built-in scenarios (presets); the page's default scale, seeds per draw, posterior draws (0: the
+        calibrated point) and the sentence saying what the intervals carry."""
         return {"levers": describe_levers(), "groups": list(GROUPS),
                 "presets": [{"name": n, "description": load_scenario(n).description} for n in builtin_names()],
-                "defaults": {"scenario": "historical", "seed": 1, "scale": config.scale, "seeds": config.seeds},
+                "defaults": {"scenario": "historical", "seed": 1, "scale": config.scale, "seeds": config.seeds,
+                             **runs.cfg_view()},
                 "why": {"scale": config.why_scale, "permutations": config.why_permutations},
                 "source_hash": source_hash(), "version": __version__}
 
@@ -159,8 +167,16 @@ def create_app(config: Config) -> FastAPI:
     async def run(req: RunRequest) -> dict:
         """Run ``scenario`` with ``levers`` moved (cached by scenario, seed, scale and source hash).
         Returns the annual series, the headline metrics (excess deaths 1958-62), excess deaths by
-        province, hunger and violence deaths by age group and class, and ``meta`` (run key, cached)."""
-        return await runs.run(req.scenario, req.levers, req.seed, req.scale or config.scale)
+        province, hunger and violence deaths by age group and class, and ``meta`` (run key, cached).
+        With ``--posterior``, ``draw`` picks one of the server's parameter sets; the levers act on top."""
+        return await runs.run(req.scenario, req.levers, req.seed, req.scale or config.scale, req.draw)
+
+    @app.post("/api/excess", summary="Excess deaths of a page state with its interval")
+    async def excess(req: ExcessRequest) -> dict:
+        """Excess deaths 1958-62 over every run behind the page's interval (posterior draws x seeds,
+        or seeds alone), each paired with history under the same draw and seed; mean, 5-95% and range
+        of the excess and of the change against history, the draw count and what the interval carries."""
+        return await runs.excess(req.scenario, req.levers, req.seed, req.scale or config.scale)
 
     @app.post("/api/why", summary="Start (or look up) the Shapley breakdown of a page state")
     async def why_start(req: WhyStart) -> dict:

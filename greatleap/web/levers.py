@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
+from greatleap.analysis.calibrate import apply_params
 from greatleap.levers import LEVERS, month_label, parse_month
 from greatleap.scenario import builtin_names, load_scenario, validate_scenario
 
@@ -102,9 +103,11 @@ def _get(data: dict, dotted: str) -> Any:
 # ------------------------------------------------------------------ the scenario changes
 @dataclass
 class Context:
-    """What an apply function sees: every lever's value and the historical scenario dict."""
+    """What an apply function sees: every lever's value, the historical scenario dict (with the
+    posterior draw's parameters set, if any) and those parameters."""
     values: dict[str, Any]
     history: dict
+    params: dict[str, float] = field(default_factory=dict)
 
 
 def _scale_events(levers: tuple[str, ...], factor: float, ctx: Context, data: dict, note: str,
@@ -166,7 +169,7 @@ def _overlay(preset: str):
     def apply(name: str, data: dict, ctx: Context) -> None:
         if not ctx.values[name]:
             return
-        over = _preset(preset)
+        over = _under_draw(_preset(preset), ctx.params)  # the preset under the same draw as history
         for section, values in over.items():
             if isinstance(values, dict) and section != "calibration":
                 for key, value in values.items():
@@ -357,6 +360,16 @@ def describe_levers() -> list[dict[str, Any]]:
     return [lever.describe(h) for lever in LEVER_TABLE.values()]
 
 
+def _under_draw(data: dict, params: dict[str, float]) -> dict:
+    """A copy of a scenario dict with a posterior draw's values set. A dated-event key
+    (``lever:NAME@YYYY-MM``) whose event the preset does not have (no_great_leap drops the campaign
+    events) is left out: that preset has nothing for it to set. Other keys must exist."""
+    def has(key: str) -> bool:
+        lever, _, start = key[6:].partition("@")
+        return any(ev["lever"] == lever and ev["start"] == start for ev in data.get("events", []))
+    return apply_params(data, {k: v for k, v in params.items() if not k.startswith("lever:") or has(k)})
+
+
 # ------------------------------------------------------------------ validation and building
 def check_lever(name: str, value: Any) -> Any:
     """The lever's value in canonical form (float, bool or 'YYYY-MM'), or :class:`LeverError`."""
@@ -407,11 +420,16 @@ def check_preset(name: Any) -> str:
     return name
 
 
-def apply_levers(preset: str, levers: dict[str, Any]) -> dict:
-    """The scenario dict of ``preset`` with the (checked) ``levers`` applied; the retreat goes last."""
+def apply_levers(preset: str, levers: dict[str, Any], params: dict[str, float] | None = None) -> dict:
+    """The scenario dict of ``preset`` with the (checked) ``levers`` applied; the retreat goes last.
+
+    ``params`` (a posterior draw: calibration key -> value) are set first, in the preset and in the
+    history the levers read, so the levers act on top of the draw.
+    """
     moved = check_levers(levers)
-    data = preset_dict(check_preset(preset))
-    ctx = Context({**historical_values(), **moved}, history())
+    params = params or {}
+    data = _under_draw(preset_dict(check_preset(preset)), params)
+    ctx = Context({**historical_values(), **moved}, _under_draw(history(), params) if params else history(), params)
     done: set[int] = set()
     order = [n for n in LEVER_TABLE if n != "retreat"] + ["retreat"]
     for name in order:

@@ -20,7 +20,7 @@ from typing import Any
 from greatleap.analysis.ensemble import run_key
 from greatleap.provenance import source_hash
 from greatleap.scenario import builtin_names
-from greatleap.web.levers import apply_levers, check_levers, check_preset
+from greatleap.web.levers import LeverError, apply_levers, check_levers, check_preset
 from greatleap.web.pool import RunPool
 
 KEY = re.compile(r"^[0-9a-f]{24}$")
@@ -40,11 +40,35 @@ class Config:
     why_scale: float = 50000.0      # coarse scale of the Shapley runs
     why_permutations: int = 8       # sampled orderings for moved levers (built-ins: exact)
     precompute: bool = True         # Shapley of the built-ins in the background
+    posterior: Any = None           # a greatleap.analysis.posterior.Posterior, or None: the calibrated point
+    draws: int = 8                  # with a posterior: parameter sets per state, each run with every seed
+    draw_seed: int = 0              # fixed, so a page state is reproducible
 
     def __post_init__(self) -> None:
         self.cache_dir = Path(self.cache_dir).expanduser().resolve()
         if self.queue is None:
             self.queue = 4 * self.workers
+        # systematic resampling on the weights, once: every state (and its baseline) uses these draws
+        self.params = [] if self.posterior is None else self.posterior.draws(self.draws, self.draw_seed)
+
+    @property
+    def n_draws(self) -> int:
+        """Parameter sets per page state (0: the calibrated point only)."""
+        return len(self.params)
+
+    def replicates(self, seed: int) -> list[tuple[int | None, int]]:
+        """(draw, seed) of every run behind a state's intervals; the page's seed first, draw-major."""
+        seeds = [seed + k for k in range(self.seeds)]
+        return [(d, s) for d in range(self.n_draws) for s in seeds] if self.params else [(None, s) for s in seeds]
+
+    def uncertainty(self) -> str:
+        """The plain-words note shown with every interval (page and API)."""
+        seeds = f"{self.seeds} seed{'s' if self.seeds > 1 else ''}"
+        if not self.params:
+            return f"Intervals: range over {seeds} - seed uncertainty only, at the calibrated point."
+        return (f"Intervals: {self.n_draws} parameter sets from the posterior x {seeds} each "
+                f"({self.n_draws * self.seeds} runs) - parameter and seed uncertainty; changes against history "
+                f"are paired within each run (same parameters and seed).")
 
 
 def atomic_write_json(path: Path, value: Any) -> None:
@@ -63,11 +87,17 @@ class RunService:
         self._memory: OrderedDict[str, dict] = OrderedDict()
         self._inflight: dict[str, asyncio.Task] = {}
 
-    def scenario(self, preset: str, levers: dict[str, Any]) -> tuple[str, dict[str, Any], dict]:
-        """(preset, the moved levers, the scenario dict); raises LeverError or ScenarioError."""
+    def scenario(self, preset: str, levers: dict[str, Any], draw: int | None = None
+                 ) -> tuple[str, dict[str, Any], dict]:
+        """(preset, the moved levers, the scenario dict under posterior ``draw`` if given); raises
+        LeverError or ScenarioError."""
         preset = check_preset(preset)
         moved = check_levers(levers)
-        return preset, moved, apply_levers(preset, moved)
+        if draw is not None and not 0 <= draw < self.cfg.n_draws:
+            allowed = (f"an integer 0 .. {self.cfg.n_draws - 1}" if self.cfg.n_draws else
+                       "none: this server runs at the calibrated point (start it with --posterior)")
+            raise LeverError("draw", draw, allowed)
+        return preset, moved, apply_levers(preset, moved, None if draw is None else self.cfg.params[draw])
 
     def folder(self, key: str) -> Path | None:
         """The cache folder of a finished run, or None (``key`` must be a run key)."""
@@ -76,10 +106,11 @@ class RunService:
         path = self.runs_dir / key
         return path if (path / "payload.json").is_file() else None
 
-    async def run(self, preset: str, levers: dict[str, Any], seed: int, scale: float) -> dict:
-        preset, moved, data = self.scenario(preset, levers)
+    async def run(self, preset: str, levers: dict[str, Any], seed: int, scale: float, draw: int | None = None
+                  ) -> dict:
+        preset, moved, data = self.scenario(preset, levers, draw)
         key = run_key(data, seed, scale)
-        meta = {"key": key, "scenario": preset, "levers": moved, "seed": seed, "scale": scale,
+        meta = {"key": key, "scenario": preset, "levers": moved, "seed": seed, "scale": scale, "draw": draw,
                 "name": data["name"], "source_hash": source_hash()}
         payload, cached = self._memory.get(key), True
         if payload is None and (folder := self.folder(key)) is not None:
@@ -97,6 +128,37 @@ class RunService:
         while len(self._memory) > MEMORY_RUNS:
             self._memory.popitem(last=False)
         return {**payload, "meta": {**meta, "cached": cached}}
+
+    async def excess(self, preset: str, levers: dict[str, Any], seed: int, scale: float) -> dict:
+        """Excess deaths 1958-62 of a state over every replicate, each paired with the historical
+        baseline under the same draw and seed: the replicates and mean / 5-95% / range of each."""
+        self.scenario(preset, levers)  # refuse a bad state before anything runs
+        gate = asyncio.Semaphore(max(1, self.pool.size))  # never more at once than workers: no "busy"
+
+        async def one(draw, s, state):
+            async with gate:
+                return (await self.run(*state, s, scale, draw))["metrics"]["excess_deaths_true"]
+
+        reps = self.cfg.replicates(seed)
+        now = await asyncio.gather(*(one(d, s, (preset, levers)) for d, s in reps))
+        base = await asyncio.gather(*(one(d, s, ("historical", {})) for d, s in reps))
+        rows = [{"draw": d, "seed": s, "excess": a, "baseline": b, "change": a - b}
+                for (d, s), a, b in zip(reps, now, base)]
+        return {"replicates": rows, "excess": interval([r["excess"] for r in rows]),
+                "change": interval([r["change"] for r in rows]), **self.cfg_view()}
+
+    def cfg_view(self) -> dict[str, Any]:
+        """What the intervals are made of, for the API's JSON and the page."""
+        return {"draws": self.cfg.n_draws, "seeds": self.cfg.seeds, "runs": len(self.cfg.replicates(1)),
+                "uncertainty": self.cfg.uncertainty()}
+
+
+def interval(values: list[float]) -> dict[str, float]:
+    """Mean, 5-95% and full range of replicate values."""
+    import numpy as np
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "p05": float(np.quantile(v, 0.05)), "p95": float(np.quantile(v, 0.95)),
+            "min": float(v.min()), "max": float(v.max())}
 
 
 @dataclass

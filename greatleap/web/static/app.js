@@ -31,7 +31,16 @@ async function api(path, body) {
   }
 }
 
-const request = (st, seed) => ({ scenario: st.scenario, levers: st.levers, seed, scale: st.scale });
+// a replicate is one run behind the interval: a seed, and with --posterior a parameter draw
+const request = (st, rep) => ({ scenario: st.scenario, levers: st.levers, seed: rep.seed, scale: st.scale,
+                                draw: rep.draw });
+const repKey = (rep) => (rep.draw === null ? rep.seed : `${rep.draw}:${rep.seed}`);
+function replicates(st) {   // the page's seed first; every draw runs with the same seeds (paired with history)
+  const d = E.meta.defaults, out = [];
+  for (let k = 0; k < Math.max(d.draws, 1); k++)
+    for (let s = st.seed; s < st.seed + d.seeds; s++) out.push({ draw: d.draws ? k : null, seed: s });
+  return out;
+}
 const historyOf = (st) => ({ scenario: "historical", levers: {}, seed: st.seed, scale: st.scale });
 const keyOf = (st) => JSON.stringify([st.scenario, Object.entries(st.levers).sort(), st.scale]);
 
@@ -162,13 +171,14 @@ async function refresh() {
   const t0 = performance.now();
   status("Running the model...");
   try {
-    const [now, base] = await Promise.all([api("/api/run", request(st, st.seed)),
-                                           api("/api/run", request(historyOf(st), st.seed))]);
+    const first = replicates(st)[0];
+    const [now, base] = await Promise.all([api("/api/run", request(st, first)),
+                                           api("/api/run", request(historyOf(st), first))]);
     showError("");
     E.current = now;
     E.baseline = base;
     E.shownKey = keyOf(st);
-    record(st, st.seed, now, base);
+    record(st, first, now, base);
     const t1 = performance.now();
     draw();
     E.drawMs = Math.round(performance.now() - t1);
@@ -191,21 +201,24 @@ async function refresh() {
   }
 }
 
-function record(st, seed, now, base) {
+function record(st, rep, now, base) {
   const k = keyOf(st);
-  (E.perSeed[k] = E.perSeed[k] || {})[seed] = { now: now.metrics.excess_deaths_true,
+  (E.perSeed[k] = E.perSeed[k] || {})[repKey(rep)] = { now: now.metrics.excess_deaths_true,
+                                                       cdr_true: now.annual.cdr_true, cbr_true: now.annual.cbr_true,
                                                 base: base.metrics.excess_deaths_true };
 }
 
 async function moreSeeds(st) {
   const k = keyOf(st);
-  for (let s = st.seed + 1; s < st.seed + E.meta.defaults.seeds; s++) {
-    if (E.perSeed[k] && E.perSeed[k][s]) continue;
+  for (const rep of replicates(st).slice(1)) {
+    if (E.perSeed[k] && E.perSeed[k][repKey(rep)]) continue;
     try {
-      const [now, base] = await Promise.all([api("/api/run", request(st, s)), api("/api/run", request(historyOf(st), s))]);
-      record(st, s, now, base);
-    } catch (err) { status(`Seed ${s}: ${err.message}`); }
+      const [now, base] = await Promise.all([api("/api/run", request(st, rep)),
+                                             api("/api/run", request(historyOf(st), rep))]);
+      record(st, rep, now, base);
+    } catch (err) { status(`${rep.draw === null ? "" : `Draw ${rep.draw}, `}seed ${rep.seed}: ${err.message}`); }
     if (keyOf(E.state) !== k) return;                    // the page moved on
+    drawRateCharts();
     headline();
   }
   if (keyOf(E.state) === k) document.body.dataset.ready = "1";
@@ -220,25 +233,39 @@ function headline() {
   ex.dataset.value = mean(now);
   ex.dataset.seeds = runs.length;
   const range = (a) => `${(Math.min(...a) / 1e6).toFixed(1)} to ${(Math.max(...a) / 1e6).toFixed(1)} million`;
-  $("excess-interval").textContent = runs.length > 1 ? `range over ${runs.length} seeds: ${range(now)}` :
-    "one seed so far; more seeds are running for an interval";
+  const over = E.meta.defaults.draws ? `${runs.length} runs (parameter sets x seeds)` : `${runs.length} seeds`;
+  $("excess-interval").textContent = runs.length > 1 ? `range over ${over}: ${range(now)}` :
+    "one run so far; more are running for an interval";
   const d = mean(diff);
   ch.dataset.value = d;
   ch.className = "change" + (Math.abs(d) < 0.05e6 ? "" : d < 0 ? " better" : " worse");
   if (E.shownKey === keyOf(historyOf(E.state))) ch.textContent = "This is history as simulated. Move a lever to change it.";
   else ch.textContent = `${d < 0 ? "" : "+"}${millions(d)} compared with history` +
-    (runs.length > 1 ? ` (range over seeds: ${range(diff)})` : "");
+    (runs.length > 1 ? ` (range over ${E.meta.defaults.draws ? "runs" : "seeds"}: ${range(diff)})` : "");
 }
 
 function draw() {
   const now = E.current, base = E.baseline, rec = E.record;
-  Charts.drawRates("chart-deaths", now, base, rec, "deaths");
-  Charts.drawRates("chart-births", now, base, rec, "births");
+  drawRateCharts();
   Charts.drawGrain("chart-grain", now, base, rec);
   Charts.drawRetention("chart-retention", now, base, rec);
   Charts.drawProvinces("chart-provinces", now, base);
   Charts.drawAgeClass("chart-ageclass", now, base);
   headline();
+}
+
+// the true rates' range over the runs behind the interval (seeds, or draws x seeds), once there are two
+function band(col) {
+  const runs = Object.values(E.perSeed[E.shownKey] || {});
+  if (runs.length < 2) return null;
+  const at = (i, f) => f(...runs.map((r) => r[col][i]));
+  const idx = runs[0][col].map((_, i) => i);
+  return { n: runs.length, lo: idx.map((i) => at(i, Math.min)), hi: idx.map((i) => at(i, Math.max)) };
+}
+
+function drawRateCharts() {
+  Charts.drawRates("chart-deaths", E.current, E.baseline, E.record, "deaths", band("cdr_true"));
+  Charts.drawRates("chart-births", E.current, E.baseline, E.record, "births", band("cbr_true"));
 }
 
 // ------------------------------------------------------------------ why (Shapley)
@@ -308,7 +335,10 @@ async function start() {
   });
   $("why-run").addEventListener("click", () => explain(true));
   $("about").textContent = `Model version ${E.meta.version} (source ${E.meta.source_hash}).`;
-  $("seeds-text").textContent = E.meta.defaults.seeds;
+  $("uncertainty").textContent = E.meta.defaults.uncertainty;
+  $("interval-text").textContent = E.meta.defaults.uncertainty;
+  if (E.meta.defaults.draws) $("why-point").textContent = " The breakdown is at the calibrated point (one " +
+    "parameter set, not the posterior draws behind the other charts' intervals).";
   $("retention-caption").textContent += ` Dashed line: ${E.record.survival_source}.`;
   E.state = stateFromURL();
   $("scale-text").textContent = E.state.scale.toLocaleString();

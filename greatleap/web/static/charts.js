@@ -35,10 +35,16 @@ function dots(name, x, y, symbol) {
            marker: { size: 7, color: COLORS.rec, symbol: symbol || "circle" }, hovertemplate: "%{y:.1f}" };
 }
 
-function drawRates(div, now, base, rec, kind) {
+function drawRates(div, now, base, rec, kind, band) {
   const a = now.annual, b = base.annual, yrs = a.year;
   const k = kind === "deaths" ? "cdr" : "cbr";
+  const spread = !band ? [] : [   // the range of the true rate over the runs behind the interval
+    { type: "scatter", mode: "lines", name: `true: lowest of ${band.n} runs`, x: yrs, y: band.lo, line: { width: 0 },
+      showlegend: false, hoverinfo: "skip" },
+    { type: "scatter", mode: "lines", name: `true: range over ${band.n} runs`, x: yrs, y: band.hi, fill: "tonexty",
+      fillcolor: "rgba(178,24,43,0.15)", line: { width: 0 }, hoverinfo: "skip" }];
   const traces = [
+    ...spread,
     faint("history: true", b.year, b[k + "_true"]),
     faint("history: registered", b.year, b[k + "_registered"], { dash: "dot" }),
     line("true", yrs, a[k + "_true"], COLORS.now),
