@@ -19,7 +19,7 @@ from collections import namedtuple
 from greatleap.curves import interpolate
 from greatleap.mechanisms.canteens import ration_weight, weighted_grain_need
 from greatleap.mechanisms.classes import newborn_class
-from greatleap.mechanisms.demography import age_group, newborn_sex, newborn_uid
+from greatleap.mechanisms.demography import age_group, mother_present, newborn_sex, newborn_uid, person_uid
 from greatleap.mechanisms.fertility import GESTATION, conception_probability, fetal_loss_probability
 from greatleap.mechanisms.labor import FARM, NONE, URBAN_WORK, rural_activity, working_age
 from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probability, moves_this_month, newborn_hukou,
@@ -38,7 +38,7 @@ from greatleap.streams import (ESCAPE_CANDIDATE_STRIDE, STREAM_BIRTH_REGISTERED,
 DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED, GHOST_DEATH, ABSENTEE = 3, 4, 8, 16, 32, 64
 
 People = namedtuple("People", "alive age_m sex place hukou klass activity reserve reserve_start intake_ratio preg "
-                              "mother mother_uid uid household registered status")
+                              "mother registered status")
 CensusInputs = namedtuple("CensusInputs", "seed step place_province province_city province_first_commune "
                                           "province_n_communes furnace_share water_share recruitment senddown "
                                           "nongrain_share canteen_share")
@@ -85,7 +85,7 @@ def census_person(m, i, P, C, q, T):
 
     Returns (place before, place after, activity, work capacity, weighted grain need kcal/day).
     """
-    seed, step, uid = q.seed, q.step, P.uid[m, i]
+    seed, step, uid = q.seed, q.step, person_uid(i, P.mother[m, i], P.age_m[m, i], q.step)
     age_y = P.age_m[m, i] // 12
     before = P.place[m, i]
     if not working_age(age_y):
@@ -125,7 +125,7 @@ def live_person(m, i, P, L, q, T):
     Returns (place at the start, grain eaten kg, status bits, age group, place after any flight).
     ``alive`` is left for the births pass, so a mother's state is read consistently.
     """
-    seed, step, uid = q.seed, q.step, P.uid[m, i]
+    seed, step, uid = q.seed, q.step, person_uid(i, P.mother[m, i], P.age_m[m, i], q.step)
     c = P.place[m, i]
     age_y = P.age_m[m, i] // 12
     a = min(age_y, 110)
@@ -150,7 +150,7 @@ def live_person(m, i, P, L, q, T):
     g = age_group(age_y)
     if age_y < NURSING_AGE and P.mother[m, i] >= 0:
         mo = P.mother[m, i]
-        if P.alive[m, mo] == 1 and P.uid[m, mo] == P.mother_uid[m, i]:
+        if mother_present(P.alive[m, mo], P.mother[m, mo]):
             d = max(d, 1.0 - P.reserve_start[m, mo])  # a nursing child shares its mother's hunger
         else:
             m0 *= q.orphan_multiplier
@@ -211,21 +211,18 @@ def live_person(m, i, P, L, q, T):
 @person_step
 def newborn(m, slot, mother, P, B, male_probability):
     """Fill a free ``slot`` with the child of ``mother``; returns 1 if the birth is registered."""
-    uid = newborn_uid(P.uid[m, mother], B.step)
+    uid = newborn_uid(mother, B.step)  # the mother, a person of the initial population, has her slot's id
     P.alive[m, slot] = 1
     P.age_m[m, slot] = 0
     P.sex[m, slot] = newborn_sex(B.seed[m], B.step, uid, male_probability)
     P.place[m, slot] = P.place[m, mother]
     P.hukou[m, slot] = newborn_hukou(P.hukou[m, mother])
     P.klass[m, slot] = newborn_class(P.klass[m, mother])
-    P.household[m, slot] = P.household[m, mother]
     P.reserve[m, slot] = NEWBORN_RESERVE
     P.intake_ratio[m, slot] = 1.0
     P.preg[m, slot] = 0
     P.activity[m, slot] = NONE
     P.mother[m, slot] = mother
-    P.mother_uid[m, slot] = P.uid[m, mother]
-    P.uid[m, slot] = uid
     registered = 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m, P.place[m, mother]] \
         else 0
     P.registered[m, slot] = registered

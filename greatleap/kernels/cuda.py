@@ -57,8 +57,8 @@ CENSUS_BOUNDS = (16.0, 16.0, 16.0, 65536.0, 16.0)  # farm, furnace, water-works 
 EATEN_BOUND = 4096.0                               # grain eaten, kg per person-month
 CENSUS_QUANTITIES = ("farm labour", "furnace labour", "water-works labour", "grain need", "reserve")
 # columns a newborn's slot gets (copied back slot by slot after the births kernel)
-NEWBORN_COLUMNS = ("alive", "age_m", "sex", "place", "hukou", "klass", "household", "reserve", "intake_ratio", "preg",
-                   "activity", "mother", "mother_uid", "uid", "registered")
+NEWBORN_COLUMNS = ("alive", "age_m", "sex", "place", "hukou", "klass", "reserve", "intake_ratio", "preg", "activity",
+                   "mother", "registered")
 CENSUS_WRITES = ("place", "hukou", "activity")
 LIVE_WRITES = ("status", "place", "registered", "intake_ratio", "reserve", "preg", "age_m")
 

@@ -1,4 +1,4 @@
-"""Demography: the initial population (ages, sexes, households), ageing, and newborns.
+"""Demography: the initial population (ages and sexes), ageing, newborns, and each person's id.
 
 The initial age-sex structure is the UN WPP 2017 estimate interpolated to the start month
 (:func:`greatleap.data.initial_age_sex`); each agent's cell is drawn from its own counter-based
@@ -16,7 +16,6 @@ from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_AGE, STREAM_SEX, uniform, uniform_array
 
 AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
-HOUSEHOLD_SIZE = 5  # agents per synthetic household at the start
 
 
 @rule
@@ -49,6 +48,28 @@ def newborn_uid(mother_uid, step):
 
 
 @rule
+def person_uid(slot, mother, age_m, step):
+    """The id of the person in ``slot`` during month ``step``, derived, not stored (it is 8 bytes a person).
+
+    People never change slots and a slot is reused only by a newborn, so a person of the initial
+    population (no known mother) holds the id of the slot they started in, and a newborn's mother
+    is such a person, with her slot as her id. A newborn was born ``age_m + 1`` months before
+    ``step`` (it ages once a month after the births pass of its birth month), so its id is
+    :func:`newborn_uid` of the mother's slot and that month.
+    """
+    if mother < 0:
+        return slot
+    return newborn_uid(np.int64(mother), np.int64(step) - 1 - age_m)  # 64-bit: ids exceed 2^40
+
+
+@rule
+def mother_present(mother_slot_alive, mother_slot_mother):
+    """Whether a child's mother is still in her slot: the slot is alive and holds a person of the
+    initial population (mothers are such people; a newborn that took over the slot has a mother)."""
+    return mother_slot_alive == 1 and mother_slot_mother < 0
+
+
+@rule
 def newborn_sex(seed, step, uid, male_probability):
     """0 (male) or 1 (female), drawn from the newborn's own stream."""
     return 0 if uniform(seed, STREAM_SEX, step, uid) < male_probability else 1
@@ -61,7 +82,8 @@ def initial_pyramid(scenario) -> np.ndarray:
 
 
 class Demography(Mechanism):
-    """Who is alive, their age, sex, mother and household; the age-sex pyramid each July."""
+    """Who is alive, their age, sex and mother (ids are derived: :func:`person_uid`); the age-sex pyramid
+    each July."""
     name = "demography"
     phases = ()
 
@@ -71,10 +93,7 @@ class Demography(Mechanism):
         pe.add("alive", np.uint8, 0, "flag", "1 if the slot holds a living person", self.name)
         pe.add("age_m", np.int16, 0, "months", "age", self.name)
         pe.add("sex", np.uint8, 0, "code", "0 male, 1 female", self.name)
-        pe.add("uid", np.int64, 0, "id", "unique person id; keys the person's random streams", self.name)
-        pe.add("mother", np.int32, -1, "slot", "mother's slot (-1 unknown)", self.name)
-        pe.add("mother_uid", np.int64, 0, "id", "mother's id (guards reused slots)", self.name)
-        pe.add("household", np.int32, 0, "id", "synthetic household", self.name)
+        pe.add("mother", np.int32, -1, "slot", "mother's slot (-1: a person of the initial population)", self.name)
         n = sim.layout.n_agents
         ids = np.arange(n, dtype=np.int64)
         self.pyramid = initial_pyramid(sim.scenarios[0])
@@ -85,11 +104,9 @@ class Demography(Mechanism):
             cell = np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), cdf.size - 1)
             sex, age_y = np.divmod(cell, 101)
             frac = uniform_array(seed, STREAM_INITIAL_AGE, 1, ids)
-            pe.uid[m, :n] = ids
             pe.alive[m, :n] = 1
             pe.sex[m, :n] = sex
             pe.age_m[m, :n] = age_y * 12 + np.floor(frac * 12).astype(np.int64)
-            pe.household[m, :n] = np.arange(n) // HOUSEHOLD_SIZE  # consecutive agents within a place
         w.national.add("pyramid", np.int64, 0, "agents", "population by sex and age 0..100 (July census)",
                        self.name, extra=(2, 101))
 

@@ -49,6 +49,11 @@ def newborn_hukou(mother_hukou):
     return mother_hukou
 
 
+def place_dtype(n_places: int) -> np.dtype:
+    """The smallest integer type that holds every place index: 2 bytes a person up to 65,536 places."""
+    return np.dtype(np.uint16 if n_places <= 2 ** 16 else np.int32)
+
+
 def escape_success(free, enforced, hukou_lever):
     """Probability that an attempted flight succeeds, by hukou enforcement (0..1)."""
     return free * (1.0 - hukou_lever) + enforced * hukou_lever
@@ -61,7 +66,8 @@ class Migration(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        w.people.add("place", np.int32, 0, "place index", "commune or city the person lives in", self.name)
+        w.people.add("place", place_dtype(sim.geo.n_places), 0, "place index", "commune or city the person lives in",
+                     self.name)
         w.people.add("hukou", np.uint8, 0, "code", "0 rural, 1 urban registration", self.name)
         from greatleap.mechanisms.communes import initial_places
         place = initial_places(sim.layout)
