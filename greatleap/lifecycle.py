@@ -150,7 +150,7 @@ def live_person(m, i, P, L, q, T):
     g = age_group(age_y)
     if age_y < NURSING_AGE and P.mother[m, i] >= 0:
         mo = P.mother[m, i]
-        if mother_present(P.alive[m, mo], P.mother[m, mo]):
+        if mother_present(P.alive[m, mo], P.age_m[m, mo], P.age_m[m, i]):
             d = max(d, 1.0 - P.reserve_start[m, mo])  # a nursing child shares its mother's hunger
         else:
             m0 *= q.orphan_multiplier
@@ -211,7 +211,7 @@ def live_person(m, i, P, L, q, T):
 @person_step
 def newborn(m, slot, mother, P, B, male_probability):
     """Fill a free ``slot`` with the child of ``mother``; returns 1 if the birth is registered."""
-    uid = newborn_uid(mother, B.step)  # the mother, a person of the initial population, has her slot's id
+    uid = newborn_uid(mother, B.step)
     P.alive[m, slot] = 1
     P.age_m[m, slot] = 0
     P.sex[m, slot] = newborn_sex(B.seed[m], B.step, uid, male_probability)

@@ -16,6 +16,7 @@ import numpy as np
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_RECRUITMENT, uniform
+from greatleap.world import setup_slices
 
 FLIGHT_DEPLETION = 0.2   # depletion (1 - reserve share) below which nobody flees
 FLIGHT_CANDIDATES = 3    # communes a fugitive compares
@@ -70,10 +71,10 @@ class Migration(Mechanism):
                      self.name)
         w.people.add("hukou", np.uint8, 0, "code", "0 rural, 1 urban registration", self.name)
         from greatleap.mechanisms.communes import initial_places
-        place = initial_places(sim.layout)
-        n = sim.layout.n_agents
-        w.people.place[:, :n] = place
-        w.people.hukou[:, :n] = sim.geo.place_is_city[place]
+        for s in setup_slices(sim.layout.n_agents):  # setup only: once per slice of agents
+            place = initial_places(sim.layout, s)
+            w.people.place[:, s] = place
+            w.people.hukou[:, s] = sim.geo.place_is_city[place]
         w.provinces.add("recruitment", unit="per month", meaning="share of rural working-age recruited to town", owner=self.name)
         w.provinces.add("senddown", unit="per month", meaning="share of urban working-age sent down", owner=self.name)
         w.provinces.add("escape_success", unit="probability", meaning="chance that an attempted flight succeeds", owner=self.name)
