@@ -25,7 +25,8 @@ from greatleap.mechanisms.labor import FARM, NONE, URBAN_WORK, rural_activity, w
 from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probability, moves_this_month, newborn_hukou,
                                             send_down_place)
 from greatleap.mechanisms.mortality import NURSING_AGE, cause_of_death, death_probability, famine_hazard
-from greatleap.mechanisms.nutrition import NEWBORN_RESERVE, intake, need, reserve_after
+from greatleap.mechanisms.nutrition import (NEWBORN_RESERVE, intake, intake_ratio_of, need, reserve_after, reserve_share,
+                                            stored_intake, stored_reserve)
 from greatleap.mechanisms.registration import GHOST, REGISTERED, death_on_register
 from greatleap.mechanisms.violence import violence_hazard
 from greatleap.rules import person_step
@@ -111,7 +112,7 @@ def census_person(m, i, P, C, q, T):
     act = P.activity[m, i]
     capacity = 0.0
     if act != NONE and act != URBAN_WORK:
-        capacity = interpolate(T.work_capacity, m, P.intake_ratio[m, i])
+        capacity = interpolate(T.work_capacity, m, intake_ratio_of(P.intake_ratio[m, i]))
     need_kcal = need(P.sex[m, i], age_y, T.need, T.activity_extra[m, act])
     w = ration_weight(P.klass[m, i], age_y, act, C.canteen_share[m, after], q.weight_cadre, q.weight_black_element,
                       q.weight_non_worker, q.household_damping)
@@ -137,12 +138,12 @@ def live_person(m, i, P, L, q, T):
                       q.weight_non_worker, q.household_damping)
     grain_kcal = weighted_grain_need(w, need_kcal, L.nongrain_share[m, c]) * L.ration_ratio[m, c]
     eaten_kg = grain_kcal * 30.0 / q.kcal_per_kg
-    reserve0 = P.reserve_start[m, i]
+    reserve0 = reserve_share(P.reserve_start[m, i])
     kcal = intake(need_kcal, L.nongrain_share[m, c], grain_kcal, q.substitute_kcal, 1.0 - reserve0,
                   is_city)
-    P.intake_ratio[m, i] = kcal / need_kcal
+    P.intake_ratio[m, i] = stored_intake(kcal / need_kcal)
     r = reserve_after(reserve0, kcal, need_kcal, T.capacity[m, s, a], q.adaptation, q.recovery)
-    P.reserve[m, i] = r
+    P.reserve[m, i] = stored_reserve(r)
     d = 1.0 - r
     m0 = T.base_hazard[m, s, a] * q.hazard_decline
     if is_city == 1:
@@ -151,7 +152,7 @@ def live_person(m, i, P, L, q, T):
     if age_y < NURSING_AGE and P.mother[m, i] >= 0:
         mo = P.mother[m, i]
         if mother_present(P.alive[m, mo], P.age_m[m, mo], P.age_m[m, i]):
-            d = max(d, 1.0 - P.reserve_start[m, mo])  # a nursing child shares its mother's hunger
+            d = max(d, 1.0 - reserve_share(P.reserve_start[m, mo]))  # a nursing child shares its mother's hunger
         else:
             m0 *= q.orphan_multiplier
     natural = m0 / 12.0
@@ -184,7 +185,7 @@ def live_person(m, i, P, L, q, T):
     elif s == 1:
         p = conception_probability(T.conception[m, a], L.fertility_multiplier[m, c], is_city,
                                    q.urban_fertility, d, q.intake_weight,
-                                   P.intake_ratio[m, i], T.amenorrhoea, m)
+                                   intake_ratio_of(P.intake_ratio[m, i]), T.amenorrhoea, m)
         if p > 0.0 and uniform(seed, STREAM_CONCEPTION, step, uid) < p:
             P.preg[m, i] = 1
     dest = c
@@ -218,8 +219,8 @@ def newborn(m, slot, mother, P, B, male_probability):
     P.place[m, slot] = P.place[m, mother]
     P.hukou[m, slot] = newborn_hukou(P.hukou[m, mother])
     P.klass[m, slot] = newborn_class(P.klass[m, mother])
-    P.reserve[m, slot] = NEWBORN_RESERVE
-    P.intake_ratio[m, slot] = 1.0
+    P.reserve[m, slot] = stored_reserve(NEWBORN_RESERVE)
+    P.intake_ratio[m, slot] = stored_intake(1.0)
     P.preg[m, slot] = 0
     P.activity[m, slot] = NONE
     P.mother[m, slot] = mother

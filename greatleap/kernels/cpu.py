@@ -16,6 +16,7 @@ from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIV
                                  live_person, live_scalars, newborn)
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
+from greatleap.mechanisms.nutrition import reserve_share
 
 N_CHUNKS = 16
 N_AGE_GROUPS = len(AGE_GROUPS)
@@ -62,7 +63,7 @@ def _census_chunk(m, lo, hi, P, C, par, T, ints, floats, pyr, want_pyramid):
             if act != URBAN_WORK:
                 floats[act - 1, pl] += capacity  # FARM=1, FURNACE=2, WATERWORKS=3
         floats[3, pl] += grain_need
-        floats[4, pl] += P.reserve[m, i]
+        floats[4, pl] += reserve_share(P.reserve[m, i])
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

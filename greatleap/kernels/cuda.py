@@ -42,6 +42,7 @@ from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIV
                                  census_person, census_scalars, live_person, live_scalars, newborn)
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
+from greatleap.mechanisms.nutrition import reserve_share
 from greatleap.passes import GROWTH
 from greatleap.rules import RULES
 
@@ -137,7 +138,7 @@ def _census_slot(t, P, C, par, T, want_pyramid, ints, sums, pyr, scales, bounds,
         if act != URBAN_WORK:  # FARM=1, FURNACE=2, WATERWORKS=3
             _add_fixed(sums, m, act - 1, pl, capacity, scales[act - 1], bounds[act - 1], err, act)
     _add_fixed(sums, m, 3, pl, grain_need, scales[3], bounds[3], err, 4)
-    _add_fixed(sums, m, 4, pl, P.reserve[m, i], scales[4], bounds[4], err, 5)
+    _add_fixed(sums, m, 4, pl, reserve_share(P.reserve[m, i]), scales[4], bounds[4], err, 5)
 
 
 @cuda.jit
