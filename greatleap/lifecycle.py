@@ -34,12 +34,13 @@ from greatleap.streams import (ESCAPE_CANDIDATE_STRIDE, STREAM_BIRTH_REGISTERED,
                                STREAM_DEATH_CAUSE, STREAM_DEATH_REGISTERED, STREAM_DESTINATION, STREAM_ESCAPE,
                                STREAM_ESCAPE_DESTINATION, STREAM_ESCAPE_SUCCESS, STREAM_FETAL_LOSS, STREAM_LABOR,
                                uniform)
+from greatleap.traits import (activity_of, hukou_of, klass_of, registered_of, sex_of, traits_of, with_activity,
+                              with_hukou, with_registered)
 
 # status bits a person's month leaves for the births pass and the tallies
 DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED, GHOST_DEATH, ABSENTEE = 3, 4, 8, 16, 32, 64
 
-People = namedtuple("People", "alive age_m sex place hukou klass activity reserve reserve_start intake_ratio preg "
-                              "mother registered status")
+People = namedtuple("People", "alive age_m traits place reserve reserve_start intake_ratio preg mother status")
 CensusInputs = namedtuple("CensusInputs", "seed step place_province province_city province_first_commune "
                                           "province_n_communes furnace_share water_share recruitment senddown "
                                           "nongrain_share canteen_share")
@@ -89,32 +90,32 @@ def census_person(m, i, P, C, q, T):
     seed, step, uid = q.seed, q.step, person_uid(i, P.mother[m, i], P.age_m[m, i], q.step)
     age_y = P.age_m[m, i] // 12
     before = P.place[m, i]
+    t = P.traits[m, i]  # sex, hukou, registered, class, activity (greatleap.traits)
     if not working_age(age_y):
-        P.activity[m, i] = NONE
+        t = with_activity(t, NONE)
     else:
         p = C.place_province[before]
-        if P.hukou[m, i] == 0:
+        if hukou_of(t) == 0:
             if moves_this_month(C.recruitment[m, p], seed, step, uid):
                 P.place[m, i] = C.province_city[p]
-                P.hukou[m, i] = 1
-                P.activity[m, i] = URBAN_WORK
+                t = with_activity(with_hukou(t, 1), URBAN_WORK)
             else:
-                P.activity[m, i] = rural_activity(uniform(seed, STREAM_LABOR, step, uid), C.furnace_share[m, p],
-                                                  C.water_share[m, p])
+                t = with_activity(t, rural_activity(uniform(seed, STREAM_LABOR, step, uid), C.furnace_share[m, p],
+                                                    C.water_share[m, p]))
         elif moves_this_month(C.senddown[m, p], seed, step, uid):
             P.place[m, i] = send_down_place(uniform(seed, STREAM_DESTINATION, step, uid),
                                             C.province_first_commune[p], C.province_n_communes[p])
-            P.hukou[m, i] = 0
-            P.activity[m, i] = FARM
+            t = with_activity(with_hukou(t, 0), FARM)
         else:
-            P.activity[m, i] = URBAN_WORK
+            t = with_activity(t, URBAN_WORK)
+    P.traits[m, i] = t
     after = P.place[m, i]
-    act = P.activity[m, i]
+    act = activity_of(t)
     capacity = 0.0
     if act != NONE and act != URBAN_WORK:
         capacity = interpolate(T.work_capacity, m, intake_ratio_of(P.intake_ratio[m, i]))
-    need_kcal = need(P.sex[m, i], age_y, T.need, T.activity_extra[m, act])
-    w = ration_weight(P.klass[m, i], age_y, act, C.canteen_share[m, after], q.weight_cadre, q.weight_black_element,
+    need_kcal = need(sex_of(t), age_y, T.need, T.activity_extra[m, act])
+    w = ration_weight(klass_of(t), age_y, act, C.canteen_share[m, after], q.weight_cadre, q.weight_black_element,
                       q.weight_non_worker, q.household_damping)
     return before, after, act, capacity, weighted_grain_need(w, need_kcal, C.nongrain_share[m, after])
 
@@ -130,11 +131,11 @@ def live_person(m, i, P, L, q, T):
     c = P.place[m, i]
     age_y = P.age_m[m, i] // 12
     a = min(age_y, 110)
-    s = P.sex[m, i]
-    act = P.activity[m, i]
+    t = P.traits[m, i]
+    s, act, klass, hukou = sex_of(t), activity_of(t), klass_of(t), hukou_of(t)
     is_city = L.place_is_city[c]
     need_kcal = need(s, age_y, T.need, T.activity_extra[m, act])
-    w = ration_weight(P.klass[m, i], age_y, act, L.canteen_share[m, c], q.weight_cadre, q.weight_black_element,
+    w = ration_weight(klass, age_y, act, L.canteen_share[m, c], q.weight_cadre, q.weight_black_element,
                       q.weight_non_worker, q.household_damping)
     grain_kcal = weighted_grain_need(w, need_kcal, L.nongrain_share[m, c]) * L.ration_ratio[m, c]
     eaten_kg = grain_kcal * 30.0 / q.kcal_per_kg
@@ -158,12 +159,12 @@ def live_person(m, i, P, L, q, T):
     natural = m0 / 12.0
     famine = famine_hazard(natural, T.hunger_beta[m, g], q.gamma, d, q.starvation_hazard,
                            q.starvation_threshold)
-    violent = violence_hazard(P.hukou[m, i], age_y, P.klass[m, i], L.violence_pressure[m, c], q.violence_rate,
+    violent = violence_hazard(hukou, age_y, klass, L.violence_pressure[m, c], q.violence_rate,
                               q.black_element_factor)
     total = natural + famine + violent
     if uniform(seed, STREAM_DEATH, step, uid) < death_probability(total):
         status = cause_of_death(uniform(seed, STREAM_DEATH_CAUSE, step, uid) * total, natural, famine)
-        book = death_on_register(P.registered[m, i], uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
+        book = death_on_register(registered_of(t), uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
                                  L.death_completeness[m, c], q.famine_death_penalty, d)
         if book == REGISTERED:
             status |= REGISTERED_DEATH
@@ -189,7 +190,7 @@ def live_person(m, i, P, L, q, T):
         if p > 0.0 and uniform(seed, STREAM_CONCEPTION, step, uid) < p:
             P.preg[m, i] = 1
     dest = c
-    attempt = flight_probability(P.hukou[m, i], d, q.escape_rate)
+    attempt = flight_probability(hukou, d, q.escape_rate)
     if attempt > 0.0 and uniform(seed, STREAM_ESCAPE, step, uid) < attempt:
         if uniform(seed, STREAM_ESCAPE_SUCCESS, step, uid) < L.escape_success[m, L.place_province[c]]:
             best_ratio = L.ration_ratio[m, c]
@@ -202,8 +203,8 @@ def live_person(m, i, P, L, q, T):
             if dest != c:
                 P.place[m, i] = dest
                 status |= ESCAPED
-                if P.registered[m, i] == 1:  # still counted at home, on no register where they went
-                    P.registered[m, i] = 0
+                if registered_of(t) == 1:  # still counted at home, on no register where they went
+                    P.traits[m, i] = with_registered(t, 0)
                     status |= ABSENTEE
     P.age_m[m, i] += 1
     return c, eaten_kg, status, g, dest
@@ -215,16 +216,14 @@ def newborn(m, slot, mother, P, B, male_probability):
     uid = newborn_uid(mother, B.step)
     P.alive[m, slot] = 1
     P.age_m[m, slot] = 0
-    P.sex[m, slot] = newborn_sex(B.seed[m], B.step, uid, male_probability)
     P.place[m, slot] = P.place[m, mother]
-    P.hukou[m, slot] = newborn_hukou(P.hukou[m, mother])
-    P.klass[m, slot] = newborn_class(P.klass[m, mother])
     P.reserve[m, slot] = stored_reserve(NEWBORN_RESERVE)
     P.intake_ratio[m, slot] = stored_intake(1.0)
     P.preg[m, slot] = 0
-    P.activity[m, slot] = NONE
     P.mother[m, slot] = mother
     registered = 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m, P.place[m, mother]] \
         else 0
-    P.registered[m, slot] = registered
+    mt = P.traits[m, mother]
+    P.traits[m, slot] = traits_of(newborn_sex(B.seed[m], B.step, uid, male_probability), newborn_hukou(hukou_of(mt)),
+                                  registered, newborn_class(klass_of(mt)), NONE)
     return registered

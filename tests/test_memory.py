@@ -9,6 +9,8 @@ from greatleap.cli import app
 from greatleap.mechanisms.demography import UID_STRIDE, mother_present, newborn_uid, person_uid
 from greatleap.mechanisms.nutrition import (INTAKE_STEPS, RESERVE_STEPS, intake_ratio_of, reserve_share, stored_intake,
                                             stored_reserve)
+from greatleap.traits import (activity_of, hukou_of, klass_of, registered_of, sex_of, traits_of, with_activity, with_hukou,
+                              with_klass, with_registered, with_sex)
 
 SCALE = 5000.0  # ~126,000 agents
 
@@ -26,7 +28,7 @@ def test_a_person_costs_at_most_26_bytes_all_included_and_the_frame_is_not_outgr
     per_slot = sum(a.dtype.itemsize for a in frame.arrays().values())
     # the kernels keep no per-person work buffers (their tallies are per place): the frame is all of it
     assert per_person <= 26.0, {k: a.dtype.itemsize for k, a in frame.arrays().items()}
-    assert per_slot <= 21
+    assert per_slot <= 17
     peak = []
     sim.run(progress=lambda done, total: peak.append(int(frame.alive.sum())))
     assert frame.size == size  # sized for the peak: the frame never grew
@@ -113,6 +115,16 @@ def test_a_child_whose_mother_died_does_not_take_the_newborn_in_her_slot_for_her
         present[0] += int(by_id.sum())
     sim.run(progress=check, until="1961-06")
     assert reused[0] > 0 and present[0] > 1000  # both cases occurred
+
+
+def test_traits_pack_five_codes_in_one_byte():
+    t = traits_of(1, 0, 1, 2, 4)
+    assert (sex_of(t), hukou_of(t), registered_of(t), klass_of(t), activity_of(t)) == (1, 0, 1, 2, 4) and t < 256
+    t = with_activity(with_registered(with_hukou(t, 1), 0), 3)
+    assert (sex_of(t), hukou_of(t), registered_of(t), klass_of(t), activity_of(t)) == (1, 1, 0, 2, 3)
+    arr = np.zeros(4, np.uint8)
+    arr[:] = with_klass(with_sex(arr, np.array([0, 1, 0, 1])), np.array([0, 1, 2, 0]))
+    assert sex_of(arr).tolist() == [0, 1, 0, 1] and klass_of(arr).tolist() == [0, 1, 2, 0] and not hukou_of(arr).any()
 
 
 def test_stored_reserve_and_intake_round_to_the_nearest_step():

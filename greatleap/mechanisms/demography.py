@@ -14,6 +14,7 @@ from greatleap.levers import parse_month
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_AGE, STREAM_SEX, uniform, uniform_array
+from greatleap.traits import with_sex
 from greatleap.world import setup_slices
 
 AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
@@ -95,7 +96,8 @@ class Demography(Mechanism):
         pe = w.people
         pe.add("alive", np.uint8, 0, "flag", "1 if the slot holds a living person", self.name)
         pe.add("age_m", np.int16, 0, "months", "age", self.name)
-        pe.add("sex", np.uint8, 0, "code", "0 male, 1 female", self.name)
+        pe.add("traits", np.uint8, 0, "bits", "sex, hukou, registered, class and activity, packed (greatleap.traits)",
+               self.name)
         pe.add("mother", np.int32, -1, "slot", "mother's slot (-1: a person of the initial population)", self.name)
         self.pyramid = initial_pyramid(sim.scenarios[0])
         cdf = np.cumsum(self.pyramid.ravel())
@@ -108,7 +110,7 @@ class Demography(Mechanism):
                 sex, age_y = np.divmod(cell, 101)
                 frac = uniform_array(seed, STREAM_INITIAL_AGE, 1, ids)
                 pe.alive[m, s] = 1
-                pe.sex[m, s] = sex
+                pe.traits[m, s] = with_sex(pe.traits[m, s], sex)
                 pe.age_m[m, s] = age_y * 12 + np.floor(frac * 12).astype(np.int64)
         w.national.add("pyramid", np.int64, 0, "agents", "population by sex and age 0..100 (July census)",
                        self.name, extra=(2, 101))

@@ -14,6 +14,7 @@ import numpy as np
 from greatleap.curves import tabulate
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
+from greatleap.traits import hukou_of
 from greatleap.world import setup_slices
 
 NONE, FARM, FURNACE, WATERWORKS, URBAN_WORK = 0, 1, 2, 3, 4
@@ -53,7 +54,6 @@ class Labor(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        w.people.add("activity", np.uint8, NONE, "code", "0 none, 1 farm, 2 furnace, 3 water works, 4 urban work", self.name)
         w.provinces.add("furnace_share", unit="share", meaning="rural working-age labor at backyard furnaces", owner=self.name)
         w.provinces.add("water_share", unit="share", meaning="rural working-age labor on water works", owner=self.name)
         for key, meaning in (("steel_modern", "modern steel"), ("steel_furnace_usable", "usable furnace steel"),
@@ -64,7 +64,7 @@ class Labor(Mechanism):
         pe = w.people
         self.urban_workers_start = np.zeros(w.members)
         for s in setup_slices(sim.layout.n_agents):
-            work = (pe.alive[:, s] == 1) & (pe.hukou[:, s] == 1) & (pe.age_m[:, s] >= 180) & (pe.age_m[:, s] < 720)
+            work = (pe.alive[:, s] == 1) & (hukou_of(pe.traits[:, s]) == 1) & (pe.age_m[:, s] >= 180) & (pe.age_m[:, s] < 720)
             self.urban_workers_start += work.sum(axis=1)
         ind = sim.params.industry
         self.kg_per_labor_month, self.unusable = ind.furnace_steel_kg_per_labor_month, ind.furnace_unusable_share
