@@ -34,8 +34,7 @@ from greatleap.streams import (ESCAPE_CANDIDATE_STRIDE, STREAM_BIRTH_REGISTERED,
                                STREAM_DEATH_CAUSE, STREAM_DEATH_REGISTERED, STREAM_DESTINATION, STREAM_ESCAPE,
                                STREAM_ESCAPE_DESTINATION, STREAM_ESCAPE_SUCCESS, STREAM_FETAL_LOSS, STREAM_LABOR,
                                uniform)
-from greatleap.traits import (activity_of, hukou_of, klass_of, registered_of, sex_of, traits_of, with_activity,
-                              with_hukou, with_registered)
+from greatleap.traits import ACTIVITY, HUKOU, KLASS, ON_REGISTER, SEX, code_of, traits_of, with_code
 
 # status bits a person's month leaves for the births pass and the tallies
 DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED, GHOST_DEATH, ABSENTEE = 3, 4, 8, 16, 32, 64
@@ -92,30 +91,30 @@ def census_person(m, i, P, C, q, T):
     before = P.place[m, i]
     t = P.traits[m, i]  # sex, hukou, registered, class, activity (greatleap.traits)
     if not working_age(age_y):
-        t = with_activity(t, NONE)
+        t = with_code(t, ACTIVITY, NONE)
     else:
         p = C.place_province[before]
-        if hukou_of(t) == 0:
+        if code_of(t, HUKOU) == 0:
             if moves_this_month(C.recruitment[m, p], seed, step, uid):
                 P.place[m, i] = C.province_city[p]
-                t = with_activity(with_hukou(t, 1), URBAN_WORK)
+                t = with_code(with_code(t, HUKOU, 1), ACTIVITY, URBAN_WORK)
             else:
-                t = with_activity(t, rural_activity(uniform(seed, STREAM_LABOR, step, uid), C.furnace_share[m, p],
+                t = with_code(t, ACTIVITY, rural_activity(uniform(seed, STREAM_LABOR, step, uid), C.furnace_share[m, p],
                                                     C.water_share[m, p]))
         elif moves_this_month(C.senddown[m, p], seed, step, uid):
             P.place[m, i] = send_down_place(uniform(seed, STREAM_DESTINATION, step, uid),
                                             C.province_first_commune[p], C.province_n_communes[p])
-            t = with_activity(with_hukou(t, 0), FARM)
+            t = with_code(with_code(t, HUKOU, 0), ACTIVITY, FARM)
         else:
-            t = with_activity(t, URBAN_WORK)
+            t = with_code(t, ACTIVITY, URBAN_WORK)
     P.traits[m, i] = t
     after = P.place[m, i]
-    act = activity_of(t)
+    act = code_of(t, ACTIVITY)
     capacity = 0.0
     if act != NONE and act != URBAN_WORK:
         capacity = interpolate(T.work_capacity, m, intake_ratio_of(P.intake_ratio[m, i]))
-    need_kcal = need(sex_of(t), age_y, T.need, T.activity_extra[m, act])
-    w = ration_weight(klass_of(t), age_y, act, C.canteen_share[m, after], q.weight_cadre, q.weight_black_element,
+    need_kcal = need(code_of(t, SEX), age_y, T.need, T.activity_extra[m, act])
+    w = ration_weight(code_of(t, KLASS), age_y, act, C.canteen_share[m, after], q.weight_cadre, q.weight_black_element,
                       q.weight_non_worker, q.household_damping)
     return before, after, act, capacity, weighted_grain_need(w, need_kcal, C.nongrain_share[m, after])
 
@@ -132,7 +131,7 @@ def live_person(m, i, P, L, q, T):
     age_y = P.age_m[m, i] // 12
     a = min(age_y, 110)
     t = P.traits[m, i]
-    s, act, klass, hukou = sex_of(t), activity_of(t), klass_of(t), hukou_of(t)
+    s, act, klass, hukou = code_of(t, SEX), code_of(t, ACTIVITY), code_of(t, KLASS), code_of(t, HUKOU)
     is_city = L.place_is_city[c]
     need_kcal = need(s, age_y, T.need, T.activity_extra[m, act])
     w = ration_weight(klass, age_y, act, L.canteen_share[m, c], q.weight_cadre, q.weight_black_element,
@@ -164,7 +163,7 @@ def live_person(m, i, P, L, q, T):
     total = natural + famine + violent
     if uniform(seed, STREAM_DEATH, step, uid) < death_probability(total):
         status = cause_of_death(uniform(seed, STREAM_DEATH_CAUSE, step, uid) * total, natural, famine)
-        book = death_on_register(registered_of(t), uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
+        book = death_on_register(code_of(t, ON_REGISTER), uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
                                  L.death_completeness[m, c], q.famine_death_penalty, d)
         if book == REGISTERED:
             status |= REGISTERED_DEATH
@@ -203,8 +202,8 @@ def live_person(m, i, P, L, q, T):
             if dest != c:
                 P.place[m, i] = dest
                 status |= ESCAPED
-                if registered_of(t) == 1:  # still counted at home, on no register where they went
-                    P.traits[m, i] = with_registered(t, 0)
+                if code_of(t, ON_REGISTER) == 1:  # still counted at home, on no register where they went
+                    P.traits[m, i] = with_code(t, ON_REGISTER, 0)
                     status |= ABSENTEE
     P.age_m[m, i] += 1
     return c, eaten_kg, status, g, dest
@@ -224,6 +223,6 @@ def newborn(m, slot, mother, P, B, male_probability):
     registered = 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m, P.place[m, mother]] \
         else 0
     mt = P.traits[m, mother]
-    P.traits[m, slot] = traits_of(newborn_sex(B.seed[m], B.step, uid, male_probability), newborn_hukou(hukou_of(mt)),
-                                  registered, newborn_class(klass_of(mt)), NONE)
+    P.traits[m, slot] = traits_of(newborn_sex(B.seed[m], B.step, uid, male_probability), newborn_hukou(code_of(mt, HUKOU)),
+                                  registered, newborn_class(code_of(mt, KLASS)), NONE)
     return registered

@@ -9,8 +9,7 @@ from greatleap.cli import app
 from greatleap.mechanisms.demography import UID_STRIDE, mother_present, newborn_uid, person_uid
 from greatleap.mechanisms.nutrition import (INTAKE_STEPS, RESERVE_STEPS, intake_ratio_of, reserve_share, stored_intake,
                                             stored_reserve)
-from greatleap.traits import (activity_of, hukou_of, klass_of, registered_of, sex_of, traits_of, with_activity, with_hukou,
-                              with_klass, with_registered, with_sex)
+from greatleap.traits import ACTIVITY, HUKOU, KLASS, ON_REGISTER, SEX, code_of, traits_of, with_code
 
 SCALE = 5000.0  # ~126,000 agents
 
@@ -119,12 +118,14 @@ def test_a_child_whose_mother_died_does_not_take_the_newborn_in_her_slot_for_her
 
 def test_traits_pack_five_codes_in_one_byte():
     t = traits_of(1, 0, 1, 2, 4)
-    assert (sex_of(t), hukou_of(t), registered_of(t), klass_of(t), activity_of(t)) == (1, 0, 1, 2, 4) and t < 256
-    t = with_activity(with_registered(with_hukou(t, 1), 0), 3)
-    assert (sex_of(t), hukou_of(t), registered_of(t), klass_of(t), activity_of(t)) == (1, 1, 0, 2, 3)
+    fields = (SEX, HUKOU, ON_REGISTER, KLASS, ACTIVITY)
+    assert tuple(code_of(t, f) for f in fields) == (1, 0, 1, 2, 4) and t < 256
+    t = with_code(with_code(with_code(t, HUKOU, 1), ON_REGISTER, 0), ACTIVITY, 3)
+    assert tuple(code_of(t, f) for f in fields) == (1, 1, 0, 2, 3)
     arr = np.zeros(4, np.uint8)
-    arr[:] = with_klass(with_sex(arr, np.array([0, 1, 0, 1])), np.array([0, 1, 2, 0]))
-    assert sex_of(arr).tolist() == [0, 1, 0, 1] and klass_of(arr).tolist() == [0, 1, 2, 0] and not hukou_of(arr).any()
+    arr[:] = with_code(with_code(arr, SEX, np.array([0, 1, 0, 1])), KLASS, np.array([0, 1, 2, 0]))
+    assert code_of(arr, SEX).tolist() == [0, 1, 0, 1] and code_of(arr, KLASS).tolist() == [0, 1, 2, 0]
+    assert not code_of(arr, HUKOU).any()
 
 
 def test_stored_reserve_and_intake_round_to_the_nearest_step():

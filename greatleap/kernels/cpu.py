@@ -17,7 +17,7 @@ from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIV
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
 from greatleap.mechanisms.nutrition import reserve_share
-from greatleap.traits import hukou_of, klass_of, registered_of, sex_of
+from greatleap.traits import HUKOU, KLASS, ON_REGISTER, SEX, code_of
 
 N_CHUNKS = 16
 N_AGE_GROUPS = len(AGE_GROUPS)
@@ -53,12 +53,12 @@ def _census_chunk(m, lo, hi, P, C, par, T, ints, floats, pyr, want_pyramid):
         age_y = P.age_m[m, i] // 12
         before, pl, act, capacity, grain_need = census_person(m, i, P, C, q, T)
         ints[0, pl] += 1
-        ints[4, pl] += registered_of(P.traits[m, i])
+        ints[4, pl] += code_of(P.traits[m, i], ON_REGISTER)
         if before != pl:
             ints[2, pl] += 1
             ints[3, before] += 1
         if want_pyramid:
-            pyr[sex_of(P.traits[m, i]), min(age_y, 100)] += 1
+            pyr[code_of(P.traits[m, i], SEX), min(age_y, 100)] += 1
         if act != NONE:
             ints[1, pl] += 1
             if act != URBAN_WORK:
@@ -104,7 +104,7 @@ def _live_chunk(m, lo, hi, P, L, par, T, ints, eaten, detail):
                 ints[1, c] += 1
             elif status & GHOST_DEATH:
                 ints[7, c] += 1
-            detail[g, klass_of(P.traits[m, i]), hukou_of(P.traits[m, i]), cause - 1] += 1
+            detail[g, code_of(P.traits[m, i], KLASS), code_of(P.traits[m, i], HUKOU), cause - 1] += 1
         elif status & ESCAPED:
             ints[5, dest] += 1
             ints[6, c] += 1

@@ -43,7 +43,7 @@ from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIV
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
 from greatleap.mechanisms.nutrition import reserve_share
-from greatleap.traits import hukou_of, klass_of, registered_of, sex_of
+from greatleap.traits import HUKOU, KLASS, ON_REGISTER, SEX, code_of
 from greatleap.passes import GROWTH
 from greatleap.rules import RULES
 
@@ -127,12 +127,12 @@ def _census_slot(t, P, C, par, T, want_pyramid, ints, sums, pyr, scales, bounds,
     age_y = P.age_m[m, i] // 12
     before, pl, act, capacity, grain_need = census_person(m, i, P, C, q, T)
     cuda.atomic.add(ints, (m, 0, pl), 1)
-    cuda.atomic.add(ints, (m, 4, pl), int(registered_of(P.traits[m, i])))
+    cuda.atomic.add(ints, (m, 4, pl), int(code_of(P.traits[m, i], ON_REGISTER)))
     if before != pl:
         cuda.atomic.add(ints, (m, 2, pl), 1)
         cuda.atomic.add(ints, (m, 3, before), 1)
     if want_pyramid:
-        cuda.atomic.add(pyr, (m, sex_of(P.traits[m, i]), min(age_y, 100)), 1)
+        cuda.atomic.add(pyr, (m, code_of(P.traits[m, i], SEX), min(age_y, 100)), 1)
     if act != NONE:
         cuda.atomic.add(ints, (m, 1, pl), 1)
         if act != URBAN_WORK:  # FARM=1, FURNACE=2, WATERWORKS=3
@@ -168,7 +168,7 @@ def _live_slot(t, P, L, par, T, ints, sums, detail, scale, bound, err):
             cuda.atomic.add(ints, (m, 1, c), 1)
         elif status & GHOST_DEATH:
             cuda.atomic.add(ints, (m, 7, c), 1)
-        cuda.atomic.add(detail, (m, g, klass_of(P.traits[m, i]), hukou_of(P.traits[m, i]), cause - 1), 1)
+        cuda.atomic.add(detail, (m, g, code_of(P.traits[m, i], KLASS), code_of(P.traits[m, i], HUKOU), cause - 1), 1)
     elif status & ESCAPED:
         cuda.atomic.add(ints, (m, 5, dest), 1)
         cuda.atomic.add(ints, (m, 6, c), 1)

@@ -19,7 +19,7 @@ from greatleap.calendar import harvest_calendar
 from greatleap.levers import parse_month
 from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.streams import STREAM_COMMUNE_YIELD, normal_array
-from greatleap.traits import hukou_of
+from greatleap.traits import HUKOU, code_of
 from greatleap.world import Geography, setup_slices
 
 MIN_AGENTS_PER_PROVINCE = 200  # fewer agents than this per province make provincial rates noise
@@ -116,7 +116,7 @@ class Communes(Mechanism):
             farm_norm = np.zeros(geo.n_places)
             for s in setup_slices(n):  # per slice of agents: small temporaries
                 place, age = people.place[m, s], people.age_m[m, s]
-                rural_mask = hukou_of(people.traits[m, s]) == 0
+                rural_mask = code_of(people.traits[m, s], HUKOU) == 0
                 rural_agents += np.bincount(place[rural_mask], minlength=geo.n_places)
                 farm_norm += np.bincount(place[(age >= 180) & (age < 720) & rural_mask], minlength=geo.n_places)
             rural_agents = rural_agents[:nc]

@@ -14,7 +14,7 @@ from greatleap.levers import parse_month
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_AGE, STREAM_SEX, uniform, uniform_array
-from greatleap.traits import with_sex
+from greatleap.traits import SEX, with_code
 from greatleap.world import setup_slices
 
 AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
@@ -110,7 +110,7 @@ class Demography(Mechanism):
                 sex, age_y = np.divmod(cell, 101)
                 frac = uniform_array(seed, STREAM_INITIAL_AGE, 1, ids)
                 pe.alive[m, s] = 1
-                pe.traits[m, s] = with_sex(pe.traits[m, s], sex)
+                pe.traits[m, s] = with_code(pe.traits[m, s], SEX, sex)
                 pe.age_m[m, s] = age_y * 12 + np.floor(frac * 12).astype(np.int64)
         w.national.add("pyramid", np.int64, 0, "agents", "population by sex and age 0..100 (July census)",
                        self.name, extra=(2, 101))

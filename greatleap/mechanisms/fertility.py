@@ -20,7 +20,7 @@ from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
 from greatleap.mechanisms.mortality import urban_mix
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_PREGNANCY, uniform_array
-from greatleap.traits import sex_of
+from greatleap.traits import SEX, code_of
 from greatleap.world import setup_slices
 
 GESTATION = 9          # months
@@ -113,7 +113,8 @@ class Fertility(Mechanism):
             for s in setup_slices(lay.n_agents):
                 u = uniform_array(scen.run.seed, STREAM_INITIAL_PREGNANCY, 0, np.arange(s.start, s.stop, dtype=np.int64))
                 age_y = w.people.age_m[m, s] // 12
-                w.people.preg[m, s] = initial_pregnancies(tables[m][1], age_y.astype(np.int64), sex_of(w.people.traits[m, s]) == 1,
+                female = code_of(w.people.traits[m, s], SEX) == 1
+                w.people.preg[m, s] = initial_pregnancies(tables[m][1], age_y.astype(np.int64), female,
                                                           u, scen.fertility.postpartum_months)
         self.amenorrhoea = np.stack([
             tabulate(lambda d, z=s.fertility.hunger_zero_depletion, e=s.fertility.hunger_exponent: max(0.0, 1.0 - d / z) ** e)

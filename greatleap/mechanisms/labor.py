@@ -14,7 +14,7 @@ import numpy as np
 from greatleap.curves import tabulate
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
-from greatleap.traits import hukou_of
+from greatleap.traits import HUKOU, code_of
 from greatleap.world import setup_slices
 
 NONE, FARM, FURNACE, WATERWORKS, URBAN_WORK = 0, 1, 2, 3, 4
@@ -64,7 +64,8 @@ class Labor(Mechanism):
         pe = w.people
         self.urban_workers_start = np.zeros(w.members)
         for s in setup_slices(sim.layout.n_agents):
-            work = (pe.alive[:, s] == 1) & (hukou_of(pe.traits[:, s]) == 1) & (pe.age_m[:, s] >= 180) & (pe.age_m[:, s] < 720)
+            urban = code_of(pe.traits[:, s], HUKOU) == 1
+            work = (pe.alive[:, s] == 1) & urban & (pe.age_m[:, s] >= 180) & (pe.age_m[:, s] < 720)
             self.urban_workers_start += work.sum(axis=1)
         ind = sim.params.industry
         self.kg_per_labor_month, self.unusable = ind.furnace_steel_kg_per_labor_month, ind.furnace_unusable_share

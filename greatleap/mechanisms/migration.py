@@ -16,7 +16,7 @@ import numpy as np
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_RECRUITMENT, uniform
-from greatleap.traits import with_hukou
+from greatleap.traits import HUKOU, with_code
 from greatleap.world import setup_slices
 
 FLIGHT_DEPLETION = 0.2   # depletion (1 - reserve share) below which nobody flees
@@ -74,7 +74,7 @@ class Migration(Mechanism):
         for s in setup_slices(sim.layout.n_agents):  # setup only: once per slice of agents
             place = initial_places(sim.layout, s)
             w.people.place[:, s] = place
-            w.people.traits[:, s] = with_hukou(w.people.traits[:, s], sim.geo.place_is_city[place])  # 1: urban hukou
+            w.people.traits[:, s] = with_code(w.people.traits[:, s], HUKOU, sim.geo.place_is_city[place])  # 1: urban hukou
         w.provinces.add("recruitment", unit="per month", meaning="share of rural working-age recruited to town", owner=self.name)
         w.provinces.add("senddown", unit="per month", meaning="share of urban working-age sent down", owner=self.name)
         w.provinces.add("escape_success", unit="probability", meaning="chance that an attempted flight succeeds", owner=self.name)
