@@ -17,13 +17,11 @@ import time
 
 from greatleap import Sim, load_scenario
 from greatleap.kernels import cuda_problem
+from greatleap.memory import available_memory, estimate_memory
 from greatleap.sim import warmup
 
-BYTES_PER_SLOT_ESTIMATE = 64  # people columns (~50 B) plus the frame's growth headroom, per slot
-
-
 def host_free() -> int:
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return available_memory() or os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def one_run(scenario, scale: float, backend: str) -> dict:
@@ -70,8 +68,7 @@ def main() -> None:
         row = {"backend": backend, "compile_or_cache_load_s": round(time.perf_counter() - t0, 2)}
         print(json.dumps(row), flush=True)
     for scale in (float(s) for s in args.scales.split(",")):
-        slots = scenario.population.initial_population_million * 1e6 / scale * scenario.run.capacity_factor
-        need = slots * BYTES_PER_SLOT_ESTIMATE
+        need = estimate_memory(scenario, scale)  # the host's share: the people frame, one growth, the runtime
         if need > host_free():
             print(json.dumps({"scale": scale, "skipped": f"host memory: needs about {need / 2**30:.1f} GiB, "
                               f"{host_free() / 2**30:.1f} GiB free"}), flush=True)

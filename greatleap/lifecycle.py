@@ -19,13 +19,14 @@ from collections import namedtuple
 from greatleap.curves import interpolate
 from greatleap.mechanisms.canteens import ration_weight, weighted_grain_need
 from greatleap.mechanisms.classes import newborn_class
-from greatleap.mechanisms.demography import age_group, newborn_sex, newborn_uid
+from greatleap.mechanisms.demography import age_group, mother_present, newborn_sex, newborn_uid, person_uid
 from greatleap.mechanisms.fertility import GESTATION, conception_probability, fetal_loss_probability
 from greatleap.mechanisms.labor import FARM, NONE, URBAN_WORK, rural_activity, working_age
 from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probability, moves_this_month, newborn_hukou,
                                             send_down_place)
 from greatleap.mechanisms.mortality import NURSING_AGE, cause_of_death, death_probability, famine_hazard
-from greatleap.mechanisms.nutrition import NEWBORN_RESERVE, intake, need, reserve_after
+from greatleap.mechanisms.nutrition import (NEWBORN_RESERVE, intake, intake_ratio_of, need, reserve_after, reserve_share,
+                                            stored_intake, stored_reserve)
 from greatleap.mechanisms.registration import GHOST, REGISTERED, death_on_register
 from greatleap.mechanisms.violence import violence_hazard
 from greatleap.rules import person_step
@@ -33,12 +34,12 @@ from greatleap.streams import (ESCAPE_CANDIDATE_STRIDE, STREAM_BIRTH_REGISTERED,
                                STREAM_DEATH_CAUSE, STREAM_DEATH_REGISTERED, STREAM_DESTINATION, STREAM_ESCAPE,
                                STREAM_ESCAPE_DESTINATION, STREAM_ESCAPE_SUCCESS, STREAM_FETAL_LOSS, STREAM_LABOR,
                                uniform)
+from greatleap.traits import ACTIVITY, HUKOU, KLASS, ON_REGISTER, SEX, code_of, traits_of, with_code
 
 # status bits a person's month leaves for the births pass and the tallies
 DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED, GHOST_DEATH, ABSENTEE = 3, 4, 8, 16, 32, 64
 
-People = namedtuple("People", "alive age_m sex place hukou klass activity reserve reserve_start intake_ratio preg "
-                              "mother mother_uid uid household registered status")
+People = namedtuple("People", "alive age_m traits place reserve reserve_start intake_ratio preg mother status")
 CensusInputs = namedtuple("CensusInputs", "seed step place_province province_city province_first_commune "
                                           "province_n_communes furnace_share water_share recruitment senddown "
                                           "nongrain_share canteen_share")
@@ -85,35 +86,35 @@ def census_person(m, i, P, C, q, T):
 
     Returns (place before, place after, activity, work capacity, weighted grain need kcal/day).
     """
-    seed, step, uid = q.seed, q.step, P.uid[m, i]
+    seed, step, uid = q.seed, q.step, person_uid(i, P.mother[m, i], P.age_m[m, i], q.step)
     age_y = P.age_m[m, i] // 12
     before = P.place[m, i]
+    t = P.traits[m, i]  # sex, hukou, registered, class, activity (greatleap.traits)
     if not working_age(age_y):
-        P.activity[m, i] = NONE
+        t = with_code(t, ACTIVITY, NONE)
     else:
         p = C.place_province[before]
-        if P.hukou[m, i] == 0:
+        if code_of(t, HUKOU) == 0:
             if moves_this_month(C.recruitment[m, p], seed, step, uid):
                 P.place[m, i] = C.province_city[p]
-                P.hukou[m, i] = 1
-                P.activity[m, i] = URBAN_WORK
+                t = with_code(with_code(t, HUKOU, 1), ACTIVITY, URBAN_WORK)
             else:
-                P.activity[m, i] = rural_activity(uniform(seed, STREAM_LABOR, step, uid), C.furnace_share[m, p],
-                                                  C.water_share[m, p])
+                t = with_code(t, ACTIVITY, rural_activity(uniform(seed, STREAM_LABOR, step, uid), C.furnace_share[m, p],
+                                                    C.water_share[m, p]))
         elif moves_this_month(C.senddown[m, p], seed, step, uid):
             P.place[m, i] = send_down_place(uniform(seed, STREAM_DESTINATION, step, uid),
                                             C.province_first_commune[p], C.province_n_communes[p])
-            P.hukou[m, i] = 0
-            P.activity[m, i] = FARM
+            t = with_code(with_code(t, HUKOU, 0), ACTIVITY, FARM)
         else:
-            P.activity[m, i] = URBAN_WORK
+            t = with_code(t, ACTIVITY, URBAN_WORK)
+    P.traits[m, i] = t
     after = P.place[m, i]
-    act = P.activity[m, i]
+    act = code_of(t, ACTIVITY)
     capacity = 0.0
     if act != NONE and act != URBAN_WORK:
-        capacity = interpolate(T.work_capacity, m, P.intake_ratio[m, i])
-    need_kcal = need(P.sex[m, i], age_y, T.need, T.activity_extra[m, act])
-    w = ration_weight(P.klass[m, i], age_y, act, C.canteen_share[m, after], q.weight_cadre, q.weight_black_element,
+        capacity = interpolate(T.work_capacity, m, intake_ratio_of(P.intake_ratio[m, i]))
+    need_kcal = need(code_of(t, SEX), age_y, T.need, T.activity_extra[m, act])
+    w = ration_weight(code_of(t, KLASS), age_y, act, C.canteen_share[m, after], q.weight_cadre, q.weight_black_element,
                       q.weight_non_worker, q.household_damping)
     return before, after, act, capacity, weighted_grain_need(w, need_kcal, C.nongrain_share[m, after])
 
@@ -125,24 +126,24 @@ def live_person(m, i, P, L, q, T):
     Returns (place at the start, grain eaten kg, status bits, age group, place after any flight).
     ``alive`` is left for the births pass, so a mother's state is read consistently.
     """
-    seed, step, uid = q.seed, q.step, P.uid[m, i]
+    seed, step, uid = q.seed, q.step, person_uid(i, P.mother[m, i], P.age_m[m, i], q.step)
     c = P.place[m, i]
     age_y = P.age_m[m, i] // 12
     a = min(age_y, 110)
-    s = P.sex[m, i]
-    act = P.activity[m, i]
+    t = P.traits[m, i]
+    s, act, klass, hukou = code_of(t, SEX), code_of(t, ACTIVITY), code_of(t, KLASS), code_of(t, HUKOU)
     is_city = L.place_is_city[c]
     need_kcal = need(s, age_y, T.need, T.activity_extra[m, act])
-    w = ration_weight(P.klass[m, i], age_y, act, L.canteen_share[m, c], q.weight_cadre, q.weight_black_element,
+    w = ration_weight(klass, age_y, act, L.canteen_share[m, c], q.weight_cadre, q.weight_black_element,
                       q.weight_non_worker, q.household_damping)
     grain_kcal = weighted_grain_need(w, need_kcal, L.nongrain_share[m, c]) * L.ration_ratio[m, c]
     eaten_kg = grain_kcal * 30.0 / q.kcal_per_kg
-    reserve0 = P.reserve_start[m, i]
+    reserve0 = reserve_share(P.reserve_start[m, i])
     kcal = intake(need_kcal, L.nongrain_share[m, c], grain_kcal, q.substitute_kcal, 1.0 - reserve0,
                   is_city)
-    P.intake_ratio[m, i] = kcal / need_kcal
+    P.intake_ratio[m, i] = stored_intake(kcal / need_kcal)
     r = reserve_after(reserve0, kcal, need_kcal, T.capacity[m, s, a], q.adaptation, q.recovery)
-    P.reserve[m, i] = r
+    P.reserve[m, i] = stored_reserve(r)
     d = 1.0 - r
     m0 = T.base_hazard[m, s, a] * q.hazard_decline
     if is_city == 1:
@@ -150,19 +151,19 @@ def live_person(m, i, P, L, q, T):
     g = age_group(age_y)
     if age_y < NURSING_AGE and P.mother[m, i] >= 0:
         mo = P.mother[m, i]
-        if P.alive[m, mo] == 1 and P.uid[m, mo] == P.mother_uid[m, i]:
-            d = max(d, 1.0 - P.reserve_start[m, mo])  # a nursing child shares its mother's hunger
+        if mother_present(P.alive[m, mo], P.age_m[m, mo], P.age_m[m, i]):
+            d = max(d, 1.0 - reserve_share(P.reserve_start[m, mo]))  # a nursing child shares its mother's hunger
         else:
             m0 *= q.orphan_multiplier
     natural = m0 / 12.0
     famine = famine_hazard(natural, T.hunger_beta[m, g], q.gamma, d, q.starvation_hazard,
                            q.starvation_threshold)
-    violent = violence_hazard(P.hukou[m, i], age_y, P.klass[m, i], L.violence_pressure[m, c], q.violence_rate,
+    violent = violence_hazard(hukou, age_y, klass, L.violence_pressure[m, c], q.violence_rate,
                               q.black_element_factor)
     total = natural + famine + violent
     if uniform(seed, STREAM_DEATH, step, uid) < death_probability(total):
         status = cause_of_death(uniform(seed, STREAM_DEATH_CAUSE, step, uid) * total, natural, famine)
-        book = death_on_register(P.registered[m, i], uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
+        book = death_on_register(code_of(t, ON_REGISTER), uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
                                  L.death_completeness[m, c], q.famine_death_penalty, d)
         if book == REGISTERED:
             status |= REGISTERED_DEATH
@@ -184,11 +185,11 @@ def live_person(m, i, P, L, q, T):
     elif s == 1:
         p = conception_probability(T.conception[m, a], L.fertility_multiplier[m, c], is_city,
                                    q.urban_fertility, d, q.intake_weight,
-                                   P.intake_ratio[m, i], T.amenorrhoea, m)
+                                   intake_ratio_of(P.intake_ratio[m, i]), T.amenorrhoea, m)
         if p > 0.0 and uniform(seed, STREAM_CONCEPTION, step, uid) < p:
             P.preg[m, i] = 1
     dest = c
-    attempt = flight_probability(P.hukou[m, i], d, q.escape_rate)
+    attempt = flight_probability(hukou, d, q.escape_rate)
     if attempt > 0.0 and uniform(seed, STREAM_ESCAPE, step, uid) < attempt:
         if uniform(seed, STREAM_ESCAPE_SUCCESS, step, uid) < L.escape_success[m, L.place_province[c]]:
             best_ratio = L.ration_ratio[m, c]
@@ -201,8 +202,8 @@ def live_person(m, i, P, L, q, T):
             if dest != c:
                 P.place[m, i] = dest
                 status |= ESCAPED
-                if P.registered[m, i] == 1:  # still counted at home, on no register where they went
-                    P.registered[m, i] = 0
+                if code_of(t, ON_REGISTER) == 1:  # still counted at home, on no register where they went
+                    P.traits[m, i] = with_code(t, ON_REGISTER, 0)
                     status |= ABSENTEE
     P.age_m[m, i] += 1
     return c, eaten_kg, status, g, dest
@@ -211,22 +212,17 @@ def live_person(m, i, P, L, q, T):
 @person_step
 def newborn(m, slot, mother, P, B, male_probability):
     """Fill a free ``slot`` with the child of ``mother``; returns 1 if the birth is registered."""
-    uid = newborn_uid(P.uid[m, mother], B.step)
+    uid = newborn_uid(mother, B.step)
     P.alive[m, slot] = 1
     P.age_m[m, slot] = 0
-    P.sex[m, slot] = newborn_sex(B.seed[m], B.step, uid, male_probability)
     P.place[m, slot] = P.place[m, mother]
-    P.hukou[m, slot] = newborn_hukou(P.hukou[m, mother])
-    P.klass[m, slot] = newborn_class(P.klass[m, mother])
-    P.household[m, slot] = P.household[m, mother]
-    P.reserve[m, slot] = NEWBORN_RESERVE
-    P.intake_ratio[m, slot] = 1.0
+    P.reserve[m, slot] = stored_reserve(NEWBORN_RESERVE)
+    P.intake_ratio[m, slot] = stored_intake(1.0)
     P.preg[m, slot] = 0
-    P.activity[m, slot] = NONE
     P.mother[m, slot] = mother
-    P.mother_uid[m, slot] = P.uid[m, mother]
-    P.uid[m, slot] = uid
     registered = 1 if uniform(B.seed[m], STREAM_BIRTH_REGISTERED, B.step, uid) < B.birth_completeness[m, P.place[m, mother]] \
         else 0
-    P.registered[m, slot] = registered
+    mt = P.traits[m, mother]
+    P.traits[m, slot] = traits_of(newborn_sex(B.seed[m], B.step, uid, male_probability), newborn_hukou(code_of(mt, HUKOU)),
+                                  registered, newborn_class(code_of(mt, KLASS)), NONE)
     return registered

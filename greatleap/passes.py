@@ -14,7 +14,7 @@ from greatleap.lifecycle import BirthInputs, CensusInputs, LiveInputs, People
 from greatleap.mechanisms.base import Mechanism, Series
 
 ENGINE = "engine"
-GROWTH = 1.25  # the people frame grows by this factor (plus the month's births) when slots run out
+GROWTH = 1.05  # the people frame grows by this factor (plus the month's births) when slots run out (greatleap.memory)
 
 
 def people_view(world) -> People:
@@ -31,7 +31,8 @@ class CensusPass(Mechanism):
     def init(self, sim) -> None:
         w = sim.world
         w.people.add("status", np.uint8, 0, "bits", "what happened to the person this month (engine)", ENGINE)
-        w.people.add("reserve_start", np.float32, 0.0, "share", "reserve at the start of the month (engine)", ENGINE)
+        w.people.add("reserve_start", w.people.columns["reserve"].dtype, 0, w.people.columns["reserve"].unit,
+                     "reserve at the start of the month (engine)", ENGINE)
         ints = (("pop", "agents", "people counted this month"), ("working", "agents", "people at work"))
         for key, unit, meaning in ints:
             w.places.add(key, np.int64, 0, unit, meaning, self.name)

@@ -19,6 +19,7 @@ from greatleap.kernels import get_backend
 from greatleap.levers import parse_month
 from greatleap.lifecycle import Tables
 from greatleap.loop import build_plan, describe_plan
+from greatleap.memory import estimate_memory, people_capacity
 from greatleap.mechanisms import DEFAULT
 from greatleap.mechanisms.base import Month
 from greatleap.mechanisms.communes import ScaleError, layout
@@ -78,7 +79,7 @@ class Sim:
         self.start = parse_month(self.scenario.run.start)
         self.n_months = parse_month(self.scenario.run.end) - self.start + 1
         self.levers = np.stack([lever_matrix(s, self.geo.province_names) for s in scenarios])
-        capacity = int(self.layout.n_agents * self.scenario.run.capacity_factor)
+        capacity = people_capacity(scenarios, self.layout.n_agents, tuple(mechanisms))
         self.world = World(self.geo, len(scenarios), capacity, self.n_months, self.start, float(self.scenario.run.scale))
         self.mechanisms = [cls() for cls in tuple(mechanisms) + ENGINE_PARTS]
         for mech in self.mechanisms:
@@ -219,4 +220,4 @@ def warmup(backend: str = "cpu") -> None:
         sim.step()
 
 
-__all__ = ["Sim", "ScenarioError", "warmup"]
+__all__ = ["Sim", "ScenarioError", "estimate_memory", "warmup"]

@@ -18,6 +18,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+SETUP_CHUNK = 1 << 22  # initial agents per slice of the setup's array math
+
+
+def setup_slices(n: int) -> list[slice]:
+    """Slices of the initial agents 0..n, ``SETUP_CHUNK`` each: mechanisms set up the initial
+    population slice by slice, so the temporaries of that array math stay small at any scale
+    (whole-population temporaries took ~50 bytes an agent, more than the people frame)."""
+    return [slice(lo, min(lo + SETUP_CHUNK, n)) for lo in range(0, n, SETUP_CHUNK)]
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

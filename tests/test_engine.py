@@ -10,6 +10,7 @@ from greatleap.data import provinces
 from greatleap.levers import LEVER_INDEX
 from greatleap.mechanisms import DEFAULT
 from greatleap.mechanisms.base import Mechanism, Series
+from greatleap.mechanisms.demography import person_uid
 from greatleap.scenario import ScenarioError, validate_scenario
 from greatleap.timeline import lever_matrix
 
@@ -156,10 +157,11 @@ def test_newborns_are_keyed_to_mother_and_month_so_a_later_change_keeps_the_past
     a.run(), b.run()
     pa, pb = a.world.people, b.world.people
 
-    def born_1962(p):
-        alive = (p.alive[0] == 1) & (p.age_m[0] < 5) & (p.mother[0] >= 0)
-        return dict(zip(p.mother_uid[0][alive].tolist(), zip(p.uid[0][alive].tolist(), p.age_m[0][alive].tolist())))
-    ka, kb = born_1962(pa), born_1962(pb)
+    def born_1962(p, months):
+        alive = np.flatnonzero((p.alive[0] == 1) & (p.age_m[0] < 5) & (p.mother[0] >= 0))
+        return {int(p.mother[0, i]): (person_uid(i, int(p.mother[0, i]), int(p.age_m[0, i]), months), int(p.age_m[0, i]))
+                for i in alive}
+    ka, kb = born_1962(pa, a.t), born_1962(pb, b.t)
     common = [m for m in ka if m in kb and ka[m][1] == kb[m][1]]
     assert len(common) > 100
     assert all(ka[m][0] == kb[m][0] for m in common)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -39,20 +40,20 @@ def _summary_table(results) -> Table:
 
 
 def _check_memory(scenario, scale: float | None) -> None:
-    """Refuse a run that cannot fit in memory, where the engine can estimate it."""
-    from greatleap import sim as sim_module
-    estimate = getattr(sim_module, "estimate_memory", None)
-    if estimate is None:
-        return
-    need = estimate(scenario, scale if scale is not None else scenario.run.scale)
+    """Refuse a run that cannot fit in the memory available (exit 2, one line, nothing written)."""
+    from greatleap.memory import available_memory, estimate_memory
+
+    scale = scale if scale is not None else scenario.run.scale
     try:
-        import os
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return
-    if need > available:
-        _fail(f"--scale = {scale if scale is not None else scenario.run.scale:g}: needs about {need / 2**30:.1f} GiB "
-              f"of memory, {available / 2**30:.1f} GiB available; allowed: a larger scale (fewer agents)")
+        need = estimate_memory(scenario, scale)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    available = available_memory()
+    if available is not None and need > available:
+        # the frame is ~proportional to the agents: the smallest scale that fits, rounded up
+        fits = scale * need / max(available, 1)
+        _fail(f"--scale = {scale:g}: the run needs about {need / 2**30:.1f} GiB of memory, {available / 2**30:.1f} GiB "
+              f"is available; allowed: a scale of at least ~{math.ceil(fits * 1.05):g} here (fewer agents)")
 
 
 def _check_backend(backend: str, posterior: str | None) -> None:

@@ -16,6 +16,8 @@ from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIV
                                  live_person, live_scalars, newborn)
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
+from greatleap.mechanisms.nutrition import reserve_share
+from greatleap.traits import HUKOU, KLASS, ON_REGISTER, SEX, code_of
 
 N_CHUNKS = 16
 N_AGE_GROUPS = len(AGE_GROUPS)
@@ -51,18 +53,18 @@ def _census_chunk(m, lo, hi, P, C, par, T, ints, floats, pyr, want_pyramid):
         age_y = P.age_m[m, i] // 12
         before, pl, act, capacity, grain_need = census_person(m, i, P, C, q, T)
         ints[0, pl] += 1
-        ints[4, pl] += P.registered[m, i]
+        ints[4, pl] += code_of(P.traits[m, i], ON_REGISTER)
         if before != pl:
             ints[2, pl] += 1
             ints[3, before] += 1
         if want_pyramid:
-            pyr[P.sex[m, i], min(age_y, 100)] += 1
+            pyr[code_of(P.traits[m, i], SEX), min(age_y, 100)] += 1
         if act != NONE:
             ints[1, pl] += 1
             if act != URBAN_WORK:
                 floats[act - 1, pl] += capacity  # FARM=1, FURNACE=2, WATERWORKS=3
         floats[3, pl] += grain_need
-        floats[4, pl] += P.reserve[m, i]
+        floats[4, pl] += reserve_share(P.reserve[m, i])
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -102,7 +104,7 @@ def _live_chunk(m, lo, hi, P, L, par, T, ints, eaten, detail):
                 ints[1, c] += 1
             elif status & GHOST_DEATH:
                 ints[7, c] += 1
-            detail[g, P.klass[m, i], P.hukou[m, i], cause - 1] += 1
+            detail[g, code_of(P.traits[m, i], KLASS), code_of(P.traits[m, i], HUKOU), cause - 1] += 1
         elif status & ESCAPED:
             ints[5, dest] += 1
             ints[6, c] += 1

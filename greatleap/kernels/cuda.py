@@ -42,6 +42,8 @@ from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIV
                                  census_person, census_scalars, live_person, live_scalars, newborn)
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.labor import NONE, URBAN_WORK
+from greatleap.mechanisms.nutrition import reserve_share
+from greatleap.traits import HUKOU, KLASS, ON_REGISTER, SEX, code_of
 from greatleap.passes import GROWTH
 from greatleap.rules import RULES
 
@@ -57,10 +59,9 @@ CENSUS_BOUNDS = (16.0, 16.0, 16.0, 65536.0, 16.0)  # farm, furnace, water-works 
 EATEN_BOUND = 4096.0                               # grain eaten, kg per person-month
 CENSUS_QUANTITIES = ("farm labour", "furnace labour", "water-works labour", "grain need", "reserve")
 # columns a newborn's slot gets (copied back slot by slot after the births kernel)
-NEWBORN_COLUMNS = ("alive", "age_m", "sex", "place", "hukou", "klass", "household", "reserve", "intake_ratio", "preg",
-                   "activity", "mother", "mother_uid", "uid", "registered")
-CENSUS_WRITES = ("place", "hukou", "activity")
-LIVE_WRITES = ("status", "place", "registered", "intake_ratio", "reserve", "preg", "age_m")
+NEWBORN_COLUMNS = ("alive", "age_m", "traits", "place", "reserve", "intake_ratio", "preg", "mother")
+CENSUS_WRITES = ("place", "traits")
+LIVE_WRITES = ("status", "place", "traits", "intake_ratio", "reserve", "preg", "age_m")
 
 FRAME = DeviceFrame()
 _COMPILED: dict | None = None  # set while compile_kernels runs
@@ -126,18 +127,18 @@ def _census_slot(t, P, C, par, T, want_pyramid, ints, sums, pyr, scales, bounds,
     age_y = P.age_m[m, i] // 12
     before, pl, act, capacity, grain_need = census_person(m, i, P, C, q, T)
     cuda.atomic.add(ints, (m, 0, pl), 1)
-    cuda.atomic.add(ints, (m, 4, pl), int(P.registered[m, i]))
+    cuda.atomic.add(ints, (m, 4, pl), int(code_of(P.traits[m, i], ON_REGISTER)))
     if before != pl:
         cuda.atomic.add(ints, (m, 2, pl), 1)
         cuda.atomic.add(ints, (m, 3, before), 1)
     if want_pyramid:
-        cuda.atomic.add(pyr, (m, P.sex[m, i], min(age_y, 100)), 1)
+        cuda.atomic.add(pyr, (m, code_of(P.traits[m, i], SEX), min(age_y, 100)), 1)
     if act != NONE:
         cuda.atomic.add(ints, (m, 1, pl), 1)
         if act != URBAN_WORK:  # FARM=1, FURNACE=2, WATERWORKS=3
             _add_fixed(sums, m, act - 1, pl, capacity, scales[act - 1], bounds[act - 1], err, act)
     _add_fixed(sums, m, 3, pl, grain_need, scales[3], bounds[3], err, 4)
-    _add_fixed(sums, m, 4, pl, P.reserve[m, i], scales[4], bounds[4], err, 5)
+    _add_fixed(sums, m, 4, pl, reserve_share(P.reserve[m, i]), scales[4], bounds[4], err, 5)
 
 
 @cuda.jit
@@ -167,7 +168,7 @@ def _live_slot(t, P, L, par, T, ints, sums, detail, scale, bound, err):
             cuda.atomic.add(ints, (m, 1, c), 1)
         elif status & GHOST_DEATH:
             cuda.atomic.add(ints, (m, 7, c), 1)
-        cuda.atomic.add(detail, (m, g, P.klass[m, i], P.hukou[m, i], cause - 1), 1)
+        cuda.atomic.add(detail, (m, g, code_of(P.traits[m, i], KLASS), code_of(P.traits[m, i], HUKOU), cause - 1), 1)
     elif status & ESCAPED:
         cuda.atomic.add(ints, (m, 5, dest), 1)
         cuda.atomic.add(ints, (m, 6, c), 1)

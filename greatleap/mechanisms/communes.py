@@ -19,7 +19,8 @@ from greatleap.calendar import harvest_calendar
 from greatleap.levers import parse_month
 from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.streams import STREAM_COMMUNE_YIELD, normal_array
-from greatleap.world import Geography
+from greatleap.traits import HUKOU, code_of
+from greatleap.world import Geography, setup_slices
 
 MIN_AGENTS_PER_PROVINCE = 200  # fewer agents than this per province make provincial rates noise
 GRAIN_PER_PERSON_MONTH_KG = 18.0  # initial stocks: ~216 kg/person/year of unhusked grain
@@ -76,18 +77,18 @@ def layout(scenario) -> Layout:
     return Layout(geo, n_agents, rural, urban)
 
 
-def initial_places(lay: Layout) -> np.ndarray:
-    """The place of every initial agent: rural agents spread evenly over their province's communes, then the city."""
+def initial_places(lay: Layout, agents: slice) -> np.ndarray:
+    """The place of the initial ``agents``: province by province, its rural agents spread evenly
+    over its communes, then its city's agents."""
     geo = lay.geography
-    place = np.empty(lay.n_agents, np.int32)
-    pos = 0
-    for p in range(geo.n_provinces):  # setup only: one slice per province, not per person
-        k = np.arange(lay.rural[p])
-        place[pos:pos + lay.rural[p]] = geo.province_first_commune[p] + (k * geo.province_n_communes[p]) // max(lay.rural[p], 1)
-        pos += lay.rural[p]
-        place[pos:pos + lay.urban[p]] = geo.province_city[p]
-        pos += lay.urban[p]
-    return place
+    sizes = np.stack([lay.rural, lay.urban], axis=1).ravel().astype(np.int64)  # rural, urban of each province
+    ends = np.cumsum(sizes)
+    j = np.arange(agents.start, agents.stop, dtype=np.int64)
+    group = np.searchsorted(ends, j, side="right")
+    p, urban = group // 2, group % 2 == 1
+    k = j - (ends[group] - sizes[group])  # rank within the province's rural (or urban) agents
+    rural_place = geo.province_first_commune[p] + (k * geo.province_n_communes[p]) // np.maximum(lay.rural[p], 1)
+    return np.where(urban, geo.province_city[p], rural_place).astype(np.int32)
 
 
 class Communes(Mechanism):
@@ -110,16 +111,18 @@ class Communes(Mechanism):
         n = sim.layout.n_agents
         for m, scen in enumerate(sim.scenarios):  # setup only: once per member
             agri = scen.agriculture
-            place = people.place[m, :n]
-            rural_mask = people.hukou[m, :n] == 0
             noise = normal_array(scen.run.seed, STREAM_COMMUNE_YIELD, 0, np.arange(nc, dtype=np.int64))
-            rural_agents = np.bincount(place[rural_mask], minlength=geo.n_places)[:nc]
+            rural_agents = np.zeros(geo.n_places, np.int64)
+            farm_norm = np.zeros(geo.n_places)
+            for s in setup_slices(n):  # per slice of agents: small temporaries
+                place, age = people.place[m, s], people.age_m[m, s]
+                rural_mask = code_of(people.traits[m, s], HUKOU) == 0
+                rural_agents += np.bincount(place[rural_mask], minlength=geo.n_places)
+                farm_norm += np.bincount(place[(age >= 180) & (age < 720) & rural_mask], minlength=geo.n_places)
+            rural_agents = rural_agents[:nc]
             raw = rural_agents * prov.yield_index.to_numpy(float)[geo.commune_province] * np.exp(
                 agri.commune_yield_sd * noise - 0.5 * agri.commune_yield_sd ** 2)
             w.places.potential[m, :nc] = raw / raw.sum() * agri.grain_base_mt * 1e9
-            age = people.age_m[m, :n]
-            working = (age >= 180) & (age < 720) & rural_mask
-            farm_norm = np.bincount(place[working], minlength=geo.n_places).astype(float)
             farm_norm[nc:] = 1.0
             w.places.farm_norm[m] = np.maximum(farm_norm, 1.0)
             w.places.stock[m, :nc] = (rural_agents * scen.run.scale * agri.initial_stock_cover

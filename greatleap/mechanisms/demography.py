@@ -1,4 +1,4 @@
-"""Demography: the initial population (ages, sexes, households), ageing, and newborns.
+"""Demography: the initial population (ages and sexes), ageing, newborns, and each person's id.
 
 The initial age-sex structure is the UN WPP 2017 estimate interpolated to the start month
 (:func:`greatleap.data.initial_age_sex`); each agent's cell is drawn from its own counter-based
@@ -14,9 +14,10 @@ from greatleap.levers import parse_month
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_AGE, STREAM_SEX, uniform, uniform_array
+from greatleap.traits import SEX, with_code
+from greatleap.world import setup_slices
 
 AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
-HOUSEHOLD_SIZE = 5  # agents per synthetic household at the start
 
 
 @rule
@@ -37,15 +38,39 @@ UID_STRIDE = 2 ** 40  # ids of the initial population are below this; a newborn'
 
 
 @rule
-def newborn_uid(mother_uid, step):
-    """A newborn's id, keyed to its mother and its birth month (one birth per mother per month).
+def newborn_uid(mother_slot, step):
+    """A newborn's id, keyed to its mother's slot and its birth month (one birth per mother per month).
 
     Two scenarios that differ only later, or elsewhere, give the same child the same id, so its
     random streams (and common random numbers between scenarios) do not depend on how many other
-    children were born that month. Mothers are always people of the initial population (a run
-    spans at most 14 years), whose ids are below UID_STRIDE.
+    children were born that month. The ids of the initial population are their slots, below
+    UID_STRIDE, so a newborn's id (at least UID_STRIDE) is nobody else's.
     """
-    return (step + 1) * UID_STRIDE + mother_uid
+    return (step + 1) * UID_STRIDE + mother_slot
+
+
+@rule
+def person_uid(slot, mother, age_m, step):
+    """The id of the person in ``slot`` during month ``step``: derived, not stored (8 bytes a person).
+
+    People never change slots and a slot is reused only by a newborn, so a person of the initial
+    population (no known mother) has the id of their slot; a newborn was born ``age_m + 1`` months
+    before ``step`` (it ages once a month after the births pass of its birth month), and its id is
+    :func:`newborn_uid` of its mother's slot and that month.
+    """
+    if mother < 0:
+        return slot
+    return newborn_uid(np.int64(mother), np.int64(step) - 1 - age_m)  # 64-bit: ids exceed 2^40
+
+
+@rule
+def mother_present(slot_alive, slot_age_m, child_age_m):
+    """Whether a child's mother still holds her slot: it is alive and older than the child.
+
+    A slot is reused only by a newborn, born after the mother died, so after the child: anyone
+    else in the slot is younger than the child (also when read while that person ages this month).
+    """
+    return slot_alive == 1 and slot_age_m > child_age_m
 
 
 @rule
@@ -61,7 +86,8 @@ def initial_pyramid(scenario) -> np.ndarray:
 
 
 class Demography(Mechanism):
-    """Who is alive, their age, sex, mother and household; the age-sex pyramid each July."""
+    """Who is alive, their age, sex and mother (ids are derived: :func:`person_uid`); the age-sex pyramid
+    each July."""
     name = "demography"
     phases = ()
 
@@ -70,26 +96,22 @@ class Demography(Mechanism):
         pe = w.people
         pe.add("alive", np.uint8, 0, "flag", "1 if the slot holds a living person", self.name)
         pe.add("age_m", np.int16, 0, "months", "age", self.name)
-        pe.add("sex", np.uint8, 0, "code", "0 male, 1 female", self.name)
-        pe.add("uid", np.int64, 0, "id", "unique person id; keys the person's random streams", self.name)
-        pe.add("mother", np.int32, -1, "slot", "mother's slot (-1 unknown)", self.name)
-        pe.add("mother_uid", np.int64, 0, "id", "mother's id (guards reused slots)", self.name)
-        pe.add("household", np.int32, 0, "id", "synthetic household", self.name)
-        n = sim.layout.n_agents
-        ids = np.arange(n, dtype=np.int64)
+        pe.add("traits", np.uint8, 0, "bits", "sex, hukou, registered, class and activity, packed (greatleap.traits)",
+               self.name)
+        pe.add("mother", np.int32, -1, "slot", "mother's slot (-1: a person of the initial population)", self.name)
         self.pyramid = initial_pyramid(sim.scenarios[0])
         cdf = np.cumsum(self.pyramid.ravel())
-        for m, scen in enumerate(sim.scenarios):  # setup only: once per member
+        for m, scen in enumerate(sim.scenarios):  # setup only: once per member and slice of agents
             seed = scen.run.seed
-            u = uniform_array(seed, STREAM_INITIAL_AGE, 0, ids)
-            cell = np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), cdf.size - 1)
-            sex, age_y = np.divmod(cell, 101)
-            frac = uniform_array(seed, STREAM_INITIAL_AGE, 1, ids)
-            pe.uid[m, :n] = ids
-            pe.alive[m, :n] = 1
-            pe.sex[m, :n] = sex
-            pe.age_m[m, :n] = age_y * 12 + np.floor(frac * 12).astype(np.int64)
-            pe.household[m, :n] = np.arange(n) // HOUSEHOLD_SIZE  # consecutive agents within a place
+            for s in setup_slices(sim.layout.n_agents):
+                ids = np.arange(s.start, s.stop, dtype=np.int64)
+                u = uniform_array(seed, STREAM_INITIAL_AGE, 0, ids)
+                cell = np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), cdf.size - 1)
+                sex, age_y = np.divmod(cell, 101)
+                frac = uniform_array(seed, STREAM_INITIAL_AGE, 1, ids)
+                pe.alive[m, s] = 1
+                pe.traits[m, s] = with_code(pe.traits[m, s], SEX, sex)
+                pe.age_m[m, s] = age_y * 12 + np.floor(frac * 12).astype(np.int64)
         w.national.add("pyramid", np.int64, 0, "agents", "population by sex and age 0..100 (July census)",
                        self.name, extra=(2, 101))
 

@@ -20,6 +20,8 @@ from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
 from greatleap.mechanisms.mortality import urban_mix
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_PREGNANCY, uniform_array
+from greatleap.traits import SEX, code_of
+from greatleap.world import setup_slices
 
 GESTATION = 9          # months
 MAX_CATCHUP = 1.8      # conception is never raised more than this by postponed births
@@ -107,13 +109,13 @@ class Fertility(Mechanism):
         pyramid = sim.mechanism("demography").pyramid
         tables = [conception_table(s, pyramid, urban_share) for s in sim.scenarios]
         self.conception = np.stack([monthly for monthly, _ in tables])
-        n = lay.n_agents
-        ids = np.arange(n, dtype=np.int64)
-        for m, scen in enumerate(sim.scenarios):  # setup only: once per member
-            u = uniform_array(scen.run.seed, STREAM_INITIAL_PREGNANCY, 0, ids)
-            age_y = w.people.age_m[m, :n] // 12
-            w.people.preg[m, :n] = initial_pregnancies(tables[m][1], age_y.astype(np.int64), w.people.sex[m, :n] == 1, u,
-                                                       scen.fertility.postpartum_months)
+        for m, scen in enumerate(sim.scenarios):  # setup only: once per member and slice of agents
+            for s in setup_slices(lay.n_agents):
+                u = uniform_array(scen.run.seed, STREAM_INITIAL_PREGNANCY, 0, np.arange(s.start, s.stop, dtype=np.int64))
+                age_y = w.people.age_m[m, s] // 12
+                female = code_of(w.people.traits[m, s], SEX) == 1
+                w.people.preg[m, s] = initial_pregnancies(tables[m][1], age_y.astype(np.int64), female,
+                                                          u, scen.fertility.postpartum_months)
         self.amenorrhoea = np.stack([
             tabulate(lambda d, z=s.fertility.hunger_zero_depletion, e=s.fertility.hunger_exponent: max(0.0, 1.0 - d / z) ** e)
             for s in sim.scenarios])

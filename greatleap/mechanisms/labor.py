@@ -14,6 +14,8 @@ import numpy as np
 from greatleap.curves import tabulate
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
+from greatleap.traits import HUKOU, code_of
+from greatleap.world import setup_slices
 
 NONE, FARM, FURNACE, WATERWORKS, URBAN_WORK = 0, 1, 2, 3, 4
 ACTIVITIES = ("none", "farm", "furnace", "water works", "urban work")
@@ -52,7 +54,6 @@ class Labor(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        w.people.add("activity", np.uint8, NONE, "code", "0 none, 1 farm, 2 furnace, 3 water works, 4 urban work", self.name)
         w.provinces.add("furnace_share", unit="share", meaning="rural working-age labor at backyard furnaces", owner=self.name)
         w.provinces.add("water_share", unit="share", meaning="rural working-age labor on water works", owner=self.name)
         for key, meaning in (("steel_modern", "modern steel"), ("steel_furnace_usable", "usable furnace steel"),
@@ -60,9 +61,12 @@ class Labor(Mechanism):
             w.national.add(key, unit="Mt/month", meaning=meaning, owner=self.name)
         thetas = sim.params.nutrition.work_capacity_theta
         self.work_capacity = np.stack([tabulate(lambda r, th=th: r ** th) for th in thetas.tolist()])
-        pe, n = w.people, sim.layout.n_agents
-        work = (pe.alive[:, :n] == 1) & (pe.hukou[:, :n] == 1) & (pe.age_m[:, :n] >= 180) & (pe.age_m[:, :n] < 720)
-        self.urban_workers_start = work.sum(axis=1).astype(float)
+        pe = w.people
+        self.urban_workers_start = np.zeros(w.members)
+        for s in setup_slices(sim.layout.n_agents):
+            urban = code_of(pe.traits[:, s], HUKOU) == 1
+            work = (pe.alive[:, s] == 1) & urban & (pe.age_m[:, s] >= 180) & (pe.age_m[:, s] < 720)
+            self.urban_workers_start += work.sum(axis=1)
         ind = sim.params.industry
         self.kg_per_labor_month, self.unusable = ind.furnace_steel_kg_per_labor_month, ind.furnace_unusable_share
         self.modern_1957 = ind.modern_steel_mt_1957

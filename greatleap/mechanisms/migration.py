@@ -16,6 +16,8 @@ import numpy as np
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_RECRUITMENT, uniform
+from greatleap.traits import HUKOU, with_code
+from greatleap.world import setup_slices
 
 FLIGHT_DEPLETION = 0.2   # depletion (1 - reserve share) below which nobody flees
 FLIGHT_CANDIDATES = 3    # communes a fugitive compares
@@ -49,6 +51,11 @@ def newborn_hukou(mother_hukou):
     return mother_hukou
 
 
+def place_dtype(n_places: int) -> np.dtype:
+    """The smallest integer type that holds every place index: 2 bytes a person up to 65,536 places."""
+    return np.dtype(np.uint16 if n_places <= 2 ** 16 else np.int32)
+
+
 def escape_success(free, enforced, hukou_lever):
     """Probability that an attempted flight succeeds, by hukou enforcement (0..1)."""
     return free * (1.0 - hukou_lever) + enforced * hukou_lever
@@ -61,13 +68,13 @@ class Migration(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        w.people.add("place", np.int32, 0, "place index", "commune or city the person lives in", self.name)
-        w.people.add("hukou", np.uint8, 0, "code", "0 rural, 1 urban registration", self.name)
+        w.people.add("place", place_dtype(sim.geo.n_places), 0, "place index", "commune or city the person lives in",
+                     self.name)
         from greatleap.mechanisms.communes import initial_places
-        place = initial_places(sim.layout)
-        n = sim.layout.n_agents
-        w.people.place[:, :n] = place
-        w.people.hukou[:, :n] = sim.geo.place_is_city[place]
+        for s in setup_slices(sim.layout.n_agents):  # setup only: once per slice of agents
+            place = initial_places(sim.layout, s)
+            w.people.place[:, s] = place
+            w.people.traits[:, s] = with_code(w.people.traits[:, s], HUKOU, sim.geo.place_is_city[place])  # 1: urban hukou
         w.provinces.add("recruitment", unit="per month", meaning="share of rural working-age recruited to town", owner=self.name)
         w.provinces.add("senddown", unit="per month", meaning="share of urban working-age sent down", owner=self.name)
         w.provinces.add("escape_success", unit="probability", meaning="chance that an attempted flight succeeds", owner=self.name)

@@ -29,6 +29,12 @@ URBAN_WORK_EXTRA = 0.6    # urban work needs this share of the field-work extra
 PLOT_SHARE_OF_NONGRAIN = 0.6  # share of rural non-grain food that comes from private plots and sidelines
 REFERENCE_NEED_KCAL = 2000.0  # kcal/day against which the non-grain share of need is reckoned
 MAX_NONGRAIN_SHARE = 0.9
+# What a person carries to the next month is kept small: the reserve share (0..1) in 16 bits, in
+# steps of 1/RESERVE_STEPS, and the intake ratio in 8 bits on 0..1, in steps of 1/INTAKE_STEPS
+# (nothing reads it above 1: work capacity and the conception term are flat there). Both are
+# rounded to the nearest step when stored; within the month the exact values are used.
+RESERVE_STEPS = 65535
+INTAKE_STEPS = 255
 
 
 def _by_age(rows: list[tuple[int, float, float]]) -> np.ndarray:
@@ -94,6 +100,30 @@ def reserve_after(reserve, intake_kcal, need_kcal, capacity_kcal, adaptation, re
     return min(1.0, max(0.0, reserve + delta))
 
 
+@rule(inline=True)
+def stored_reserve(share):
+    """A reserve share (0..1) as the people frame keeps it (16 bits)."""
+    return np.uint16(share * RESERVE_STEPS + 0.5)
+
+
+@rule(inline=True)
+def reserve_share(stored):
+    """The reserve share (0..1) of a stored reserve."""
+    return stored / RESERVE_STEPS
+
+
+@rule(inline=True)
+def stored_intake(ratio):
+    """An intake ratio (intake / need) as the people frame keeps it (8 bits, 0..1)."""
+    return np.uint8(min(1.0, max(0.0, ratio)) * INTAKE_STEPS + 0.5)
+
+
+@rule(inline=True)
+def intake_ratio_of(stored):
+    """The intake ratio (0..1) of a stored intake ratio."""
+    return stored / INTAKE_STEPS
+
+
 class Nutrition(Mechanism):
     """Needs, non-grain food, the reserve of every person."""
     name = "nutrition"
@@ -101,11 +131,13 @@ class Nutrition(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        w.people.add("reserve", np.float32, 0.0, "share of capacity", "nutritional reserve (0 = exhausted)", self.name)
-        w.people.add("intake_ratio", np.float32, 0.0, "ratio", "last month's intake / need", self.name)
+        w.people.add("reserve", np.uint16, 0, f"1/{RESERVE_STEPS} of capacity",
+                     "nutritional reserve (0 = exhausted; see reserve_share)", self.name)
+        w.people.add("intake_ratio", np.uint8, 0, f"1/{INTAKE_STEPS}",
+                     "last month's intake / need, up to 1 (see intake_ratio_of)", self.name)
         n = sim.layout.n_agents
-        w.people.reserve[:, :n] = INITIAL_RESERVE
-        w.people.intake_ratio[:, :n] = 1.0
+        w.people.reserve[:, :n] = stored_reserve(INITIAL_RESERVE)
+        w.people.intake_ratio[:, :n] = stored_intake(1.0)
         w.places.add("nongrain_share", unit="share", meaning="need met by non-grain food", owner=self.name)
         nu = sim.params.nutrition
         self.need = need_table()

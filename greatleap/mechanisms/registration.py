@@ -18,6 +18,8 @@ import numpy as np
 
 from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.rules import rule
+from greatleap.traits import ON_REGISTER, with_code
+from greatleap.world import setup_slices
 
 
 def completeness(table: dict[int, float], year: int) -> float:
@@ -55,8 +57,8 @@ class Registration(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        w.people.add("registered", np.uint8, 0, "flag", "1 if on the household register of their place", self.name)
-        w.people.registered[:, : sim.layout.n_agents] = 1
+        for s in setup_slices(sim.layout.n_agents):  # everyone alive at the start is on the register
+            w.people.traits[:, s] = with_code(w.people.traits[:, s], ON_REGISTER, 1)
         for key, meaning in (("on_register", "living people on the register at the census"),
                              ("ghost_deaths", "unregistered deaths of people on the register"),
                              ("absentees", "people on the register who fled")):
