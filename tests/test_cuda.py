@@ -138,10 +138,13 @@ COMPARE = """
 
 
 @needs_numba_cuda
-def test_cuda_matches_cpu_under_the_simulator():
+def test_cuda_matches_cpu_under_the_simulator(full):
     """June and July 1957 in the smallest world, two seeds batched: the same people, tallies and
     tables as the CPU."""
-    out = _json(_python(COMPARE))
+    if not full:
+        pytest.skip("slow under the simulator since the packed frame (~6.5 min on 2 cores, was ~20 s; the "
+                    "per-person trait and id rules are Python calls there): run with --full")
+    out = _json(_python(COMPARE, timeout=1200))
     assert out["months"] == 7
     assert out["size_after"] > out["size_before"], "the frame did not grow: the growth path went untested"
     births = out["births"]  # per month and member
