@@ -155,13 +155,12 @@ class Hierarchy(Mechanism):
         expected = pl.potential[:, :nc] * per_member(trend)
         from_reports = pl.last_reported[:, :nc] * world.provinces.report_factor[:, prov]
         believed = np.where(per_member(world.national.plans_from_reports) == 1, from_reports, expected) * (1.0 - scepticism)
-        pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(
-            believed, pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
-            month.national("procurement_rate"), self.eta, self._commitments(world, month))
+        rules = (pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
+                 month.national("procurement_rate"), self.eta, self._commitments(world, month))
+        pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(believed, *rules)
         # flexible quotas: the same plan drawn on the truth (last year's true output), as a rate of the harvest
         truth = np.where(per_member(world.national.plans_from_reports) == 1, pl.last_true[:, :nc], expected)
-        _, quota_true = plan_quotas(truth, pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
-                                    month.national("procurement_rate"), self.eta, self._commitments(world, month))
+        _, quota_true = plan_quotas(truth, *rules)
         pl.quota_rate[:, :nc] = quota_true / np.maximum(truth, 1.0)
 
     def _commitments(self, world, month) -> np.ndarray:
