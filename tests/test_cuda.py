@@ -35,7 +35,7 @@ def _json(done: subprocess.CompletedProcess) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-COMPARE = """
+RECORDING = """
     import json
     import numpy as np
     from greatleap import Sim, load_scenario
@@ -56,7 +56,10 @@ COMPARE = """
             setattr(backend, name, call)
         return backend
 
-    # a batch of two members (seeds) stepped together
+"""
+
+# the whole smallest world, a batch of two members (seeds) stepped together through June and July
+WHOLE_WORLD = """
     scens = [load_scenario("historical", **{"run.scale": 1e5, "run.seed": seed}) for seed in (1, 2)]
     cpu, gpu = Sim(scens), Sim(scens, backend="cuda")
     for _ in range(5):  # January to May on the CPU; June and July (with the age census) on both
@@ -64,16 +67,51 @@ COMPARE = """
     snap = cpu.snapshot()
     # end the frame after the last living slot: the month's births outgrow it (the frame grows)
     people = snap["frames"]["people"]
-    size = int(np.flatnonzero(people["alive"].any(axis=0)).max()) + 1
+    cut = np.arange(int(np.flatnonzero(people["alive"].any(axis=0)).max()) + 1)
+    months = 2
+"""
+
+# one member's July 1957 on a sample of its people (see test_cuda_matches_cpu_on_a_sample_under_the_simulator)
+SAMPLED_WORLD = """
+    from greatleap.mechanisms.fertility import GESTATION
+    from greatleap.mechanisms.mortality import NURSING_AGE
+    from greatleap.mechanisms.nutrition import stored_reserve
+    scens = [load_scenario("historical", **{"run.scale": 1e5, "run.seed": 1, "run.check_ledgers": False})]
+    cpu, gpu = Sim(scens), Sim(scens, backend="cuda")
+    for _ in range(6):  # January to June on the CPU; July (with the age census) on both
+        cpu.step()
+    snap = cpu.snapshot()
+    people = snap["frames"]["people"]
+    alive = people["alive"][0] == 1
+    keep = np.random.default_rng(0).choice(np.flatnonzero(alive), SAMPLE, replace=False)
+    keep = np.union1d(keep, np.flatnonzero(alive & (people["preg"][0] == GESTATION)))  # every mother due in July
+    nursing = keep[(people["age_m"][0, keep] < 12 * NURSING_AGE) & (people["mother"][0, keep] >= 0)]
+    keep = np.union1d(keep, people["mother"][0, nursing])  # and the slots of the nursing children's mothers
+    # the kept slots, in order, make the whole frame: no free slot, so July's births make it grow
+    new = np.full(alive.size, -1, np.int64)
+    new[keep] = np.arange(keep.size)
+    mother = people["mother"]
+    people["mother"] = np.where(mother >= 0, new[mother], -1).astype(mother.dtype)
+    people["reserve"][0, keep[::4]] = stored_reserve(STARVED)  # a quarter of them starved: famine deaths
+    cut = keep
+    months = 1
+"""
+
+# the people frame cut to the slots ``cut`` (in order) on both backends
+CUT = """
     for name in people:
-        people[name] = people[name][:, :size]
-    snap["capacity"] = size
+        people[name] = people[name][:, cut]
+    snap["capacity"] = size = cut.size
     for sim in (cpu, gpu):
         sim.world.people.size = size
         sim.restore(snap)
+"""
+
+COMPARE = """
     cpu.backend, gpu.backend = recording(C, calls["cpu"]), recording(K, calls["cuda"])
+    alive_before = int(cpu.world.people.alive.sum())
     stale = []
-    for _ in range(2):
+    for _ in range(months):
         cpu.step()
         gpu.step()
         stale += K.FRAME.stale()
@@ -128,28 +166,22 @@ COMPARE = """
     except K.FixedPointError as exc:
         refused = str(exc)
 
-    births = [c[2][0].sum(axis=1).tolist() for c in calls["cuda"] if c[0] == "give_births"]
-    pyramids = [int(c[2][2].sum()) for c in calls["cuda"] if c[0] == "census"]
+    lived = np.unique(cpu.world.people.place[cpu.world.people.alive == 1])  # places with someone in them
+    # what the months held (the CPU's figures; the GPU's agree where the test passes)
+    births = [c[2][0].sum(axis=1).tolist() for c in calls["cpu"] if c[0] == "give_births"]
+    tallies = [c[2][1].sum(axis=2).tolist() for c in calls["cpu"] if c[0] == "live"]  # per month, member, tally
+    pyramids = [int(c[2][2].sum()) for c in calls["cpu"] if c[0] == "census"]
     print(json.dumps({"int_diffs": int_diffs, "float_rel": float_rel, "over": over, "worst": worst,
                       "stale": stale, "size_before": size, "size_after": int(gpu.world.people.size),
-                      "births": births, "pyramids": pyramids, "transfers": K.transfers(),
-                      "months": int(gpu.world.t), "refused": refused}))
+                      "births": births, "tallies": tallies, "pyramids": pyramids, "transfers": K.transfers(),
+                      "months": int(gpu.world.t), "refused": refused, "alive_before": alive_before,
+                      "places": len(lived), "cities": int(cpu.world.geo.place_is_city[lived].sum())}))
 """
 
 
-@needs_numba_cuda
-def test_cuda_matches_cpu_under_the_simulator(full):
-    """June and July 1957 in the smallest world, two seeds batched: the same people, tallies and
-    tables as the CPU."""
-    if not full:
-        pytest.skip("slow under the simulator since the packed frame (~6.5 min on 2 cores, was ~20 s; the "
-                    "per-person trait and id rules are Python calls there): run with --full")
-    out = _json(_python(COMPARE, timeout=1200))
-    assert out["months"] == 7
-    assert out["size_after"] > out["size_before"], "the frame did not grow: the growth path went untested"
-    births = out["births"]  # per month and member
-    assert len(births) == 2 and min(map(min, births)) > 0 and any(b[0] != b[1] for b in births), births
-    assert out["pyramids"][0] == 0 and out["pyramids"][1] > 1000, "July's age census missing"
+def _assert_agree(out: dict) -> None:
+    """Every column, tally and kernel return as the CPU's; the device copy in step; a term above its
+    fixed-point bound refused."""
     assert out["int_diffs"] == [], out["int_diffs"]
     assert out["over"] == [], out["over"]
     assert out["float_rel"] < 1e-9
@@ -157,6 +189,55 @@ def test_cuda_matches_cpu_under_the_simulator(full):
     assert all(out["transfers"][k] > 0 for k in ("people_to_device", "people_to_host", "other_to_device",
                                                  "other_to_host")), out["transfers"]
     assert "reserve" in out["refused"] and "fixed-point" in out["refused"]
+
+
+SAMPLE = 1000   # people kept of the ~6,300 alive in June 1957 at scale 1e5
+STARVED = 0.15  # reserve share (of capacity) given to a quarter of them
+
+
+@needs_numba_cuda
+def test_cuda_matches_cpu_on_a_sample_under_the_simulator():
+    """July 1957 for one member, its people frame cut to a sample: the same people, tallies and
+    tables as the CPU. The CI-sized comparison (a few seconds; the whole world is ``--full``).
+
+    The CPU runs January to June on the whole world (~6,300 people at scale 1e5); the frame is then
+    cut to 1,000 living people drawn at random (every province's places and cities), every woman due
+    to give birth in July and the slots of the sampled nursing children's mothers (``mother``
+    renumbered; a mother not kept becomes -1, as for an orphan). A quarter of them start July with
+    their reserve at ``STARVED`` (1957 has no famine): famine deaths and unregistered deaths occur.
+    With no free slot left, July's births make the frame grow. July runs the age census, the person
+    pass, deaths and births on both backends. The places' accounts (June's expected population,
+    grain drawn) are the whole world's, so the people ledger would stop the month:
+    ``run.check_ledgers`` is off for both. Not reached: flight (no place's ration is better than
+    another's in July 1957) and ages above 100.
+    """
+    out = _json(_python(RECORDING + f"    SAMPLE, STARVED = {SAMPLE}, {STARVED}\n" + SAMPLED_WORLD + CUT + COMPARE,
+                        timeout=300))
+    _assert_agree(out)
+    assert out["months"] == 7
+    assert out["size_after"] > out["size_before"] >= SAMPLE, "the frame did not grow: the growth path went untested"
+    assert out["pyramids"] == [out["alive_before"]], "July's age census did not count every living person"
+    assert len(out["births"]) == 1 and out["births"][0][0] >= 5, out["births"]
+    natural, famine, ghosts = (out["tallies"][0][0][k] for k in (2, 3, 7))  # the live kernel's tallies 2, 3, 7
+    assert natural > 0 and famine > 0 and ghosts > 0, out["tallies"]
+    assert out["places"] > 50 and out["cities"] > 5, (out["places"], out["cities"])
+
+
+@needs_numba_cuda
+def test_cuda_matches_cpu_under_the_simulator(full):
+    """June and July 1957 in the whole smallest world, two seeds batched: the same people, tallies and
+    tables as the CPU."""
+    if not full:
+        pytest.skip("the whole world, two members and two months (~10 s with Numba's cache warm, ~1 min cold, "
+                    "on 2 cores): run with --full; test_cuda_matches_cpu_on_a_sample_under_the_simulator runs July "
+                    "on a sample in every run")
+    out = _json(_python(RECORDING + WHOLE_WORLD + CUT + COMPARE, timeout=1200))
+    _assert_agree(out)
+    assert out["months"] == 7
+    assert out["size_after"] > out["size_before"], "the frame did not grow: the growth path went untested"
+    births = out["births"]  # per month and member
+    assert len(births) == 2 and min(map(min, births)) > 0 and any(b[0] != b[1] for b in births), births
+    assert out["pyramids"][0] == 0 and out["pyramids"][1] > 1000, "July's age census missing"
 
 
 @needs_numba_cuda
