@@ -120,6 +120,74 @@ def _trace(page, chart: str, name: str) -> dict:
     return {int(x): y for t in traces if t["name"] == name for x, y in zip(t["x"], t["y"])}
 
 
+GRAIN = {"grown": "grain_harvest_mt", "reported": "grain_reported_province_mt",
+         "believed by the centre": "grain_believed_mt", "taken by the state": "procurement_mt"}
+
+
+def _traces(page, chart: str) -> dict:
+    js = f"document.getElementById('{chart}').data.map(t => [t.name, {{x: t.x, y: t.y, ex: t.error_x, ey: t.error_y}}])"
+    return dict(page.evaluate(js))
+
+
+def _whiskers(values, err) -> tuple[list, list]:
+    """(low, high) of error bars drawn around values."""
+    return [v - m for v, m in zip(values, err["arrayminus"])], [v + p for v, p in zip(values, err["array"])]
+
+
+def _assert_every_chart_shows_the_range(page, over: str) -> None:
+    """Each of the grain, retention, provinces and age/class charts draws the range over the runs behind the
+    interval (``over``: the headline's words): lowest <= the drawn first run <= highest at every point, the
+    bounds are the min and max of the runs the page recorded, and the chart says what the range is over."""
+    runs = page.evaluate("Object.values(explorer.perSeed[explorer.shownKey])")
+    n = len(runs)
+    assert n >= 2 and f"range over {over}" in page.inner_text("#excess-interval")
+    first = page.evaluate("explorer.current")
+    width = 0.0
+
+    def check_band(chart, name, values_of, drawn):
+        nonlocal width
+        t = _traces(page, chart)
+        lo, hi = t[f"{name}: lowest of {over}"]["y"], t[f"{name}: range over {over}"]["y"]
+        assert t[f"{name}: range over {over}"]["x"] == t[name]["x"]
+        per_point = list(zip(*map(values_of, runs)))  # each point's values over the runs
+        assert lo == [min(vs) for vs in per_point] and hi == [max(vs) for vs in per_point]
+        assert t[name]["y"] == drawn and all(a <= v <= b for a, v, b in zip(lo, drawn, hi))
+        width += sum(b - a for a, b in zip(lo, hi))
+
+    for name, col in GRAIN.items():
+        check_band("chart-grain", name, lambda r, col=col: r[col], first["annual"][col])
+    kept = "rural_retention_kg"
+    check_band("chart-retention", "this scenario", lambda r: r[kept], first["annual"][kept])
+    check_band("chart-deaths", "true", lambda r: r["cdr_true"], first["annual"]["cdr_true"])
+
+    bars = _traces(page, "chart-provinces")["this scenario"]  # largest at the top: the first run's order, reversed
+    assert bars["y"] == first["provinces"]["province"][::-1]
+    lo, hi = _whiskers(bars["x"], bars["ex"])
+    for name, a, v, b in zip(bars["y"], lo, bars["x"], hi):
+        deaths = [r["provinces"][name] / 1e3 for r in runs]
+        assert a == pytest.approx(min(deaths), abs=1e-6) and b == pytest.approx(max(deaths), abs=1e-6)
+        assert a - 1e-9 <= v <= b + 1e-9
+    width += sum(b - a for a, b in zip(lo, hi))
+
+    ages = _traces(page, "chart-ageclass")
+    total = ages[f"all classes: range over {over}"]
+    stacked = [sum(ages[c]["y"][i] for c in ("ordinary", "cadres", "black elements")) for i in range(5)]
+    assert total["y"] == pytest.approx(stacked, rel=1e-9)  # the whiskers sit on the stack's top
+    lo, hi = _whiskers(total["y"], total["ey"])
+    for i, (a, v, b) in enumerate(zip(lo, total["y"], hi)):
+        deaths = [r["age_deaths"][i] / 1e6 for r in runs]
+        assert a == pytest.approx(min(deaths), abs=1e-9) and b == pytest.approx(max(deaths), abs=1e-9)
+        assert a - 1e-9 <= v <= b + 1e-9
+    width += sum(b - a for a, b in zip(lo, hi))
+    assert width > 0  # the runs differ: the ranges are not the first run drawn twice
+
+    notes = page.locator(".range-note")
+    assert notes.count() == 6
+    for i in range(6):
+        assert f"range over {over}" in notes.nth(i).inner_text()
+        assert notes.nth(i).get_attribute("data-runs") == str(n)
+
+
 def test_a_lever_moved_by_keyboard_redraws_against_history_and_the_link_reproduces_the_page(server, browser, tmp_path):
     page, errors = _page(browser, server + "/")
     page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
@@ -131,6 +199,7 @@ def test_a_lever_moved_by_keyboard_redraws_against_history_and_the_link_reproduc
     official = _trace(page, "chart-deaths", "official (registered)")
     assert true_cdr[1960] > 2 * true_cdr[1957] and official[1960] == pytest.approx(25.43, abs=0.1)
     assert len(page.evaluate("document.getElementById('chart-provinces').data[1].y")) == 29
+    _assert_every_chart_shows_the_range(page, "3 seeds")
 
     renders = int(page.get_attribute("body", "data-renders"))
     slider = page.locator("#in-honest_reporting")
@@ -213,9 +282,11 @@ def test_the_page_says_its_intervals_carry_parameter_uncertainty(posterior_serve
     assert page.get_attribute("#excess", "data-seeds") == "2"  # 2 draws x 1 seed (the default with a posterior)
     assert "range over 2 runs (parameter sets x seeds)" in page.inner_text("#excess-interval")
     assert set(page.evaluate("Object.keys(explorer.perSeed[explorer.shownKey])")) == {"0:1", "1:1"}
-    lo, hi = (_trace(page, "chart-deaths", f"true: {name} 2 runs") for name in ("lowest of", "range over"))  # band
+    over = "2 runs (parameter sets x seeds)"
+    lo, hi = (_trace(page, "chart-deaths", f"true: {name} {over}") for name in ("lowest of", "range over"))  # band
     cdr = [r["cdr_true"] for r in page.evaluate("Object.values(explorer.perSeed[explorer.shownKey])")]
     assert hi[1960] == max(c[3] for c in cdr) and lo[1960] == min(c[3] for c in cdr) and hi[1960] > lo[1960]
+    _assert_every_chart_shows_the_range(page, over)
     assert "calibrated point" in page.inner_text("#why-point")  # the Shapley breakdown is not over the draws
     page.screenshot(path=str(tmp_path / "posterior.png"), full_page=True)
     assert not errors, errors

@@ -201,11 +201,15 @@ async function refresh() {
   }
 }
 
+// one run's numbers behind the headline and every chart's range
 function record(st, rep, now, base) {
-  const k = keyOf(st);
-  (E.perSeed[k] = E.perSeed[k] || {})[repKey(rep)] = { now: now.metrics.excess_deaths_true,
-                                                       cdr_true: now.annual.cdr_true, cbr_true: now.annual.cbr_true,
-                                                base: base.metrics.excess_deaths_true };
+  const k = keyOf(st), a = now.annual, prov = {};
+  now.provinces.province.forEach((name, i) => { prov[name] = now.provinces.excess_deaths[i]; });
+  const r = { now: now.metrics.excess_deaths_true, base: base.metrics.excess_deaths_true,
+              cdr_true: a.cdr_true, cbr_true: a.cbr_true, rural_retention_kg: a.rural_retention_kg,
+              provinces: prov, age_deaths: Charts.ageTotals(now.age_class) };
+  Charts.GRAIN.forEach(([, col]) => { r[col] = a[col]; });
+  (E.perSeed[k] = E.perSeed[k] || {})[repKey(rep)] = r;
 }
 
 async function moreSeeds(st) {
@@ -218,8 +222,7 @@ async function moreSeeds(st) {
       record(st, rep, now, base);
     } catch (err) { status(`${rep.draw === null ? "" : `Draw ${rep.draw}, `}seed ${rep.seed}: ${err.message}`); }
     if (keyOf(E.state) !== k) return;                    // the page moved on
-    drawRateCharts();
-    headline();
+    draw();
   }
   if (keyOf(E.state) === k) document.body.dataset.ready = "1";
 }
@@ -233,8 +236,7 @@ function headline() {
   ex.dataset.value = mean(now);
   ex.dataset.seeds = runs.length;
   const range = (a) => `${(Math.min(...a) / 1e6).toFixed(1)} to ${(Math.max(...a) / 1e6).toFixed(1)} million`;
-  const over = E.meta.defaults.draws ? `${runs.length} runs (parameter sets x seeds)` : `${runs.length} seeds`;
-  $("excess-interval").textContent = runs.length > 1 ? `range over ${over}: ${range(now)}` :
+  $("excess-interval").textContent = runs.length > 1 ? `range over ${over(runs.length)}: ${range(now)}` :
     "one run so far; more are running for an interval";
   const d = mean(diff);
   ch.dataset.value = d;
@@ -244,28 +246,43 @@ function headline() {
     (runs.length > 1 ? ` (range over ${E.meta.defaults.draws ? "runs" : "seeds"}: ${range(diff)})` : "");
 }
 
+// what a range is over, in the headline's words: "8 runs (parameter sets x seeds)" or "4 seeds"
+const over = (n) => (E.meta.defaults.draws ? `${n} runs (parameter sets x seeds)` : `${n} seeds`);
+
+// every chart draws the first run (E.current) and, once there are two runs, the range over all of them;
+// redrawn as each further run arrives (moreSeeds)
 function draw() {
-  const now = E.current, base = E.baseline, rec = E.record;
-  drawRateCharts();
-  Charts.drawGrain("chart-grain", now, base, rec);
-  Charts.drawRetention("chart-retention", now, base, rec);
-  Charts.drawProvinces("chart-provinces", now, base);
-  Charts.drawAgeClass("chart-ageclass", now, base);
+  const now = E.current, base = E.baseline, rec = E.record, order = now.provinces.province;
+  Charts.drawRates("chart-deaths", now, base, rec, "deaths", band("cdr_true"));
+  Charts.drawRates("chart-births", now, base, rec, "births", band("cbr_true"));
+  Charts.drawGrain("chart-grain", now, base, rec, Object.fromEntries(Charts.GRAIN.map(([, c]) => [c, band(c)])));
+  Charts.drawRetention("chart-retention", now, base, rec, band("rural_retention_kg"));
+  Charts.drawProvinces("chart-provinces", now, base, band((r) => order.map((name) => r.provinces[name] || 0)));
+  Charts.drawAgeClass("chart-ageclass", now, base, band("age_deaths"));
+  rangeNotes();
   headline();
 }
 
-// the true rates' range over the runs behind the interval (seeds, or draws x seeds), once there are two
-function band(col) {
+// the lowest and highest value at each point over the runs behind the interval (seeds, or draws x seeds),
+// once there are two; of a recorded column or of get(run), an array
+function band(get) {
   const runs = Object.values(E.perSeed[E.shownKey] || {});
   if (runs.length < 2) return null;
-  const at = (i, f) => f(...runs.map((r) => r[col][i]));
-  const idx = runs[0][col].map((_, i) => i);
-  return { n: runs.length, lo: idx.map((i) => at(i, Math.min)), hi: idx.map((i) => at(i, Math.max)) };
+  const rows = runs.map(typeof get === "string" ? (r) => r[get] : get);
+  const at = (i, f) => f(...rows.map((r) => r[i]));
+  return { n: runs.length, over: over(runs.length), lo: rows[0].map((_, i) => at(i, Math.min)),
+           hi: rows[0].map((_, i) => at(i, Math.max)) };
 }
 
-function drawRateCharts() {
-  Charts.drawRates("chart-deaths", E.current, E.baseline, E.record, "deaths", band("cdr_true"));
-  Charts.drawRates("chart-births", E.current, E.baseline, E.record, "births", band("cbr_true"));
+// under each chart's title: what its lines or bars are and what the shading or whiskers are a range over
+function rangeNotes() {
+  const n = Object.keys(E.perSeed[E.shownKey] || {}).length, total = replicates(E.state).length;
+  const first = E.meta.defaults.draws ? "the first run (the page's seed, first parameter set)" : "the page's seed";
+  document.querySelectorAll(".range-note").forEach((el) => {
+    el.dataset.runs = n;
+    el.textContent = n > 1 ? `${el.dataset.mark}: range over ${over(n)}; ${el.dataset.what}: ${first}.` :
+      total > 1 ? `${el.dataset.what}: ${first}; the range over ${over(total)} fills in as they run.` : "";
+  });
 }
 
 // ------------------------------------------------------------------ why (Shapley)
