@@ -62,7 +62,7 @@ def test_abc_calibration_writes_a_posterior_and_resumes(fitted):
     assert meta["vintage"] == "both" and meta["population"] == 4 and meta["scale"] == 100000
     assert meta["targets"]["count"] == len(load_targets_for(None, "both")) and len(meta["targets_hash"]) == 16
     assert meta["targets"]["hash"] == meta["targets_hash"] and meta["targets_file"].endswith("targets.toml")
-    assert meta["source_hash"] and meta["runs"] == g3.runs.iloc[-1] and 1 <= meta["ess"] <= 4
+    assert meta["model_hash"] and meta["provenance"]["source_hash"] and meta["runs"] == g3.runs.iloc[-1] and 1 <= meta["ess"] <= 4
     assert set(meta["predictive_pass_rate"]) == {"all", "official", "banister"}
     post = load_posterior(fitted / "post3")
     assert len(post.values) == 4 and post.weights.sum() == pytest.approx(1.0)

@@ -65,7 +65,7 @@ def test_quotas_are_progressive_and_sum_to_the_plan():
 
 # ------------------------------------------------------------------ procurement and state grain
 PROC = (col([SC.procurement.min_retention_kg]), col([SC.procurement.radical_enforcement_gain]),
-        col([SC.procurement.concealment_max]))
+        col([SC.procurement.concealment_max]), col([SC.procurement.commitment_floor_kg]))
 
 
 @given(st.lists(st.tuples(st.floats(0, 1e9), st.floats(0, 1e9), st.floats(1, 1e6)), min_size=1, max_size=30),
@@ -84,6 +84,24 @@ def test_enforcement_lowers_the_protected_floor():
     hard, _ = procurement.collect(due, stock, people, 8, 0.9, 0.2, 0.9, PROC)
     assert hard[0, 0] > soft[0, 0]
     assert soft[0, 0] <= stock[0, 0] - SC.procurement.min_retention_kg * people[0, 0] * 8 / 12 + 1
+
+
+def test_the_committed_part_of_the_quota_is_collected_down_to_the_commitment_floor():
+    """With no enforcement the quota stops at the retention standard, except the share that pays the
+    cities, army and exports: that is taken down to ``commitment_floor_kg`` (kg/person/year)."""
+    people, months_left = np.array([[1e6]]), 12
+    stock = np.array([[200e6]])  # 200 kg a person to the next harvest
+    params = (col([190.0]), col([0.0]), col([0.0]), col([150.0]))
+    due = np.array([[60e6]])
+    none, _ = procurement.collect(due, stock, people, months_left, 0.0, 1.0, 0.5, params)
+    half, _ = procurement.collect(due, stock, people, months_left, 0.0, 1.0, 0.5, params, col([0.5]))
+    full, _ = procurement.collect(due, stock, people, months_left, 0.0, 1.0, 0.5, params, col([1.0]))
+    assert none[0, 0] == pytest.approx(10e6)   # above the 190 kg standard only
+    assert half[0, 0] == pytest.approx(30e6)   # the committed 30 Mt down to 150 kg, nothing more above 190
+    assert full[0, 0] == pytest.approx(50e6)   # all of it down to 150 kg
+    # enforcement that lowers the standard below the commitment floor rules both parts
+    hard, _ = procurement.collect(due, stock, people, months_left, 0.5, 1.0, 0.5, params, col([0.5]))
+    assert hard[0, 0] == pytest.approx(min(60e6, 200e6 - 95e6))
 
 
 def test_relief_withheld_by_the_climate_and_by_believed_inflation():

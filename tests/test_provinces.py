@@ -103,14 +103,20 @@ def test_cities_come_first_the_state_levies_what_its_granaries_lack():
     assert starved.loc[feb, "procurement_mt"] == 0.0
 
 
-def test_the_levy_for_cities_stops_at_the_procurement_floor():
-    """Extra purchases for the cities were pressed no harder than procurement: with no enforcement the
-    communes keep the retention standard to the next harvest, so the levy takes less and the cities go short."""
-    kw = {"run.end": "1957-04", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0}
-    soft = {"procurement.min_retention_kg": 245.0, "procurement.urban_levy_share": 1.0}
-    hard = Sim(load_scenario("historical", **kw, **{"procurement.urban_levy_share": 1.0})).run() \
-        .monthly_national.set_index("month")
-    kept = Sim(load_scenario("historical", **kw, **soft)).run().monthly_national.set_index("month")
+def test_the_levy_for_cities_stops_at_the_commitment_floor_whatever_the_climate():
+    """The cities were fed in every year, the retreat included: with no enforcement and a high retention
+    standard the levy still takes grain down to ``commitment_floor_kg`` (the lower floor), so the cities
+    are fed; only raising that floor to the retention standard leaves them short."""
+    kw = {"run.end": "1957-04", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0,
+          "procurement.urban_levy_share": 1.0}
+
+    def run(**extra):
+        return Sim(load_scenario("historical", **kw, **extra)).run().monthly_national.set_index("month")
+    hard = run()
+    kept = run(**{"procurement.min_retention_kg": 245.0})
+    floor_up = run(**{"procurement.min_retention_kg": 245.0, "procurement.commitment_floor_kg": 245.0})
     feb = pd.Timestamp("1957-02-01")
-    assert kept.loc[feb, "procurement_mt"] < hard.loc[feb, "procurement_mt"]
-    assert kept.loc[feb, "urban_supply_mt"] < hard.loc[feb, "urban_supply_mt"]
+    assert kept.loc[feb, "procurement_mt"] == pytest.approx(hard.loc[feb, "procurement_mt"], rel=1e-9)
+    assert kept.loc[feb, "urban_supply_mt"] == pytest.approx(hard.loc[feb, "urban_supply_mt"], rel=1e-9)
+    assert floor_up.loc[feb, "procurement_mt"] < 0.9 * hard.loc[feb, "procurement_mt"]
+    assert floor_up.loc[feb, "urban_supply_mt"] < 0.9 * hard.loc[feb, "urban_supply_mt"]

@@ -114,11 +114,11 @@ class ModelProblem:
         return target_distance(self.targets, summaries[:, :len(self.targets)].mean(axis=0))
 
     def fingerprint(self) -> dict:
-        from greatleap.provenance import source_hash
+        from greatleap.provenance import model_hash
         blob = json.dumps(self.base, sort_keys=True, default=str).encode()
         return {"scenario": self.base.get("name"), "scenario_hash": hashlib.sha256(blob).hexdigest()[:16],
                 "scale": self.scale, "vintage": self.vintage, "targets_hash": targets_hash(self.targets),
-                "source_hash": source_hash()}
+                "model_hash": model_hash()}
 
 
 def fit_posterior(scenario, targets: pd.DataFrame, vintage: str, settings: SMCSettings, history: str | Path,

@@ -133,10 +133,10 @@ class ModelOutputs:
         return np.mean(values, axis=0)
 
     def fingerprint(self) -> dict:
-        from greatleap.provenance import source_hash
+        from greatleap.provenance import model_hash
         blob = json.dumps(self.base, sort_keys=True, default=str).encode()
         return {"scenario_hash": hashlib.sha256(blob).hexdigest()[:16], "seeds": list(self.seeds), "scale": self.scale,
-                "source_hash": source_hash(), "outputs": list(HEADLINES)}
+                "model_hash": model_hash(), "outputs": list(HEADLINES)}
 
 
 def _salib_problem(prior: Prior) -> dict:
@@ -231,7 +231,7 @@ def run_sensitivity(scenario, method: str = "morris", samples: int | None = None
     table = morris(prior, evaluate, outputs, trajectories, seed=seed, progress=stage("Morris"))
     settings = {"method": method, "scenario": scenario.name, "scale": scale, "seeds": list(model.seeds),
                 "outputs": outputs, "morris_trajectories": trajectories, "parameters": specs,
-                "store": str(store), "source_hash": model.fingerprint()["source_hash"]}
+                "store": str(store), "model_hash": model.fingerprint()["model_hash"]}
     if method == "sobol":
         n = samples or 256
         chosen = top_parameters(table, top)

@@ -39,10 +39,10 @@ def posterior_or_fail(path: Optional[str], draws: int, scenario=None, most: int 
             draw_scenarios(scenario, post.draws(1))  # every key must exist in this scenario
     except (PosteriorError, ScenarioError) as exc:
         _fail(str(exc))
-    from greatleap.provenance import source_hash
-    if post.meta.get("source_hash") not in (None, source_hash()):
-        err.print(f"[yellow]note:[/] posterior {post.source} was fitted to model source {post.meta['source_hash']}; "
-                  f"the model is now {source_hash()}")
+    from greatleap.provenance import model_hash, source_hash
+    key, now = ("model_hash", model_hash()) if "model_hash" in post.meta else ("source_hash", source_hash())
+    if post.meta.get(key) not in (None, now):
+        err.print(f"[yellow]note:[/] posterior {post.source} was fitted to model {post.meta[key]}; the model is now {now}")
     return post
 
 

@@ -4,8 +4,8 @@ Procurement goes into the province's granary. Each month, in order of priority:
 1. the province feeds its city (lever ``urban_ration`` x urban people), calling on the centre for
    what its own granary lacks; if the centre is short too, the state levies the rest from the
    province's communes, then from other provinces' (at most ``urban_levy_share`` of a commune's
-   stock above the procurement floor a month, recorded as procurement): cities came first; only
-   beyond that does the city get less;
+   stock above the lower of the procurement floor and ``commitment_floor_kg`` a month, recorded as
+   procurement): cities came first; only beyond that does the city get less;
 2. the centre pays exports (lever ``exports``) and other state use (army, industry:
    ``state_other_use_mt``), taking from provinces' surpluses when its own stock runs short;
 3. resales to rural communes short of grain (projected shortfall until the next harvest: need x
@@ -34,7 +34,7 @@ import numpy as np
 
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
-from greatleap.mechanisms.procurement import enforcement_of, protected_floor
+from greatleap.mechanisms.procurement import commitment_floor, enforcement_of, protected_floor
 
 _FLOWS = ("urban_supply", "urban_demand", "exports", "imports", "state_other_use", "state_loss")
 
@@ -97,7 +97,7 @@ class Granaries(Mechanism):
         self.relief_share = per_member(pp.relief_share_per_month)
         self.reserve_months = per_member(pp.province_reserve_months)
         self.resale_share = per_member(pp.resale_share)
-        self.levy_share = per_member(pp.urban_levy_share)
+        self.levy_share, self.levy_floor_kg = per_member(pp.urban_levy_share), per_member(pp.commitment_floor_kg)
         self.min_retention_kg, self.enforcement_gain = per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain)
         self.outflow_share = np.minimum(1.0, per_member(pp.outflow_share_per_month) * np.maximum(
             0.0, 1.0 + per_member(pp.radical_outflow_gain) * (w.provinces.radicalism - 0.5)))
@@ -173,13 +173,18 @@ class Granaries(Mechanism):
     def _levy_for_cities(self, world, month, short, months_left) -> np.ndarray:
         """What the state takes from communes for each province's city (kg, (members, provinces)): first
         from the province's own communes, then from all others (a transfer: Shanghai was fed from other
-        provinces), in proportion to their stocks above the procurement floor (these were extra
-        purchases, pressed as hard as procurement), at most ``urban_levy_share`` of each; procurement."""
+        provinces), in proportion to their stocks above a floor, at most ``urban_levy_share`` of each;
+        procurement. The floor is the procurement floor or ``commitment_floor_kg`` to the next harvest,
+        whichever is lower: these extra purchases were pressed at least as hard as procurement, and the
+        cities were fed whatever the climate (in the retreat of 1961-62 too), so a mild campaign does not
+        leave the cities without grain while villages keep the full retention standard."""
         pl, geo, nc = world.places, world.geo, world.geo.n_communes
         prov = geo.commune_province
         enforcement = enforcement_of(month.lever("enforcement")[:, prov], self.enforcement_gain,
                                      world.provinces.radicalism[:, prov])
-        floor = protected_floor(self.min_retention_kg, pl.pop[:, :nc] * world.scale, months_left, enforcement)
+        people = pl.pop[:, :nc] * world.scale
+        floor = commitment_floor(protected_floor(self.min_retention_kg, people, months_left, enforcement),
+                                 self.levy_floor_kg, people, months_left)
         stock = np.maximum(pl.stock[:, :nc] - floor, 0.0)
         held = by_province(stock, prov, geo.n_provinces)
         take = np.minimum(np.maximum(short, 0.0), held * self.levy_share)

@@ -86,6 +86,9 @@ class Hierarchy(Mechanism):
                             meaning=meaning, owner=self.name)
         w.national.add("believed", unit="kg", meaning="output the centre believes, this month's harvest", owner=self.name)
         w.national.add("believed_year", unit="kg", meaning="output the centre believes, this year", owner=self.name)
+        for key, plan in (("committed_share", "the plan"), ("committed_share_true", "a plan drawn on the truth")):
+            w.national.add(key, unit="share", meaning=f"share of the national quota in {plan} that pays the "
+                           "state's commitments (cities, army, exports)", owner=self.name)
         w.national.add("plans_from_reports", np.uint8, 0, "flag", "1 once a year of reports exists", self.name)
         w.places.add("inflation_cap", unit="ratio", meaning="the commune's ceiling of plausible inflation", owner=self.name)
         nc = sim.geo.n_communes
@@ -155,13 +158,18 @@ class Hierarchy(Mechanism):
         expected = pl.potential[:, :nc] * per_member(trend)
         from_reports = pl.last_reported[:, :nc] * world.provinces.report_factor[:, prov]
         believed = np.where(per_member(world.national.plans_from_reports) == 1, from_reports, expected) * (1.0 - scepticism)
-        rules = (pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
-                 month.national("procurement_rate"), self.eta, self._commitments(world, month))
-        pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(believed, *rules)
+        commitments = self._commitments(world, month)
+        inputs = (pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
+                  month.national("procurement_rate"), self.eta, commitments)
+        pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(believed, *inputs)
         # flexible quotas: the same plan drawn on the truth (last year's true output), as a rate of the harvest
         truth = np.where(per_member(world.national.plans_from_reports) == 1, pl.last_true[:, :nc], expected)
-        _, quota_true = plan_quotas(truth, *rules)
+        _, quota_true = plan_quotas(truth, *inputs)
         pl.quota_rate[:, :nc] = quota_true / np.maximum(truth, 1.0)
+        for key, quota in (("committed_share", pl.quota[:, :nc]), ("committed_share_true", quota_true)):
+            total = quota.sum(axis=1)
+            getattr(world.national, key)[:] = np.minimum(1.0, np.divide(commitments, total, out=np.zeros_like(total),
+                                                                        where=total > 0))
 
     def _commitments(self, world, month) -> np.ndarray:
         """What the state plans to pay out over the year (kg), the least it sets the quota to:

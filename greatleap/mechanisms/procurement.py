@@ -8,8 +8,12 @@ is the accessible stock (a share ``concealment_max`` x bite x (1 - search) is hi
 protected floor that shrinks with enforcement, harder in more radical provinces:
 taken = clip(min(due, accessible - floor), 0), floor = min_retention x people x months to the
 next harvest / 12 x (1 - enforcement), enforcement = lever x (1 + gain x (radicalism - 0.5)).
-The state's extra purchases for the cities (:mod:`granaries`) stop at the same floor. Where the
-quota bites (due / accessible), violence follows (:mod:`violence`). Units: kg (real).
+The part of the quota that pays the state's commitments (urban rations, army, exports: the share
+``committed_share`` the January plan set aside for them, :mod:`hierarchy`) is collected down to the
+lower of that floor and ``commitment_floor_kg`` to the next harvest, whatever the climate: the
+cities were fed first in every year, the retreat included; the rest of the quota stops at the
+floor. The state's extra purchases for the cities (:mod:`granaries`) stop at the same lower floor.
+Where the quota bites (due / accessible), violence follows (:mod:`violence`). Units: kg (real).
 """
 from __future__ import annotations
 
@@ -32,18 +36,28 @@ def protected_floor(min_retention_kg, people_real, months_left, enforcement):
     return min_retention_kg * people_real * months_left / 12.0 * (1.0 - enforcement)
 
 
-def collect(due, stock, people_real, months_left, enforcement_lever, search, radicalism, params):
+def commitment_floor(floor, commitment_floor_kg, people_real, months_left):
+    """Grain (kg) a collection for the state's commitments leaves: the lower of the procurement
+    ``floor`` and ``commitment_floor_kg`` (kg/person/year) to the next harvest."""
+    return np.minimum(floor, protected_floor(commitment_floor_kg, people_real, months_left, 0.0))
+
+
+def collect(due, stock, people_real, months_left, enforcement_lever, search, radicalism, params, committed=0.0):
     """Grain taken from each commune (kg) and the bite x enforcement that drives violence.
 
-    ``params``: (min_retention_kg, radical_enforcement_gain, concealment_max), each (members, 1).
+    ``params``: (min_retention_kg, radical_enforcement_gain, concealment_max, commitment_floor_kg),
+    each (members, 1). ``committed`` (share, (members, 1)): the part of ``due`` that pays the state's
+    commitments, collected first and down to :func:`commitment_floor`; the rest stops at the floor.
     """
-    min_retention_kg, gain, concealment_max = params
+    min_retention_kg, gain, concealment_max, commitment_floor_kg = params
     enforcement = enforcement_of(enforcement_lever, gain, radicalism)
     pressure = np.minimum(1.0, due / np.maximum(stock, 1.0))
     hidden = concealment_max * pressure * (1.0 - search)
     accessible = stock * (1.0 - hidden)
     floor = protected_floor(min_retention_kg, people_real, months_left, enforcement)
-    taken = np.clip(np.minimum(due, accessible - floor), 0.0, None)
+    first = np.clip(np.minimum(due * committed, accessible - commitment_floor(floor, commitment_floor_kg,
+                                                                               people_real, months_left)), 0.0, None)
+    taken = first + np.clip(np.minimum(due - first, accessible - first - floor), 0.0, None)
     bite = np.minimum(due / np.maximum(accessible, 1.0), MAX_BITE)
     return taken, bite * enforcement
 
@@ -61,7 +75,7 @@ class Procurement(Mechanism):
             w.places.add(key, unit="kg" if key != "bite" else "index", meaning=meaning, owner=self.name)
         pp = sim.params.procurement
         self.params = (per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain),
-                       per_member(pp.concealment_max))
+                       per_member(pp.concealment_max), per_member(pp.commitment_floor_kg))
         self.flexible = per_member(sim.params.planning.flexible_quotas).astype(bool)
         self.calendar = harvest_calendar()
         self.scale = sim.world.scale
@@ -77,10 +91,12 @@ class Procurement(Mechanism):
         prov = geo.commune_province
         season = self.calendar.harvest_share(month.month)[prov]
         due = np.where(self.flexible, pl.quota_rate[:, :nc] * pl.harvest[:, :nc], pl.quota[:, :nc] * season)
+        committed = per_member(np.where(self.flexible[:, 0], world.national.committed_share_true,
+                                        world.national.committed_share))
         months_left = self.calendar.months_to_next_harvest(month.month)[prov]
         taken, bite = collect(due, pl.stock[:, :nc], pl.pop[:, :nc] * self.scale, months_left,
                               month.lever("enforcement")[:, prov], month.lever("search")[:, prov],
-                              world.provinces.radicalism[:, prov], self.params)
+                              world.provinces.radicalism[:, prov], self.params, committed)
         pl.stock[:, :nc] -= taken
         pl.procured[:, :nc], pl.due[:, :nc], pl.bite[:, :nc] = taken, due, bite
 
