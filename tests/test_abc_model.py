@@ -195,3 +195,33 @@ def _reproduces(post, strict=True):
         assert band["p05"] / 2 <= excess.mean() <= band["p95"] * 2, (excess, band)
     inside = (sims[:, :len(targets)] >= targets.lower.to_numpy()) & (sims[:, :len(targets)] <= targets.upper.to_numpy())
     assert abs(inside.mean() - meta["predictive_pass_rate"]["all"]) < 0.1
+
+
+def test_model_hash_leaves_out_the_interfaces_but_not_the_fit():
+    """A posterior is stale when the model, its data or the fit's definition change, not when the
+    command line, the web page or an unrelated analysis does."""
+    from pathlib import Path
+
+    from greatleap.provenance import _interface, model_hash, source_hash
+    assert _interface(Path("cli/run.py")) and _interface(Path("web/app.py")) and _interface(Path("analysis/compare.py"))
+    assert not any(_interface(Path(p)) for p in ("analysis/targets.py", "analysis/abc.py", "analysis/posterior.py",
+                                                  "mechanisms/granaries.py", "kernels/cpu.py", "data/targets.toml",
+                                                  "scenarios/historical.toml", "parameters.py"))
+    assert len(model_hash()) == 16 and model_hash() != source_hash()
+
+
+def test_a_posterior_fitted_to_another_model_is_noted_not_refused(tiny_posterior, tmp_path):
+    import shutil
+    stale = tmp_path / "stale"
+    shutil.copytree(tiny_posterior, stale, ignore=shutil.ignore_patterns("*.sqlite*"))
+    meta = json.loads((stale / "posterior.json").read_text())
+    assert meta["model_hash"]  # the fit records the model it was fitted to
+    r = runner.invoke(app, ["run", "historical", "--posterior", str(stale), "--draws", "1", "--no-plot",
+                            "--out", str(tmp_path / "fresh"), *TINY[:2]])
+    assert r.exit_code == 0 and "fitted to model" not in r.output, r.output
+    meta["model_hash"] = "0" * 16
+    (stale / "posterior.json").write_text(json.dumps(meta))
+    r = runner.invoke(app, ["run", "historical", "--posterior", str(stale), "--draws", "1", "--no-plot",
+                            "--out", str(tmp_path / "old"), *TINY[:2]])
+    assert r.exit_code == 0, r.output
+    assert "fitted to model 0000000000000000; the model is now" in " ".join(r.output.split())
