@@ -125,6 +125,10 @@ def destination_problem(out: str | Path, replace: frozenset[str] = frozenset()) 
                 return "exists and is not an empty folder; allowed: a new or empty folder"
         except OSError as exc:
             return f"cannot be read ({exc.strerror}); allowed: a new or empty folder you can write"
+        here = Path.cwd()
+        if Path(os.path.abspath(out)) in (here, *here.parents):
+            return ("is the current folder or holds it (it cannot be replaced); allowed: a new folder, or a folder "
+                    "inside it")
         if os.path.ismount(out):
             return "is a mount point (it cannot be replaced); allowed: a new folder, or a folder inside it"
     return _parent_problem(out)
@@ -288,11 +292,10 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
         if not taken:
             raise DestinationError(out, f"cannot be written ({exc.strerror}); allowed: a folder you can "
                                         "write") from None
-        what = destination_problem(out, replace) or "was taken"
+        what, _, allowed = (destination_problem(out, replace) or "is taken").partition("; allowed: ")
         if checked:
-            what = what.replace("; allowed:", ", since this command checked it (another process wrote there "
-                                              "meanwhile); allowed:", 1)
-        raise DestinationTaken(out, what, kept) from None
+            what = f"was free when this command started but another process has written there since ({what})"
+        raise DestinationTaken(out, f"{what}; allowed: {allowed or 'a new or empty folder'}", kept) from None
 
 
 def write_file_atomic(path: str | Path, data: bytes) -> None:

@@ -44,7 +44,7 @@ def test_a_folder_taken_while_writing_keeps_the_result_beside_it(tmp_path):
     assert isinstance(exc, FileExistsError) and exc.kept == tmp_path / "out-2"
     assert (out / "other.txt").read_text() == "theirs" and sorted(p.name for p in out.iterdir()) == ["other.txt"]
     assert (tmp_path / "out-2" / "ours.txt").read_text() == "ours"
-    assert "another process wrote there" in str(exc) and "kept in" in str(exc) and "\n" not in str(exc)
+    assert "another process has written there since" in str(exc) and "kept in" in str(exc) and "\n" not in str(exc)
     assert leftovers(tmp_path) == []
 
 
@@ -114,6 +114,19 @@ def test_a_file_or_link_at_the_destination(tmp_path):
             (tmp / "a").write_text("a")
             out.write_text("a file appeared")
     assert out.read_text() == "a file appeared" and (caught.value.kept / "a").is_file()
+
+
+def test_the_current_folder_is_refused_even_when_empty(tmp_path, monkeypatch):
+    """Before, ``--out .`` in an empty folder ended in a traceback and left a temporary folder in it."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert destination_problem("..") is not None  # holds the current folder (and is not empty)
+    for out in (".", "", "../here"):
+        assert "is the current folder" in destination_problem(out)
+    result = runner.invoke(app, ["estimate", "--out", "."])
+    assert result.exit_code == 2 and "--out = '.': is the current folder" in error_lines(result.output)[0]
+    assert list(here.iterdir()) == [] and "Traceback" not in result.output
 
 
 def test_a_parent_that_became_a_file_writes_nothing(tmp_path):

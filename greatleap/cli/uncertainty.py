@@ -15,7 +15,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from greatleap.cli.common import CLUSTER, _fail, _new_folder, _progress_bar, _state_file, app, console, workers
+from greatleap.cli.common import (CLUSTER, _fail, _new_folder, _progress_bar, _state_file, app, console,
+                                  workers)
 from greatleap.cli.draws import posterior_or_fail
 from greatleap.scenario import ScenarioError, load_scenario
 
