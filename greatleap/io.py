@@ -298,6 +298,27 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
         raise DestinationTaken(out, f"{what}; allowed: {allowed or 'a new or empty folder'}", kept) from None
 
 
+def lock_exclusively(path: str | Path) -> int:
+    """Open ``path`` (made if missing; an empty file is a new SQLite database) and take an exclusive
+    advisory lock on it for as long as the returned descriptor stays open: one writer at a time for a
+    file kept between runs. Raises BlockingIOError when another process holds it. Close the
+    descriptor only after the file's own connections (closing it drops this process's POSIX locks)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover - no flock (Windows): unguarded
+        pass
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise BlockingIOError(exc.errno, f"{path} is in use by another process") from None
+        if exc.errno != errno.ENOLCK:  # a file system without locks: unguarded, as before
+            raise
+        fd = os.open(path, os.O_RDWR)
+    return fd
+
+
 def write_file_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary sibling renamed into place (no partial file)."""
     path = Path(path)

@@ -286,3 +286,30 @@ def test_an_unusable_state_file_is_refused_before_any_work(tmp_path, monkeypatch
     assert f"{key} = " in line and needle in line and "allowed:" in line, line
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "ro"] and list(read_only.iterdir()) == []
+
+
+# ------------------------------------------------------------------ one ABC run per history
+def test_an_abc_history_is_used_by_one_run_at_a_time(tmp_path):
+    """Two fits on one history both wrote each generation: the second died on the generations table."""
+    from greatleap.analysis.abc import ABCError, History
+    first = History(tmp_path / "h.sqlite")
+    with pytest.raises(ABCError, match="in use by another ABC calibration running now; allowed: another history"):
+        History(tmp_path / "h.sqlite")
+    first.close()
+    History(tmp_path / "h.sqlite").close()  # free again once the first run ends
+
+
+def test_calibrate_abc_on_a_history_in_use_exits_2_writing_nothing(tmp_path):
+    from greatleap.io import lock_exclusively
+    h = tmp_path / "h.sqlite"
+    fd = lock_exclusively(h)  # another calibration holds it
+    try:
+        result = runner.invoke(app, ["calibrate", "--method", "abc", "--storage", str(h), "--particles", "4",
+                                     "--generations", "1", "--scale", "100000", "--jobs", "1",
+                                     "--out", str(tmp_path / "post")])
+    finally:
+        os.close(fd)
+    assert result.exit_code == 2, result.output
+    line, = error_lines(result.output)
+    assert f"history = '{h}': in use by another ABC calibration" in line and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.sqlite"] and h.stat().st_size == 0
