@@ -145,6 +145,15 @@ def file_problem(path: str | Path) -> str | None:
     return _parent_problem(path)
 
 
+def folder_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a folder kept between runs (a cache: new, or an existing one to add to),
+    found before any work; ``None`` if it can."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        return "exists and is not a folder; allowed: a folder (created if missing)"
+    return _parent_problem(path / "x" if path.is_dir() else path)
+
+
 def _parent_problem(path: Path) -> str | None:
     """Why nothing can be made at ``path``: its nearest existing ancestor is a file or cannot be written."""
     base = path.parent

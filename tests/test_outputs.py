@@ -273,14 +273,19 @@ def test_an_unusable_out_is_refused_before_any_work(tmp_path, monkeypatch, read_
     (["calibrate", "--trials", "1", "--storage", "ro/s.sqlite"], "--storage", "cannot write in"),
     (["calibrate", "--method", "abc", "--storage", "ro/h.sqlite"], "--storage", "cannot write in"),
     (["sensitivity", "--cache", "ro/s.sqlite"], "--cache", "cannot write in"),
+    (["serve", "--cache", "file/c"], "--cache", "is a file, not a folder"),
+    (["serve", "--cache", "file"], "--cache", "exists and is not a folder"),
+    (["serve", "--cache", "ro"], "--cache", "cannot write in"),
 ])
-def test_an_unusable_state_file_is_refused_before_any_work(tmp_path, monkeypatch, read_only, args, key, needle):
+def test_an_unusable_state_file_or_cache_is_refused_before_any_work(tmp_path, monkeypatch, read_only, args, key, needle):
     if "abc" in args or "sensitivity" in args:
         pytest.importorskip("SALib", reason="needs the 'uncertainty' extra (pip install -e '.[uncertainty]')")
+    if "serve" in args:
+        pytest.importorskip("uvicorn", reason="the explorer needs the 'web' extra (pip install -e '.[web]')")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("x")
     (tmp_path / "ro").symlink_to(read_only)
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out")])
+    result = runner.invoke(app, [*args, *([] if "serve" in args else ["--out", str(tmp_path / "out")])])
     assert result.exit_code == 2, result.output
     line, = error_lines(result.output)
     assert f"{key} = " in line and needle in line and "allowed:" in line, line

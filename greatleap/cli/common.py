@@ -22,7 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from greatleap import __version__, interrupt
-from greatleap.io import DestinationError, OutputError, check_destination, file_problem, safe_folder_name
+from greatleap.io import (DestinationError, OutputError, check_destination, file_problem, folder_problem,
+                          safe_folder_name)
 from greatleap.scenario import ScenarioError, load_scenario
 
 try:  # recent Typer vendors Click
@@ -216,10 +217,11 @@ def _new_folder(out: Path, replace: frozenset[str] = frozenset()) -> Path:
     return out
 
 
-def _state_file(key: str, path: Path) -> Path:
-    """Refuse a file kept between runs (a study, history or store) that cannot be made or written: a
-    folder, under a file, in a read-only folder. Exit 2 before any work, nothing written."""
-    problem = file_problem(path)
+def _state_file(key: str, path: Path, folder: bool = False) -> Path:
+    """Refuse a file kept between runs (a study, history or store; with ``folder``, a cache folder) that
+    cannot be made or written: a folder (a file), under a file, read-only. Exit 2 before any work,
+    nothing written."""
+    problem = (folder_problem if folder else file_problem)(path)
     if problem is not None:
         _fail(f"{key} = {str(path)!r}: {problem}")
     return path
