@@ -247,7 +247,7 @@ def _move_into_place(tmp: Path, out: Path, replace: frozenset[str]) -> None:
             try:
                 os.rename(old / "previous", out)  # put the earlier output back
             except OSError:
-                pass
+                _keep_beside(old / "previous", out)  # something took its place: keep it beside, not lose it
             raise
         finally:
             shutil.rmtree(old, ignore_errors=True)

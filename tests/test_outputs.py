@@ -318,3 +318,15 @@ def test_calibrate_abc_on_a_history_in_use_exits_2_writing_nothing(tmp_path):
     line, = error_lines(result.output)
     assert f"history = '{h}': in use by another ABC calibration" in line and "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.sqlite"] and h.stat().st_size == 0
+
+
+# ------------------------------------------------------------------ found on the way
+def test_run_posterior_of_a_short_run_is_refused_before_any_run(tmp_path):
+    """It ran every draw, then died with KeyError(1960) computing the headlines (exit 1, traceback)."""
+    f = tmp_path / "short.toml"
+    f.write_text('extends = "historical"\n[run]\nend = "1958-06"\n', encoding="utf-8")
+    result = runner.invoke(app, ["run", str(f), "--posterior", "builtin", "--draws", "2", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    line, = error_lines(result.output)
+    assert "run.end = '1958-06'" in line and "allowed: run.start 1957-01 or earlier and run.end 1962-12" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.toml"]
