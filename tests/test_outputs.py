@@ -204,6 +204,9 @@ def test_two_sensitivity_runs_into_one_folder(tmp_path, taken_meanwhile):
                                  "--outputs", "excess_deaths", "--cache", str(tmp_path / "s.sqlite"),
                                  "--out", str(out)])
     assert_kept_beside(result, out, "sensitivity.csv")
+    kept = tmp_path / "sens-2"
+    assert {"settings.json", "report.md"} <= {p.name for p in kept.iterdir()}  # the whole report, not a part
+    assert "mortality.starvation_hazard" in (kept / "sensitivity.csv").read_text()
 
 
 # ------------------------------------------------------------------ the command line: unusable from the start
