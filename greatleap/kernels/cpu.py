@@ -4,12 +4,13 @@ No model rule lives here: each person's month is :mod:`greatleap.lifecycle`, whi
 rules of the mechanism modules; this backend compiles it with ``njit`` and adds up what it
 returns. People are split into a FIXED number of chunks per member (not per thread); each chunk
 sums into its own row and rows are added in chunk order, so float sums do not depend on the
-thread count. Passes that allocate slots (births) run serially in index order.
+thread count. Chunks are dealt to the threads in turn (see ``_workers``). Slots for newborns are
+allocated serially, in index order.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from greatleap.lifecycle import (ABSENTEE, DEATH_MASK, ESCAPED, GHOST_DEATH, GIVES_BIRTH, REGISTERED_DEATH,
                                  census_person, census_scalars,
@@ -26,6 +27,18 @@ N_AGE_GROUPS = len(AGE_GROUPS)
 @njit(inline="always", cache=True)
 def _chunk(c, n):
     return (c * n) // N_CHUNKS, ((c + 1) * n) // N_CHUNKS
+
+
+def _workers(members: int) -> int:
+    """How many parallel workers share a kernel's chunks: one per Numba thread, at most one per chunk.
+
+    Worker ``w`` takes chunks ``w, w + workers, ...`` (interleaved), not a contiguous block: the
+    frame's free slots sit at its end, so contiguous blocks gave the last thread the emptiest
+    chunks (with 2 threads, one did ~65% of the people). Which worker runs a chunk does not
+    change its sums, so results stay those of any thread count. (Counted here, in Python: a
+    kernel that asks Numba for its thread count cannot be cached.)
+    """
+    return max(1, min(get_num_threads(), members * N_CHUNKS))
 
 
 @njit(cache=True)
@@ -68,6 +81,19 @@ def _census_chunk(m, lo, hi, P, C, par, T, ints, floats, pyr, want_pyramid):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
+def _census(P, C, par, T, n_places, want_pyramid, workers):
+    members, n = P.alive.shape
+    ints = np.zeros((members * N_CHUNKS, 5, n_places), np.int64)  # pop, working, moved in, moved out, on register
+    floats = np.zeros((members * N_CHUNKS, 5, n_places))          # farm, furnace, water, need, reserve
+    pyr = np.zeros((members * N_CHUNKS, 2, 101), np.int64)
+    for w in prange(workers):
+        for mc in range(w, members * N_CHUNKS, workers):
+            m = mc // N_CHUNKS
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            _census_chunk(m, lo, hi, P, C, par[m], T, ints[mc], floats[mc], pyr[mc], want_pyramid)
+    return sum_chunks(ints, members), sum_chunks(floats, members), sum_chunks(pyr, members)
+
+
 def census(P, C, par, T, n_places, want_pyramid):
     """Every person's activity and moves; counts per place (see :func:`greatleap.lifecycle.census_person`).
 
@@ -75,15 +101,7 @@ def census(P, C, par, T, n_places, want_pyramid):
     weighted grain need (kcal/day), people moved in, moved out, people on the register, summed
     reserve; and the age-sex pyramid (0..100) when asked.
     """
-    members, n = P.alive.shape
-    ints = np.zeros((members * N_CHUNKS, 5, n_places), np.int64)  # pop, working, moved in, moved out, on register
-    floats = np.zeros((members * N_CHUNKS, 5, n_places))          # farm, furnace, water, need, reserve
-    pyr = np.zeros((members * N_CHUNKS, 2, 101), np.int64)
-    for mc in prange(members * N_CHUNKS):
-        m = mc // N_CHUNKS
-        lo, hi = _chunk(mc % N_CHUNKS, n)
-        _census_chunk(m, lo, hi, P, C, par[m], T, ints[mc], floats[mc], pyr[mc], want_pyramid)
-    return sum_chunks(ints, members), sum_chunks(floats, members), sum_chunks(pyr, members)
+    return _census(P, C, par, T, n_places, want_pyramid, _workers(P.alive.shape[0]))
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -113,6 +131,19 @@ def _live_chunk(m, lo, hi, P, L, par, T, ints, eaten, detail):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
+def _live(P, L, par, T, n_places, workers):
+    members, n = P.alive.shape
+    ints = np.zeros((members * N_CHUNKS, 9, n_places), np.int64)
+    eaten = np.zeros((members * N_CHUNKS, n_places))
+    detail = np.zeros((members * N_CHUNKS, N_AGE_GROUPS, 3, 2, 3), np.int64)
+    for w in prange(workers):
+        for mc in range(w, members * N_CHUNKS, workers):
+            m = mc // N_CHUNKS
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            _live_chunk(m, lo, hi, P, L, par[m], T, ints[mc], eaten[mc], detail[mc])
+    return sum_chunks(eaten, members), sum_chunks(ints, members), sum_chunks(detail, members)
+
+
 def live(P, L, par, T, n_places):
     """Every person's month (see :func:`greatleap.lifecycle.live_person`), with the tallies per place.
 
@@ -120,42 +151,68 @@ def live(P, L, par, T, n_places):
     deaths by cause (natural, famine, violence), escapes in and out, unregistered deaths of people
     on the register, registered people who fled; and deaths by age group, class, hukou and cause.
     """
-    members, n = P.alive.shape
-    ints = np.zeros((members * N_CHUNKS, 9, n_places), np.int64)
-    eaten = np.zeros((members * N_CHUNKS, n_places))
-    detail = np.zeros((members * N_CHUNKS, N_AGE_GROUPS, 3, 2, 3), np.int64)
-    for mc in prange(members * N_CHUNKS):
-        m = mc // N_CHUNKS
-        lo, hi = _chunk(mc % N_CHUNKS, n)
-        _live_chunk(m, lo, hi, P, L, par[m], T, ints[mc], eaten[mc], detail[mc])
-    return sum_chunks(eaten, members), sum_chunks(ints, members), sum_chunks(detail, members)
+    return _live(P, L, par, T, n_places, _workers(P.alive.shape[0]))
 
 
-@njit(cache=True)
-def finish_month(alive, status):
-    """Mark the dead; list each member's mothers giving birth, in index order (serial).
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _deaths_chunk(m, lo, hi, alive, status):
+    """Mark the chunk's dead; returns (mothers giving birth, people alive after)."""
+    births = 0
+    alive_after = 0
+    for i in range(lo, hi):
+        st = status[m, i]
+        if st & DEATH_MASK:
+            alive[m, i] = 0
+        elif st & GIVES_BIRTH:
+            births += 1
+        alive_after += alive[m, i]
+    return births, alive_after
 
-    Returns (mothers (members, most births) padded with -1, births per member, alive per member).
-    """
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _mothers_chunk(m, lo, hi, status, mothers, k):
+    """List the chunk's mothers giving birth, in index order, from position ``k`` of row ``m``."""
+    for i in range(lo, hi):
+        st = status[m, i]
+        if st & GIVES_BIRTH and not st & DEATH_MASK:
+            mothers[m, k] = i
+            k += 1
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _finish_month(alive, status, workers):
     members, n = alive.shape
+    chunks = members * N_CHUNKS
+    chunk_births = np.zeros(chunks, np.int64)
+    chunk_alive = np.zeros(chunks, np.int64)
+    for w in prange(workers):
+        for mc in range(w, chunks, workers):
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            chunk_births[mc], chunk_alive[mc] = _deaths_chunk(mc // N_CHUNKS, lo, hi, alive, status)
     counts = np.zeros(members, np.int64)
     alive_after = np.zeros(members, np.int64)
-    for m in range(members):
-        for i in range(n):
-            st = status[m, i]
-            if st & DEATH_MASK:
-                alive[m, i] = 0
-            elif st & GIVES_BIRTH:
-                counts[m] += 1
-            alive_after[m] += alive[m, i]
+    first = np.zeros(chunks, np.int64)  # position of each chunk's first mother in its member's row
+    for mc in range(chunks):
+        m = mc // N_CHUNKS
+        first[mc] = counts[m]
+        counts[m] += chunk_births[mc]
+        alive_after[m] += chunk_alive[mc]
     mothers = np.full((members, max(counts.max(), 1)), -1, np.int64)
-    for m in range(members):
-        k = 0
-        for i in range(n):
-            if status[m, i] & GIVES_BIRTH:
-                mothers[m, k] = i
-                k += 1
+    for w in prange(workers):
+        for mc in range(w, chunks, workers):
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            _mothers_chunk(mc // N_CHUNKS, lo, hi, status, mothers, first[mc])
     return mothers, counts, alive_after
+
+
+def finish_month(alive, status):
+    """Mark the dead; list each member's mothers giving birth, in index order.
+
+    Chunks run in parallel: each counts its mothers, and lists them after those of the chunks
+    before it (a prefix sum), so the list is the same as a serial scan's.
+    Returns (mothers (members, most births) padded with -1, births per member, alive per member).
+    """
+    return _finish_month(alive, status, _workers(alive.shape[0]))
 
 
 @njit(cache=True)
