@@ -3,7 +3,8 @@
 Usage: python bench/bench_phases.py [--scale 1000] [--until 1966-12] [--repeat 1]
 Prints one JSON object: person-months, the months' wall and CPU seconds, and per step of the plan
 the CPU seconds (all threads) sorted by cost, grouped into person kernels, place-level NumPy and
-ledgers/recording. CPU time is less sensitive than wall time to other jobs on a shared machine.
+ledgers/recording; and the share of the people the busiest of 2 threads handles (averaged over
+the months) when the kernels' chunks are split in contiguous blocks or dealt in turn. CPU time is less sensitive than wall time to other jobs on a shared machine.
 """
 from __future__ import annotations
 
@@ -12,11 +13,24 @@ import json
 import os
 import time
 
+import numpy as np
+
 from greatleap import Sim, load_scenario
+from greatleap.kernels.cpu import N_CHUNKS
 from greatleap.sim import _numba_threads, warmup
 
 PERSON = ("census.census", "live.live", "births.births")
 RECORDING = ("ledgers.account", "recorder.account")
+
+
+def busiest_thread_share(alive, threads: int = 2) -> tuple[float, float]:
+    """Share of the living people the busiest of ``threads`` threads handles, when the kernels'
+    chunks go to threads in contiguous blocks (prange's static split) and dealt in turn."""
+    n = alive.shape[1]
+    per_chunk = np.array([int(alive[:, (c * n) // N_CHUNKS: ((c + 1) * n) // N_CHUNKS].sum()) for c in range(N_CHUNKS)])
+    block = max(per_chunk[t * N_CHUNKS // threads: (t + 1) * N_CHUNKS // threads].sum() for t in range(threads))
+    dealt = max(per_chunk[t::threads].sum() for t in range(threads))
+    return block / per_chunk.sum(), dealt / per_chunk.sum()
 
 
 def run_once(scale: float, until: str | None, scenario: str) -> dict:
@@ -27,6 +41,7 @@ def run_once(scale: float, until: str | None, scenario: str) -> dict:
     cpu = {s.name: 0.0 for s in sim.plan}
     wall = {s.name: 0.0 for s in sim.plan}
     pm = 0
+    busiest = {"contiguous": 0.0, "dealt in turn": 0.0}
     w0, c0 = time.perf_counter(), time.process_time()
     with _numba_threads(sim.threads):
         while sim.world.t < stop:
@@ -39,6 +54,9 @@ def run_once(scale: float, until: str | None, scenario: str) -> dict:
                 wall[step.name] += time.perf_counter() - a
                 cpu[step.name] += time.process_time() - b
             pm += int(sim.world.places.pop.sum())
+            share_block, share_dealt = busiest_thread_share(sim.world.people.alive)
+            busiest["contiguous"] += share_block / stop
+            busiest["dealt in turn"] += share_dealt / stop
             sim.world.t += 1
     run_wall, run_cpu = time.perf_counter() - w0, time.process_time() - c0
     group = {"person kernels": sum(cpu[k] for k in PERSON), "ledgers and recording": sum(cpu[k] for k in RECORDING)}
@@ -48,7 +66,8 @@ def run_once(scale: float, until: str | None, scenario: str) -> dict:
             "person_months_per_cpu_s": round(pm / run_cpu),
             "cpu_s_by_group": {k: round(v, 3) for k, v in group.items()},
             "cpu_s_by_step": {k: round(v, 3) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.001},
-            "wall_s_person_kernels": {k: round(wall[k], 3) for k in PERSON}}
+            "wall_s_person_kernels": {k: round(wall[k], 3) for k in PERSON},
+            "busiest_of_2_threads_share_of_people": {k: round(v, 3) for k, v in busiest.items()}}
 
 
 def main() -> None:

@@ -4,8 +4,8 @@ No model rule lives here: each person's month is :mod:`greatleap.lifecycle`, whi
 rules of the mechanism modules; this backend compiles it with ``njit`` and adds up what it
 returns. People are split into a FIXED number of chunks per member (not per thread); each chunk
 sums into its own row and rows are added in chunk order, so float sums do not depend on the
-thread count. Chunks are dealt to the threads in turn (see ``_workers``). Slots for newborns are
-allocated serially, in index order.
+thread count. Chunks are dealt to the threads in turn (see ``_workers``). Passes that allocate slots
+(births) run serially in index order.
 """
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def _workers(members: int) -> int:
 
     Worker ``w`` takes chunks ``w, w + workers, ...`` (interleaved), not a contiguous block: the
     frame's free slots sit at its end, so contiguous blocks gave the last thread the emptiest
-    chunks (with 2 threads, one did ~65% of the people). Which worker runs a chunk does not
-    change its sums, so results stay those of any thread count. (Counted here, in Python: a
-    kernel that asks Numba for its thread count cannot be cached.)
+    chunks (with 2 threads, one did 61% of the people over the default run; dealt in turn, 53%).
+    Which worker runs a chunk does not change its sums, so results stay those of any thread
+    count. (Counted here, in Python: a kernel that asks Numba for its thread count cannot be cached.)
     """
     return max(1, min(get_num_threads(), members * N_CHUNKS))
 
@@ -154,65 +154,31 @@ def live(P, L, par, T, n_places):
     return _live(P, L, par, T, n_places, _workers(P.alive.shape[0]))
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
-def _deaths_chunk(m, lo, hi, alive, status):
-    """Mark the chunk's dead; returns (mothers giving birth, people alive after)."""
-    births = 0
-    alive_after = 0
-    for i in range(lo, hi):
-        st = status[m, i]
-        if st & DEATH_MASK:
-            alive[m, i] = 0
-        elif st & GIVES_BIRTH:
-            births += 1
-        alive_after += alive[m, i]
-    return births, alive_after
-
-
-@njit(cache=True, error_model="numpy", _nrt=False)
-def _mothers_chunk(m, lo, hi, status, mothers, k):
-    """List the chunk's mothers giving birth, in index order, from position ``k`` of row ``m``."""
-    for i in range(lo, hi):
-        st = status[m, i]
-        if st & GIVES_BIRTH and not st & DEATH_MASK:
-            mothers[m, k] = i
-            k += 1
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def _finish_month(alive, status, workers):
-    members, n = alive.shape
-    chunks = members * N_CHUNKS
-    chunk_births = np.zeros(chunks, np.int64)
-    chunk_alive = np.zeros(chunks, np.int64)
-    for w in prange(workers):
-        for mc in range(w, chunks, workers):
-            lo, hi = _chunk(mc % N_CHUNKS, n)
-            chunk_births[mc], chunk_alive[mc] = _deaths_chunk(mc // N_CHUNKS, lo, hi, alive, status)
-    counts = np.zeros(members, np.int64)
-    alive_after = np.zeros(members, np.int64)
-    first = np.zeros(chunks, np.int64)  # position of each chunk's first mother in its member's row
-    for mc in range(chunks):
-        m = mc // N_CHUNKS
-        first[mc] = counts[m]
-        counts[m] += chunk_births[mc]
-        alive_after[m] += chunk_alive[mc]
-    mothers = np.full((members, max(counts.max(), 1)), -1, np.int64)
-    for w in prange(workers):
-        for mc in range(w, chunks, workers):
-            lo, hi = _chunk(mc % N_CHUNKS, n)
-            _mothers_chunk(mc // N_CHUNKS, lo, hi, status, mothers, first[mc])
-    return mothers, counts, alive_after
-
-
+@njit(cache=True)
 def finish_month(alive, status):
-    """Mark the dead; list each member's mothers giving birth, in index order.
+    """Mark the dead; list each member's mothers giving birth, in index order (serial).
 
-    Chunks run in parallel: each counts its mothers, and lists them after those of the chunks
-    before it (a prefix sum), so the list is the same as a serial scan's.
     Returns (mothers (members, most births) padded with -1, births per member, alive per member).
     """
-    return _finish_month(alive, status, _workers(alive.shape[0]))
+    members, n = alive.shape
+    counts = np.zeros(members, np.int64)
+    alive_after = np.zeros(members, np.int64)
+    for m in range(members):
+        for i in range(n):
+            st = status[m, i]
+            if st & DEATH_MASK:
+                alive[m, i] = 0
+            elif st & GIVES_BIRTH:
+                counts[m] += 1
+            alive_after[m] += alive[m, i]
+    mothers = np.full((members, max(counts.max(), 1)), -1, np.int64)
+    for m in range(members):
+        k = 0
+        for i in range(n):
+            if status[m, i] & GIVES_BIRTH:
+                mothers[m, k] = i
+                k += 1
+    return mothers, counts, alive_after
 
 
 @njit(cache=True)
