@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import time
 from contextlib import nullcontext
@@ -37,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from greatleap.analysis.executor import local_executor, ordered_map, slots
+from greatleap.io import lock_exclusively
 
 
 ALGORITHM = "abc-smc-mcmc/1"  # changes whenever the same settings would give other populations
@@ -217,6 +219,12 @@ class History:
         if self.path.exists() and not self.path.is_file():
             raise ABCError(f"history = {str(path)!r}: not a file; allowed: an SQLite file (new or from an earlier run)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # one run at a time: two would both write each generation
+            self._lock = lock_exclusively(self.path)
+        except BlockingIOError:
+            raise ABCError(f"history = {str(path)!r}: in use by another ABC calibration running now; allowed: "
+                           f"another history file (--storage), or wait for that run to end and rerun to resume") \
+                from None
         try:
             self.db = sqlite3.connect(self.path)
             # WAL without fsync per commit: a crash loses at most the last evaluations, never the file
@@ -229,6 +237,7 @@ class History:
                 "moves INT, acceptance REAL, y TEXT, weights TEXT, distances TEXT, summaries TEXT, runs INT, "
                 "wall_s REAL);")
         except sqlite3.DatabaseError as exc:
+            os.close(self._lock)
             raise ABCError(f"history = {str(path)!r}: not an ABC history ({exc}); allowed: a new file or one "
                            f"written by an earlier ABC run") from None
 
@@ -292,6 +301,7 @@ class History:
 
     def close(self) -> None:
         self.db.close()
+        os.close(self._lock)  # after the connection: closing it drops this process's SQLite locks
 
 
 def _stop_reason(pops: list[Population], s: SMCSettings, runs: int, elapsed: float) -> str | None:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from greatleap.cli.common import (CLUSTER, JOBS, PERMUTATIONS, SCALE, SEEDS, TRIALS, _default_folder, _fail, _load_all,
-                                  _new_folder, _progress_bar, app, console, err, workers)
+                                  _new_folder, _progress_bar, _state_file, app, console, err, workers)
 from greatleap.cli.draws import DRAWS, POSTERIOR, posterior_or_fail
 from greatleap.scenario import ScenarioError, builtin_names, load_scenario
 
@@ -102,6 +102,7 @@ def _storage_url(storage: Path) -> str:
         if head and head != b"SQLite format 3\0":
             _fail(f"--storage = {str(storage)!r}: not an SQLite database; allowed: an SQLite file made by calibrate, "
                   f"or a new path")
+    _state_file("--storage", storage)  # and its folder can be written
     return f"sqlite:///{quote(str(storage.resolve()))}"
 
 

@@ -22,7 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from greatleap import __version__, interrupt
-from greatleap.io import OutputError, destination_problem, safe_folder_name
+from greatleap.io import (DestinationError, OutputError, check_destination, file_problem, folder_problem,
+                          safe_folder_name)
 from greatleap.scenario import ScenarioError, load_scenario
 
 try:  # recent Typer vendors Click
@@ -80,6 +81,9 @@ class _Group(TyperGroup):
             except DiskFullError as exc:
                 say_error(exc.strerror or str(exc))
                 raise typer.Exit(1) from None
+            except DestinationError as exc:  # --out taken or made unwritable while the command ran
+                say_error(exc.describe("--out"))
+                raise typer.Exit(2) from None
             except OutputError as exc:
                 say_error(exc.strerror or str(exc))
                 raise typer.Exit(1) from None
@@ -203,12 +207,24 @@ def _progress_bar(out: Console | None = None) -> Progress:
 
 
 def _new_folder(out: Path, replace: frozenset[str] = frozenset()) -> Path:
-    """Refuse an output folder that cannot be written (exists with something in it, under a file,
-    read-only, a mount point): exit 2 before any work, nothing written."""
-    problem = destination_problem(out, replace)
+    """Refuse an output folder that cannot be written (exists with something in it, a file or a link,
+    under a file, read-only, a mount point): exit 2 before any work, nothing written. If another process
+    takes the folder while the command works, the result is kept beside it (``OUT-2``) and the command
+    exits 2 saying where (:func:`greatleap.io.atomic_folder`)."""
+    problem = check_destination(out, replace)
     if problem is not None:
         _fail(f"--out = {str(out)!r}: {problem}")
     return out
+
+
+def _state_file(key: str, path: Path, folder: bool = False) -> Path:
+    """Refuse a file kept between runs (a study, history or store; with ``folder``, a cache folder) that
+    cannot be made or written: a folder (a file), under a file, read-only. Exit 2 before any work,
+    nothing written."""
+    problem = (folder_problem if folder else file_problem)(path)
+    if problem is not None:
+        _fail(f"{key} = {str(path)!r}: {problem}")
+    return path
 
 
 def _default_folder(kind: str, name: str = "") -> Path:

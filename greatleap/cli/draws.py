@@ -55,6 +55,9 @@ def run_posterior(scenario: str, posterior: str, draws: int, seed: Optional[int]
         scen = load_scenario(scenario)
     except ScenarioError as exc:
         _fail(str(exc))
+    if scen.run.start > "1957-01" or scen.run.end < "1962-12":  # the headlines read 1957 .. 1962
+        _fail(f"--posterior with run.start = {scen.run.start!r}, run.end = {scen.run.end!r}: the headlines over "
+              f"the draws need 1957 .. 1962; allowed: run.start 1957-01 or earlier and run.end 1962-12 or later")
     post = posterior_or_fail(posterior, draws, scen)
     seeds = [seed if seed is not None else scen.run.seed]
     scale = scale or scen.run.scale

@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from greatleap.cli.common import _fail, app, console, err
+from greatleap.cli.common import _fail, _new_folder, app, console, err
 
 FORMATS = ("table", "csv", "json")
 
@@ -145,6 +145,8 @@ def estimate(
         _fail(f"series given twice ({series_arg!r} and --series {series!r}); give one")
     if list_series:
         return _print_series(est, fmt)
+    if out is not None:
+        _new_folder(out)
     try:
         s, annual = _load(est, series or series_arg or "official-1983", units, book, allow_extreme)
         opts = {"--baseline-years": baseline_years and est.parse_years(baseline_years, "--baseline-years"),
@@ -173,10 +175,7 @@ def estimate(
     else:
         _print_tables(est, s, ests, births, bed, detailed=bool(method))
     if out is not None:
-        try:
-            path = est.write_report(ests + births, s.label, out, bed, est.published_estimates())
-        except FileExistsError as exc:
-            _fail(str(exc))
+        path = est.write_report(ests + births, s.label, out, bed, est.published_estimates())
         err.print(f"report in {path}", highlight=False)
 
 

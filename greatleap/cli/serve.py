@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from greatleap.cli.common import _fail, app, console
+from greatleap.cli.common import _fail, _state_file, app, console
 
 
 def default_cache() -> Path:
@@ -71,9 +71,7 @@ def serve(
     from greatleap.cli.draws import posterior_or_fail
     from greatleap.scenario import load_scenario
     post = posterior_or_fail(posterior, draws, load_scenario("historical"), most=50)
-    cache = cache or default_cache()
-    if cache.exists() and not cache.is_dir():
-        _fail(f"--cache = {str(cache)!r}: exists and is not a folder; allowed: a folder (created if missing)")
+    cache = _state_file("--cache", cache or default_cache(), folder=True)
     _check_port(host, port)
     config = Config(cache_dir=cache, scale=scale, seeds=seeds, workers=workers or os.cpu_count() or 1,
                     queue=queue, run_timeout=run_timeout, why_scale=why_scale,

@@ -15,7 +15,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from greatleap.cli.common import CLUSTER, _fail, _new_folder, _progress_bar, app, console, workers
+from greatleap.cli.common import (CLUSTER, _fail, _new_folder, _progress_bar, _state_file, app, console,
+                                  workers)
 from greatleap.cli.draws import posterior_or_fail
 from greatleap.scenario import ScenarioError, load_scenario
 
@@ -36,7 +37,7 @@ def calibrate_abc(scenario: str, jobs: int, cluster: Optional[str], seeds: int, 
         table = load_targets_for(targets, vintage)
     except (ABCError, ScenarioError, TargetError) as exc:
         _fail(str(exc))
-    history = history or Path(f"abc-{scen.name}-{vintage}.sqlite")
+    history = _state_file("--storage", history or Path(f"abc-{scen.name}-{vintage}.sqlite"))
     out = _new_folder(out or Path("runs") / f"posterior-{scen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         task = bar.add_task("ABC generation 0", total=particles)
@@ -140,6 +141,7 @@ def sensitivity(
             raise sa.SensitivityError(f"--samples = {samples}: Sobol' needs a power of 2 (e.g. 64, 256, 1024)")
     except ScenarioError as exc:
         _fail(str(exc))
+    _state_file("--cache", cache)
     out = _new_folder(out or Path("runs") / f"sensitivity-{time.strftime('%Y%m%d-%H%M%S')}")
     t0 = time.perf_counter()
     with workers(jobs, cluster) as jobs, _progress_bar() as bar:
