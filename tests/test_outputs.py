@@ -236,6 +236,7 @@ COMMANDS = {  # each would run for minutes if the destination were not refused f
     "calibrate --method abc": ["calibrate", "--method", "abc"],
     "sensitivity": ["sensitivity"],
     "posterior-report": ["posterior-report"],
+    "posterior-predict": ["posterior-predict"],
     "estimate": ["estimate"],
 }
 CASES = {

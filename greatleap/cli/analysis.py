@@ -130,6 +130,8 @@ def calibrate(
     min_drop: float = typer.Option(0.05, "--min-drop", help="abc: stop when the threshold falls by less than this"),
     max_runs: Optional[int] = typer.Option(None, "--max-runs", help="abc: budget of model runs (whole history)"),
     max_wall: Optional[float] = typer.Option(None, "--max-wall", help="abc: budget of seconds (this call)"),
+    predictive_seeds: int = typer.Option(1, "--predictive-seeds", help="abc: then run every particle at fresh seeds "
+                                         "1..N for headlines and pass rates free of the fit's own seeds (0: skip)"),
 ) -> None:
     """Fit the scenario's declared uncertain parameters to the targets (Optuna or ABC-SMC, resumable)."""
     from greatleap.analysis import calibrate as cal
@@ -138,10 +140,12 @@ def calibrate(
 
     if method not in ("optimize", "abc"):
         _fail(f"--method = {method!r}; allowed: optimize, abc")
+    if not 0 <= predictive_seeds <= 1000:
+        _fail(f"--predictive-seeds = {predictive_seeds}; allowed: 0 .. 1000")
     if method == "abc":
         from greatleap.cli.uncertainty import calibrate_abc
         return calibrate_abc(scenario, jobs, cluster, seeds, scale, vintage, targets, storage, out, particles,
-                             generations, max_runs, max_wall, min_drop)
+                             generations, max_runs, max_wall, min_drop, predictive_seeds)
     storage, out = storage or Path("calibration.sqlite"), out or Path("runs/calibration")
     try:
         cal.require_optuna()

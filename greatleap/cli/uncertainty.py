@@ -22,9 +22,12 @@ from greatleap.scenario import ScenarioError, load_scenario
 
 def calibrate_abc(scenario: str, jobs: int, cluster: Optional[str], seeds: int, scale: float, vintage: str, targets: Optional[Path],
                   history: Optional[Path], out: Optional[Path], particles: int, generations: int,
-                  max_runs: Optional[int], max_wall: Optional[float], min_drop: float) -> None:
-    """``greatleap calibrate --method abc``: fit, write the posterior folder with its identifiability report."""
+                  max_runs: Optional[int], max_wall: Optional[float], min_drop: float,
+                  predictive_seeds: int = 1) -> None:
+    """``greatleap calibrate --method abc``: fit, run every particle again at fresh seeds (the posterior
+    predictive), write the posterior folder with its identifiability report."""
     from greatleap.analysis import identifiability
+    from greatleap.analysis import predictive as pp
     from greatleap.analysis.abc import ABCError, SMCSettings
     from greatleap.analysis.posterior import fit_posterior, load_posterior, load_targets_for, write_posterior
     from greatleap.analysis.targets import TargetError
@@ -49,9 +52,24 @@ def calibrate_abc(scenario: str, jobs: int, cluster: Optional[str], seeds: int, 
             result, problem = fit_posterior(scen, table, vintage, settings, history, scale, jobs, progress=progress)
         except ABCError as exc:
             _fail(str(exc))
+        fresh, seeds_used, t0 = None, list(range(1, predictive_seeds + 1)), time.perf_counter()
+        if seeds_used:
+            runs = len(result.population.weights) * len(seeds_used)
+            task = bar.add_task(f"posterior predictive: every particle at seeds 1..{predictive_seeds}", total=runs)
+            from greatleap.analysis.posterior import Posterior
+            post = Posterior(result.particles()[list(result.prior.keys)], result.population.weights, {}, str(out),
+                             None)
+            fresh = pp.predictive_runs(post, problem, seeds_used, jobs,
+                                       progress=lambda d, n: bar.update(task, completed=d, total=n))
+    wall = time.perf_counter() - t0
+
+    def finish(tmp: Path) -> None:
+        if fresh is not None:
+            pp.apply_predictive(tmp, problem, fresh, seeds_used, wall)
+        identifiability.write_report(load_posterior(tmp, str(out)), tmp)
+
     info = {"targets_file": str(targets or "greatleap/data/targets.toml"), "history": str(history)}
-    path = write_posterior(result, problem, out, info,
-                           extra=lambda tmp: identifiability.write_report(load_posterior(tmp, str(out)), tmp))
+    path = write_posterior(result, problem, out, info, extra=finish)
     t = Table(title=f"ABC-SMC {scen.name} ({vintage}): {result.runs} runs, stopped: {result.stop_reason}")
     for col in ("generation", "threshold", "evaluated", "moves", "moves accepted", "distinct particles", "runs",
                 "wall s"):
@@ -62,10 +80,72 @@ def calibrate_abc(scenario: str, jobs: int, cluster: Optional[str], seeds: int, 
     console.print(t)
     meta = json.loads((path / "posterior.json").read_text(encoding="utf-8"))
     heads = meta["headlines"]
+    source = "fresh seeds" if "predictive" in meta else "the fit's own runs"
     console.print(f"excess deaths {heads['excess_deaths']['mean'] / 1e6:.1f} M "
                   f"[{heads['excess_deaths']['p05'] / 1e6:.1f}, {heads['excess_deaths']['p95'] / 1e6:.1f}] (90%); "
-                  f"posterior predictive pass rate {meta['predictive_pass_rate']['all']:.0%}; "
+                  f"posterior predictive pass rate {meta['predictive_pass_rate']['all']:.0%} ({source}); "
                   f"posterior in [bold]{path}[/] (identifiability.md); history {history} (rerun to resume)")
+
+
+@app.command("posterior-predict")
+def posterior_predict(
+    posterior: str = typer.Argument("builtin", help="builtin, a posterior folder or a posterior CSV"),
+    seeds: int = typer.Option(2, "--seeds", help="fresh runs per particle (seeds 1..N, the same for every particle)"),
+    scale: Optional[float] = typer.Option(None, "--scale", help="real persons per agent (default: the fit's scale)"),
+    jobs: int = typer.Option(2, "--jobs", help="parallel processes"),
+    cluster: Optional[str] = CLUSTER,
+    cache: Optional[Path] = typer.Option(None, "--cache", help="keep finished runs here and reuse them (a folder)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="new posterior folder (default runs/posterior-predict-<time>)"),
+) -> None:
+    """Run every particle again at fresh seeds: headlines and pass rates free of the fit's own seeds."""
+    import shutil
+
+    from greatleap.analysis import identifiability
+    from greatleap.analysis import predictive as pp
+    from greatleap.analysis.posterior import PosteriorError, _paths, load_posterior
+    from greatleap.io import atomic_folder
+
+    if not 1 <= seeds <= 1000 or (scale is not None and not 1 <= scale <= 1e6):
+        _fail(f"--seeds = {seeds}, --scale = {scale}; allowed: --seeds 1 .. 1000, --scale 1 .. 1e6")
+    post = posterior_or_fail(posterior, 1)
+    scale = float(scale or post.meta.get("scale", 20000.0))
+    try:
+        problem = pp.problem_for(post, scale)
+    except PosteriorError as exc:
+        _fail(str(exc))
+    if cache is not None:
+        _state_file("--cache", cache, folder=True)
+    out = _new_folder(out or Path("runs") / f"posterior-predict-{time.strftime('%Y%m%d-%H%M%S')}")
+    seed_list, t0 = list(range(1, seeds + 1)), time.perf_counter()
+    with workers(jobs, cluster) as jobs, _progress_bar() as bar:
+        task = bar.add_task(f"{len(post.values)} particles x {seeds} fresh seeds at scale {scale:g}",
+                            total=len(post.values) * seeds)
+        runs = pp.predictive_runs(post, problem, seed_list, jobs, cache_dir=cache,
+                                  progress=lambda d, n: bar.update(task, completed=d, total=n))
+    csv, js, _ = _paths(posterior)
+    generations = csv.parent / "generations.csv"
+    with atomic_folder(out) as tmp:
+        shutil.copyfile(csv, tmp / "posterior.csv")
+        shutil.copyfile(js, tmp / "posterior.json")
+        if csv.name == "posterior.csv" and generations.is_file():
+            shutil.copyfile(generations, tmp / "generations.csv")
+        meta = pp.apply_predictive(tmp, problem, runs, seed_list, time.perf_counter() - t0,
+                                   command=f"greatleap posterior-predict {posterior} --seeds {seeds} --scale {scale:g}")
+        identifiability.write_report(load_posterior(tmp, str(out)), tmp)
+    t = Table(title=f"posterior predictive of {post.label()}: {seeds} fresh seed(s) a particle, scale {scale:g}")
+    for col in ("headline", "fresh seeds: mean [5-95%]", "the fit's own runs"):
+        t.add_column(col, justify="left" if col == "headline" else "right")
+    fit = meta["fit_runs"]["headlines"] or {}
+    for key, band in meta["headlines"].items():
+        div = 1e6 if key in ("excess_deaths", "births_deficit") else 1.0
+        old = fit.get(key)
+        t.add_row(key, f"{band['mean'] / div:.3g} [{band['p05'] / div:.3g}, {band['p95'] / div:.3g}]",
+                  f"{old['mean'] / div:.3g} [{old['p05'] / div:.3g}, {old['p95'] / div:.3g}]" if old else "-")
+    console.print(t)
+    rates = meta["predictive_pass_rate"]
+    console.print(f"pass rate {rates['all']:.0%} of {len(problem.targets)} targets at fresh seeds "
+                  f"({', '.join(f'{k} {v:.0%}' for k, v in rates.items() if k != 'all')}); "
+                  f"{meta['predictive']['failed']} failed run(s); posterior in [bold]{out}[/]")
 
 
 @app.command("posterior-report")
