@@ -105,6 +105,18 @@ def test_cache_reuses_runs_and_a_changed_parameter_invalidates(tmp_path):
     assert not run_many([(b, 1)], jobs=1, cache_dir=tmp_path)[0].cached
 
 
+def test_cache_key_follows_the_model_not_the_interfaces(monkeypatch):
+    """A cached run is stale when the model, its scenarios or data change (model_hash), not when the
+    command line, the web page or an unrelated analysis does (source_hash alone)."""
+    from greatleap import provenance
+    a = load_scenario("historical", **SHORT).to_dict()
+    key = run_key(a, 1, None)
+    monkeypatch.setattr(provenance, "source_hash", lambda: "another-cli")
+    assert run_key(a, 1, None) == key
+    monkeypatch.setattr(provenance, "model_hash", lambda: "another-model")
+    assert run_key(a, 1, None) != key
+
+
 def test_a_crashing_run_is_reported_and_the_rest_complete(monkeypatch):
     from greatleap import sim as sim_module
     real_run = sim_module.Sim.run

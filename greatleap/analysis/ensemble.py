@@ -46,11 +46,16 @@ class RunOutcome:
     cached: bool = False
 
 
+_RUNNER_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
 def run_key(scenario_dict: dict, seed: int, scale: float | None) -> str:
     """Cache key of one run: scenario (every parameter and event), seed, scale and the hash of the
-    package's source and data (any change to the model invalidates the cache)."""
-    from greatleap.provenance import source_hash
-    blob = json.dumps({"scenario": scenario_dict, "seed": seed, "scale": scale, "source": source_hash()},
+    model, its scenarios and data, and of this module, which makes the tables (any change to them
+    invalidates the cache; a change to the command line, the web page or another analysis does not)."""
+    from greatleap.provenance import model_hash
+    blob = json.dumps({"scenario": scenario_dict, "seed": seed, "scale": scale, "model": model_hash(),
+                       "runner": _RUNNER_HASH},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
