@@ -124,9 +124,7 @@ def clean_stale(folder: str | Path) -> list[Path]:
 
 def mount_point(path: str | Path) -> Path:
     """The mount point of the file system holding ``path`` (or its nearest existing ancestor)."""
-    p = Path(os.path.abspath(path))
-    while not p.exists() and p != p.parent:
-        p = p.parent
+    p = _existing_ancestor(path)
     dev = p.stat().st_dev
     while p != p.parent and p.parent.stat().st_dev == dev:
         p = p.parent
@@ -149,7 +147,7 @@ def _newest_file(folder: Path) -> str:
 def _existing_ancestor(path: Path) -> Path:
     """``path`` or its nearest ancestor that exists (never raises)."""
     p = Path(os.path.abspath(path))
-    while not os.path.lexists(p) and p != p.parent:
+    while not os.path.exists(p) and p != p.parent:
         p = p.parent
     return p
 
@@ -244,9 +242,7 @@ def folder_problem(path: str | Path) -> str | None:
 
 def _parent_problem(path: Path) -> str | None:
     """Why nothing can be made at ``path``: its nearest existing ancestor is a file or cannot be written."""
-    base = path.parent
-    while not base.exists() and base != base.parent:
-        base = base.parent
+    base = _existing_ancestor(path.parent)
     if not base.is_dir():
         return f"{base} is a file, not a folder; allowed: a path under a folder"
     probe = base / f"{_tmp_prefix('greatleap-probe')}w"
@@ -348,8 +344,12 @@ def _move_into_place(tmp: Path, out: Path, replace: frozenset[str]) -> None:
 
 
 def _fsync(path: str | Path) -> None:
-    """Flush a file or folder to disk; a file system that cannot (EINVAL) is taken as it is."""
-    fd = os.open(path, os.O_RDONLY)
+    """Flush a file or folder to disk; one that cannot be opened or a file system that cannot flush
+    (EINVAL) is taken as it is."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except PermissionError:  # a file the writer made unreadable: nothing to open it with
+        return
     try:
         os.fsync(fd)
     except OSError as exc:

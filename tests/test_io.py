@@ -69,6 +69,18 @@ def test_an_out_ending_in_dotdot_is_refused(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("out", ["with space", "ünïcödé 大跃进/out", "trailing/", "new/sub/out", "empty", "empty/"])
+def test_unusual_but_valid_destinations_are_written(tmp_path, monkeypatch, out):
+    """Checked and found fine: relative paths, spaces, non-ASCII, a trailing slash, an empty folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert check_destination(out) is None
+    with atomic_folder(out) as tmp:
+        (tmp / "a.csv").write_text("a")
+    assert (tmp_path / out / "a.csv").read_text() == "a"
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+
+
 # ------------------------------------------------------------------ writers on other machines
 def test_a_live_writer_on_another_machine_keeps_its_temporary_folder(tmp_path, monkeypatch):
     """On a shared file system a temporary folder of a process on another machine (or in another
