@@ -380,7 +380,8 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
     a FileExistsError, when something is there), with nothing written; but if it was found free
     by :func:`check_destination` and another process took it since, the complete result is kept
     beside it and the error names where. On a full disk the error is a :class:`DiskFullError`
-    naming the device and the file; the temporary folder is removed on any failure. The folder
+    naming the device and the file, on any other OSError an :class:`OutputError` naming the file;
+    the temporary folder is removed on any failure. The folder
     gets the usual permissions (umask) and keeps a set-group-id bit inherited from its parent.
     Its contents are flushed to disk before the rename and the parent folder after (crash-consistent).
     """
@@ -409,6 +410,10 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
         if is_disk_full(exc):
             raise DiskFullError(errno.ENOSPC, f"no space left on {mount_point(out.parent)} while writing "
                                 f"{where} (output folder {out}); nothing was written") from exc
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):  # EIO, a permission taken away ...
+            name = Path(exc.filename).name if isinstance(exc.filename, (str, os.PathLike)) else where
+            raise OutputError(exc.errno, f"cannot write {name} (output folder {out}): {exc.strerror or exc}; "
+                                         "nothing was written") from exc
         raise
     try:
         _move_into_place(tmp, out, replace)

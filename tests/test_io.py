@@ -237,3 +237,23 @@ def test_ctrl_c_at_the_rename_leaves_no_temporary(tmp_path, monkeypatch):
             (tmp / "x").write_text("x")
     monkeypatch.setattr(os, "rename", real)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ other write failures
+def test_an_io_error_while_writing_results_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    """A disk full was one line; any other failure writing the results (EIO, a permission taken away)
+    escaped as a traceback."""
+    import pyarrow.parquet as pq
+
+    def broken(table, path, *args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(pq, "write_table", broken)
+    f = tmp_path / "short.toml"
+    f.write_text('extends = "historical"\n[run]\nend = "1958-03"\n', encoding="utf-8")
+    result = runner.invoke(app, ["run", str(f), "--scale", "100000", "--no-plot", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    line, = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert "cannot write monthly_national.parquet" in line and "Input/output error" in line and str(tmp_path / "o") in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.toml"]
