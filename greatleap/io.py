@@ -97,8 +97,8 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's
+        pass
     return True
 
 
@@ -344,8 +344,7 @@ def _move_into_place(tmp: Path, out: Path, replace: frozenset[str]) -> None:
 
 
 def _fsync(path: str | Path) -> None:
-    """Flush a file or folder to disk; one that cannot be opened or a file system that cannot flush
-    (EINVAL) is taken as it is."""
+    """Flush a file or folder to disk; one that cannot be opened, or cannot be flushed (EINVAL), is left."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except PermissionError:  # a file the writer made unreadable: nothing to open it with
