@@ -28,7 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-_TMP = re.compile(r"^\..+\.tmp-(\d+)-(?:h([0-9a-f]{8})-)?[A-Za-z0-9_]+$")  # no token: an earlier version's
+# .NAME.KIND-PID-hTOKEN-XXXX (no token: an earlier version's); KIND aside: an earlier output moved aside
+_TMP = re.compile(r"^\.(.+)\.(tmp|aside)-(\d+)-(?:h([0-9a-f]{8})-)?[A-Za-z0-9_]+$")
 _RANDOM = 8  # characters tempfile adds to a prefix
 
 
@@ -87,9 +88,9 @@ def _host_token() -> str:
     return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:8]
 
 
-def _tmp_prefix(name: str) -> str:
+def _tmp_prefix(name: str, kind: str = "tmp") -> str:
     """The start of a temporary name for ``name`` written by this process (tempfile adds the rest)."""
-    return f".{name}.tmp-{os.getpid()}-h{_host_token()}-"
+    return f".{name}.{kind}-{os.getpid()}-h{_host_token()}-"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -104,7 +105,8 @@ def _pid_alive(pid: int) -> bool:
 
 def clean_stale(folder: str | Path) -> list[Path]:
     """Remove temporary files and folders of ours left in ``folder`` by processes of this machine that no
-    longer run. A process id reused since by another process keeps its folder (left, not lost)."""
+    longer run. A process id reused since by another process keeps its folder (left, not lost). An earlier
+    output its writer moved aside to swap in a new one, and was killed before it could, is put back."""
     removed, here = [], _host_token()
     try:
         entries = list(Path(folder).iterdir())
@@ -112,9 +114,11 @@ def clean_stale(folder: str | Path) -> list[Path]:
         return removed
     for entry in entries:
         m = _TMP.match(entry.name)
-        if not m or m.group(2) not in (None, here) or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+        if not m or m.group(4) not in (None, here) or int(m.group(3)) == os.getpid() or _pid_alive(int(m.group(3))):
             continue
         try:
+            if m.group(2) == "aside" and (entry / "previous").is_dir() and not os.path.lexists(entry.parent / m[1]):
+                os.rename(entry / "previous", entry.parent / m[1])
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
             removed.append(entry)
         except OSError:
@@ -323,7 +327,7 @@ def _move_into_place(tmp: Path, out: Path, replace: frozenset[str]) -> None:
     Raises OSError with an errno in ``_TAKEN`` when something else is at ``out``: rename never replaces a
     file or a folder with contents (nor does the swap: what arrived meanwhile is put back)."""
     if replace and out.is_dir() and not out.is_symlink() and not _occupied(out, replace) and any(out.iterdir()):
-        old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), dir=out.parent))
+        old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name, "aside"), dir=out.parent))
         previous = old / "previous"
         try:
             os.rename(out, previous)

@@ -78,7 +78,7 @@ def test_unusual_but_valid_destinations_are_written(tmp_path, monkeypatch, out):
     with atomic_folder(out) as tmp:
         (tmp / "a.csv").write_text("a")
     assert (tmp_path / out / "a.csv").read_text() == "a"
-    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+    assert not [p for p in tmp_path.rglob("*") if gio._TMP.match(p.name)]
 
 
 # ------------------------------------------------------------------ writers on other machines
@@ -257,3 +257,32 @@ def test_an_io_error_while_writing_results_is_one_line_not_a_traceback(tmp_path,
     line, = [x for x in result.output.splitlines() if x.startswith("error:")]
     assert "cannot write monthly_national.parquet" in line and "Input/output error" in line and str(tmp_path / "o") in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["short.toml"]
+
+
+KILLED_MID_SWAP = """
+import os, signal, sys
+from pathlib import Path
+from greatleap.io import atomic_folder
+out, real = Path(sys.argv[1]), os.rename
+def rename(a, b):
+    if Path(b) == out:  # the earlier output is aside, the new one not yet in: killed outright
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(a, b)
+os.rename = rename
+with atomic_folder(out, replace=frozenset({"best.toml"})) as tmp:
+    (tmp / "best.toml").write_text("new")
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_an_earlier_output_aside_when_its_writer_was_killed_is_put_back(tmp_path):
+    """Killed (SIGKILL) between moving the earlier output aside and moving the new one in, the earlier
+    output was left inside a temporary folder, which the next writer then deleted."""
+    out = earlier_output(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", KILLED_MID_SWAP, str(out)], capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    assert not out.exists() and len(list(tmp_path.iterdir())) == 2  # aside, and the new result's temporary
+    with atomic_folder(tmp_path / "next") as tmp:  # the next writer in that folder cleans up
+        (tmp / "a").write_text("a")
+    assert everything(tmp_path) == ["cal", "cal/best.toml", "next", "next/a"]
+    assert (out / "best.toml").read_text() == "old"
