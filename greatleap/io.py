@@ -399,6 +399,9 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
         tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), dir=out.parent))
     except OSError as exc:
         _remove_empty(made)
+        if is_disk_full(exc):
+            raise DiskFullError(errno.ENOSPC, f"no space left on {mount_point(out.parent)} while making the output "
+                                f"folder {out}; nothing was written") from None
         raise DestinationError(out, f"cannot write in {out.parent} ({exc.strerror}); allowed: a folder you can "
                                     "write") from None
     try:

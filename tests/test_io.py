@@ -286,3 +286,18 @@ def test_an_earlier_output_aside_when_its_writer_was_killed_is_put_back(tmp_path
         (tmp / "a").write_text("a")
     assert everything(tmp_path) == ["cal", "cal/best.toml", "next", "next/a"]
     assert (out / "best.toml").read_text() == "old"
+
+
+def test_a_full_disk_when_making_the_temporary_folder_is_a_full_disk(tmp_path, monkeypatch):
+    """It was 'cannot write in PARENT (No space left on device); allowed: a folder you can write' (exit 2,
+    as for bad input) instead of the full-disk error (exit 1) naming the device."""
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    with pytest.raises(DiskFullError, match=f"no space left on .* while making the output folder {tmp_path / 'a' / 'o'}"):
+        with atomic_folder(tmp_path / "a" / "o"):
+            pass
+    assert list(tmp_path.iterdir()) == []
