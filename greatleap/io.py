@@ -271,10 +271,11 @@ def check_destination(out: str | Path, replace: frozenset[str] = frozenset()) ->
 
 
 def _occupied(out: Path, replace: frozenset[str]) -> bool:
-    """Something is at ``out`` that a result may not replace (a file, a link, a folder with other contents)."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        return True
+    """Something is at ``out`` that a result may not replace (a file, a link, a folder with other contents);
+    ``False`` where that cannot be seen."""
     try:
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            return True
         names = {p.name for p in out.iterdir()}
     except OSError:
         return False
@@ -384,9 +385,9 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
     by :func:`check_destination` and another process took it since, the complete result is kept
     beside it and the error names where. On a full disk the error is a :class:`DiskFullError`
     naming the device and the file, on any other OSError an :class:`OutputError` naming the file;
-    the temporary folder is removed on any failure. The folder
-    gets the usual permissions (umask) and keeps a set-group-id bit inherited from its parent.
-    Its contents are flushed to disk before the rename and the parent folder after (crash-consistent).
+    the temporary folder is removed on any failure. The folder gets the usual permissions (umask)
+    and keeps a set-group-id bit inherited from its parent. Its contents are flushed to disk before
+    the rename, and the parent folder after (crash-consistent).
     """
     out = Path(out_dir)
     checked = os.path.abspath(out) in _CHECKED

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import greatleap.io as gio
 from greatleap.cli import app
-from greatleap.io import (DestinationTaken, DiskFullError, atomic_folder, check_destination, clean_stale,
+from greatleap.io import (DestinationError, DestinationTaken, DiskFullError, atomic_folder, check_destination, clean_stale,
                           destination_problem, file_problem, folder_problem)
 
 runner = CliRunner()
@@ -300,4 +300,22 @@ def test_a_full_disk_when_making_the_temporary_folder_is_a_full_disk(tmp_path, m
     with pytest.raises(DiskFullError, match=f"no space left on .* while making the output folder {tmp_path / 'a' / 'o'}"):
         with atomic_folder(tmp_path / "a" / "o"):
             pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_destination_that_cannot_be_looked_at_is_a_destination_error(tmp_path, monkeypatch):
+    """Where looking at the path fails (a folder on the way without search permission, EACCES), the
+    check said so, but atomic_folder then looked again to choose the error and raised PermissionError."""
+    out, real = tmp_path / "out", os.stat
+
+    def stat_(path, *args, **kwargs):
+        if not isinstance(path, int) and Path(path) == out:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat_)
+    with pytest.raises(DestinationError, match="cannot be looked at \\(Permission denied\\)"):
+        with atomic_folder(out):
+            pass
+    monkeypatch.setattr(os, "stat", real)
     assert list(tmp_path.iterdir()) == []
