@@ -1,8 +1,12 @@
 """Atomic output: folders and files are written under a hidden temporary name that is renamed into
 place only when complete, so a failure (an exception, Ctrl-C, a full disk) leaves nothing partial.
 
-Temporary names carry the writer's process id (``.NAME.tmp-PID-XXXX``): one left by a process
-that was killed outright (SIGKILL) is removed by the next writer in the same folder.
+Temporary names carry the writer's process id and a token for its machine (host name and process-id
+namespace: ``.NAME.tmp-PID-hTOKEN-XXXX``): one left by a process that was killed outright (SIGKILL) is
+removed by the next writer *on the same machine* in the same folder; on a shared file system another
+machine's temporary folders are left alone, since whether their writer still runs cannot be seen.
+A result folder's files are flushed to disk (fsync) before the rename that publishes it, and the
+rename itself after, so that a crash leaves the old state or the complete result.
 
 A destination checked before the work (:func:`check_destination`, as the command line does) that
 another process has taken by the time the result is ready is not overwritten: the complete result
@@ -11,15 +15,22 @@ is kept beside it (``NAME-2``) and :class:`DestinationTaken` says where.
 from __future__ import annotations
 
 import errno
+import functools
+import hashlib
 import os
 import re
 import shutil
+import socket
+import stat
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-_TMP = re.compile(r"^\..+\.tmp-(\d+)-[A-Za-z0-9_]+$")
+# .NAME.KIND-PID-hTOKEN-XXXX (no token: an earlier version's); KIND aside: an earlier output moved aside
+_TMP = re.compile(r"^\.(.+)\.(tmp|aside)-(\d+)-(?:h([0-9a-f]{8})-)?[A-Za-z0-9_]+$")
+_RANDOM = 8  # characters tempfile adds to a prefix
 
 
 class OutputError(OSError):
@@ -49,10 +60,37 @@ class DestinationTaken(DestinationError, FileExistsError):
     """Something that is not ours to replace is at the destination (a file, a link, a folder with contents)."""
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    """The process's umask, read without changing it where the system shows it (Linux: /proc);
+    elsewhere set and put back, one thread at a time."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
+def _host_token() -> str:
+    """8 hex digits naming this machine and process-id namespace (a container has its own pids)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except (OSError, AttributeError):
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:8]
+
+
+def _tmp_prefix(name: str, kind: str = "tmp") -> str:
+    """The start of a temporary name for ``name`` written by this process (tempfile adds the rest)."""
+    return f".{name}.{kind}-{os.getpid()}-h{_host_token()}-"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -60,23 +98,27 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's
+        pass
     return True
 
 
 def clean_stale(folder: str | Path) -> list[Path]:
-    """Remove temporary files and folders of ours left in ``folder`` by processes that no longer run."""
-    removed = []
+    """Remove temporary files and folders of ours left in ``folder`` by processes of this machine that no
+    longer run. A process id reused since by another process keeps its folder (left, not lost). An earlier
+    output its writer moved aside to swap in a new one, and was killed before it could, is put back."""
+    removed, here = [], _host_token()
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
         return removed
     for entry in entries:
         m = _TMP.match(entry.name)
-        if not m or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+        if not m or m.group(4) not in (None, here) or int(m.group(3)) == os.getpid() or _pid_alive(int(m.group(3))):
             continue
         try:
+            if m.group(2) == "aside" and (entry / "previous").is_dir() and not os.path.lexists(entry.parent / m[1]):
+                os.rename(entry / "previous", entry.parent / m[1])
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
             removed.append(entry)
         except OSError:
@@ -86,9 +128,7 @@ def clean_stale(folder: str | Path) -> list[Path]:
 
 def mount_point(path: str | Path) -> Path:
     """The mount point of the file system holding ``path`` (or its nearest existing ancestor)."""
-    p = Path(os.path.abspath(path))
-    while not p.exists() and p != p.parent:
-        p = p.parent
+    p = _existing_ancestor(path)
     dev = p.stat().st_dev
     while p != p.parent and p.parent.stat().st_dev == dev:
         p = p.parent
@@ -108,12 +148,60 @@ def _newest_file(folder: Path) -> str:
     return max(files, key=lambda p: p.stat().st_mtime_ns).name if files else "(nothing yet)"
 
 
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (never raises)."""
+    p = Path(os.path.abspath(path))
+    while not os.path.exists(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _limit(base: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(base, name)
+    except (OSError, ValueError, AttributeError):
+        return default
+
+
+def _name_problem(path: Path) -> str | None:
+    """Why the file system cannot take ``path``'s name: a part longer than it allows, no room in the
+    last part for the temporary name used while writing, or a path longer than it allows."""
+    base = _existing_ancestor(path)
+    most = _limit(base, "PC_NAME_MAX", 255)
+    room = most - len(os.fsencode(_tmp_prefix(""))) - _RANDOM
+    for part, allowed in [(p, most) for p in path.parts[:-1]] + [(path.name, room)]:
+        size = len(os.fsencode(part))
+        if size > allowed:
+            return (f"has a name of {size} bytes ({part[:12]}...), too long for the file system; allowed: a name "
+                    f"of at most {allowed} bytes" + (" (room is left for a temporary name)" if allowed == room else ""))
+    size, longest = len(os.fsencode(os.path.abspath(path))), _limit(base, "PC_PATH_MAX", 4096) - most + room - 1
+    if size > longest:
+        return f"is a path of {size} bytes, too long for the file system; allowed: a path of at most {longest} bytes"
+    return None
+
+
+def _guarded(check):
+    """``check(path, ...)`` after :func:`_name_problem`, with an OSError while looking at the path (a
+    folder on the way that cannot be opened) as a problem too, not a traceback."""
+    @functools.wraps(check)
+    def guarded(path, *args):
+        path = Path(path)
+        try:
+            return _name_problem(path) or check(path, *args)
+        except OSError as exc:
+            return f"cannot be looked at ({exc.strerror}); allowed: a path through folders you can open"
+    return guarded
+
+
+@_guarded
 def destination_problem(out: str | Path, replace: frozenset[str] = frozenset()) -> str | None:
     """Why ``out`` cannot become a new results folder (``None`` if it can), found before any work.
 
     A folder holding only files named in ``replace`` (an earlier output of the same command) may
     be replaced."""
     out = Path(out)
+    if out.name == "..":
+        return "ends in '..' (a folder above, which cannot be replaced); allowed: a new or empty folder"
     if out.exists() or out.is_symlink():
         if out.is_symlink():
             return "is a symbolic link (it would be replaced, not followed); allowed: a new or empty folder"
@@ -125,8 +213,8 @@ def destination_problem(out: str | Path, replace: frozenset[str] = frozenset()) 
                 return "exists and is not an empty folder; allowed: a new or empty folder"
         except OSError as exc:
             return f"cannot be read ({exc.strerror}); allowed: a new or empty folder you can write"
-        here = Path.cwd()
-        if Path(os.path.abspath(out)) in (here, *here.parents):
+        here = Path(os.path.realpath(Path.cwd()))
+        if Path(os.path.realpath(out)) in (here, *here.parents):  # also when named through a linked folder
             return ("is the current folder or holds it (it cannot be replaced); allowed: a new folder, or a folder "
                     "inside it")
         if os.path.ismount(out):
@@ -134,6 +222,7 @@ def destination_problem(out: str | Path, replace: frozenset[str] = frozenset()) 
     return _parent_problem(out)
 
 
+@_guarded
 def file_problem(path: str | Path) -> str | None:
     """Why ``path`` cannot be a file kept between runs (an SQLite study, history or store: new, or an
     existing one to reuse), found before any work; ``None`` if it can."""
@@ -145,6 +234,7 @@ def file_problem(path: str | Path) -> str | None:
     return _parent_problem(path)
 
 
+@_guarded
 def folder_problem(path: str | Path) -> str | None:
     """Why ``path`` cannot be a folder kept between runs (a cache: new, or an existing one to add to),
     found before any work; ``None`` if it can."""
@@ -156,12 +246,10 @@ def folder_problem(path: str | Path) -> str | None:
 
 def _parent_problem(path: Path) -> str | None:
     """Why nothing can be made at ``path``: its nearest existing ancestor is a file or cannot be written."""
-    base = path.parent
-    while not base.exists() and base != base.parent:
-        base = base.parent
+    base = _existing_ancestor(path.parent)
     if not base.is_dir():
         return f"{base} is a file, not a folder; allowed: a path under a folder"
-    probe = base / f".greatleap-probe.tmp-{os.getpid()}-w"
+    probe = base / f"{_tmp_prefix('greatleap-probe')}w"
     try:
         probe.mkdir()
         probe.rmdir()
@@ -183,10 +271,11 @@ def check_destination(out: str | Path, replace: frozenset[str] = frozenset()) ->
 
 
 def _occupied(out: Path, replace: frozenset[str]) -> bool:
-    """Something is at ``out`` that a result may not replace (a file, a link, a folder with other contents)."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        return True
+    """Something is at ``out`` that a result may not replace (a file, a link, a folder with other contents);
+    ``False`` where that cannot be seen."""
     try:
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            return True
         names = {p.name for p in out.iterdir()}
     except OSError:
         return False
@@ -237,22 +326,53 @@ def _move_into_place(tmp: Path, out: Path, replace: frozenset[str]) -> None:
     """Rename ``tmp`` to ``out`` (new or empty) in one step, or swap out an earlier output (names in ``replace``).
 
     Raises OSError with an errno in ``_TAKEN`` when something else is at ``out``: rename never replaces a
-    file or a folder with contents."""
+    file or a folder with contents (nor does the swap: what arrived meanwhile is put back)."""
     if replace and out.is_dir() and not out.is_symlink() and not _occupied(out, replace) and any(out.iterdir()):
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
-        os.rename(out, old / "previous")
+        old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name, "aside"), dir=out.parent))
+        previous = old / "previous"
         try:
+            os.rename(out, previous)
+            if _occupied(previous, replace):  # something arrived since the last look: not ours to delete
+                raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), str(out))
             os.rename(tmp, out)
-        except OSError:
-            try:
-                os.rename(old / "previous", out)  # put the earlier output back
-            except OSError:
-                _keep_beside(old / "previous", out)  # something took its place: keep it beside, not lose it
+        except BaseException:  # an error or Ctrl-C: the earlier output goes back
+            if previous.exists():
+                try:
+                    os.rename(previous, out)
+                except OSError:
+                    _keep_beside(previous, out)  # something took its place: keep it beside, not lose it
             raise
         finally:
             shutil.rmtree(old, ignore_errors=True)
         return
     os.rename(tmp, out)
+
+
+def _fsync(path: str | Path) -> None:
+    """Flush a file or folder to disk; one that cannot be opened, or cannot be flushed (EINVAL), is left."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except PermissionError:  # a file the writer made unreadable: nothing to open it with
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` (deepest first), so that the rename publishing it
+    never reaches the disk before its contents (POSIX; elsewhere folders cannot be opened)."""
+    if os.name != "posix":  # pragma: no cover
+        return
+    for root, _, files in os.walk(folder, topdown=False):
+        for name in files:
+            if not os.path.islink(os.path.join(root, name)):
+                _fsync(os.path.join(root, name))
+        _fsync(root)
 
 
 @contextmanager
@@ -264,8 +384,10 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
     a FileExistsError, when something is there), with nothing written; but if it was found free
     by :func:`check_destination` and another process took it since, the complete result is kept
     beside it and the error names where. On a full disk the error is a :class:`DiskFullError`
-    naming the device and the file; the temporary folder is removed on any failure. The folder
-    gets the usual permissions (umask).
+    naming the device and the file, on any other OSError an :class:`OutputError` naming the file;
+    the temporary folder is removed on any failure. The folder gets the usual permissions (umask)
+    and keeps a set-group-id bit inherited from its parent. Its contents are flushed to disk before
+    the rename, and the parent folder after (crash-consistent).
     """
     out = Path(out_dir)
     checked = os.path.abspath(out) in _CHECKED
@@ -275,14 +397,19 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
     made = _make_parents(out)
     clean_stale(out.parent)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), dir=out.parent))
     except OSError as exc:
         _remove_empty(made)
+        if is_disk_full(exc):
+            raise DiskFullError(errno.ENOSPC, f"no space left on {mount_point(out.parent)} while making the output "
+                                f"folder {out}; nothing was written") from None
         raise DestinationError(out, f"cannot write in {out.parent} ({exc.strerror}); allowed: a folder you can "
                                     "write") from None
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: respect the user's umask instead
+        # mkdtemp makes 0700: respect the user's umask instead; a shared project folder's group stays
+        os.chmod(tmp, (0o777 & ~_umask()) | (tmp.stat().st_mode & stat.S_ISGID))
         yield tmp
+        _sync_tree(tmp)  # a full disk may show only now (delayed allocation, NFS)
     except BaseException as exc:
         where = _newest_file(tmp) if tmp.exists() else "(nothing yet)"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -290,6 +417,10 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
         if is_disk_full(exc):
             raise DiskFullError(errno.ENOSPC, f"no space left on {mount_point(out.parent)} while writing "
                                 f"{where} (output folder {out}); nothing was written") from exc
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):  # EIO, a permission taken away ...
+            name = Path(exc.filename).name if isinstance(exc.filename, (str, os.PathLike)) else where
+            raise OutputError(exc.errno, f"cannot write {name} (output folder {out}): {exc.strerror or exc}; "
+                                         "nothing was written") from exc
         raise
     try:
         _move_into_place(tmp, out, replace)
@@ -305,6 +436,14 @@ def atomic_folder(out_dir: str | Path, replace: frozenset[str] = frozenset()) ->
         if checked:
             what = f"was free when this command started but another process has written there since ({what})"
         raise DestinationTaken(out, f"{what}; allowed: {allowed or 'a new or empty folder'}", kept) from None
+    except BaseException:  # Ctrl-C at the rename: no temporary folder left
+        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(made)
+        raise
+    try:
+        _fsync(out.parent)  # the rename itself
+    except OSError:
+        pass  # the result is in place; only its durability across a crash is not assured
 
 
 def lock_exclusively(path: str | Path) -> int:
@@ -329,9 +468,10 @@ def lock_exclusively(path: str | Path) -> int:
 
 
 def write_file_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary sibling renamed into place (no partial file)."""
+    """Write ``data`` to ``path`` through a temporary sibling renamed into place (no partial file).
+    Not flushed to disk (fsync): the run cache, its one user, checks every entry's checksum."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path.name), dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -18,8 +18,8 @@ runner = CliRunner()
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Hidden temporary folders or files of ours still in ``folder``."""
-    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
+    """Hidden temporary folders or files of ours still in ``folder`` (an earlier output moved aside too)."""
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name or ".aside-" in p.name)
 
 
 def theirs(out: Path) -> None:

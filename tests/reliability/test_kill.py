@@ -77,7 +77,7 @@ def no_orphans(workers: set[int]) -> None:
 
 
 def hidden_temporaries(folder: Path) -> list[str]:
-    return [p.name for p in folder.rglob(".*tmp-*")] if folder.exists() else []
+    return [p.name for p in (*folder.rglob(".*tmp-*"), *folder.rglob(".*aside-*"))] if folder.exists() else []
 
 
 def cache_entries(cache: Path) -> dict[str, int]:
