@@ -20,7 +20,7 @@ _MODEL_SUFFIXES = (".py", ".toml", ".csv", ".json", ".md")
 _LIBRARIES = ("numpy", "numba", "pandas", "pyarrow", "pydantic")
 
 
-_INTERFACES = ("cli", "web", "analysis", "provenance.py")  # left out of model_hash() ...
+_INTERFACES = ("cli", "web", "analysis", "provenance.py", "io.py")  # left out of model_hash() ...
 _FIT = ("analysis/targets.py", "analysis/posterior.py")  # ... except what defines a fit's targets and distance
 # (the sampler in analysis/abc.py versions itself: its ALGORITHM is part of a history's fingerprint)
 
