@@ -47,16 +47,17 @@ def problem_for(post: Posterior, scale: float, scenario=None) -> ModelProblem:
     return ModelProblem(scen.to_dict(), targets, float(scale), meta["vintage"])
 
 
-def predictive_runs(post: Posterior, problem: ModelProblem, seeds: Sequence[int], jobs=1,
+def predictive_runs(particles: pd.DataFrame, problem: ModelProblem, seeds: Sequence[int], jobs=1,
                     progress: Callable[[int, int], None] | None = None, cache_dir=None) -> np.ndarray:
-    """Summaries (targets' simulated values, then the headlines) of every particle at every seed:
-    an array (particles, seeds, targets + headlines); a failed run is all NaN."""
+    """Summaries (targets' simulated values, then the headlines) of every particle (a row of parameter
+    values, one column per key) at every seed: an array (particles, seeds, targets + headlines); a
+    failed run is all NaN."""
     from greatleap.analysis.ensemble import run_many
     from greatleap.analysis.posterior import apply_params, headline_values
     from greatleap.analysis.targets import simulated_values
 
-    members = [(apply_params(problem.base, dict(zip(post.keys, map(float, row)))), int(s))
-               for row in post.values.to_numpy() for s in seeds]
+    members = [(apply_params(problem.base, dict(zip(particles.columns, map(float, row)))), int(s))
+               for row in particles.to_numpy() for s in seeds]
     outcomes = run_many(members, problem.scale, jobs, progress=progress, cache_dir=cache_dir)
     width = len(problem.targets) + len(HEADLINES)
     rows = []
@@ -66,7 +67,7 @@ def predictive_runs(post: Posterior, problem: ModelProblem, seeds: Sequence[int]
             continue
         heads = headline_values(o.tables)
         rows.append(np.concatenate([simulated_values(problem.targets, o.tables), [heads[k] for k in HEADLINES]]))
-    return np.asarray(rows, float).reshape(len(post.values), len(seeds), width)
+    return np.asarray(rows, float).reshape(len(particles), len(seeds), width)
 
 
 def _interval(values: np.ndarray, w: np.ndarray) -> dict[str, float]:

@@ -56,10 +56,7 @@ def calibrate_abc(scenario: str, jobs: int, cluster: Optional[str], seeds: int, 
         if seeds_used:
             runs = len(result.population.weights) * len(seeds_used)
             task = bar.add_task(f"posterior predictive: every particle at seeds 1..{predictive_seeds}", total=runs)
-            from greatleap.analysis.posterior import Posterior
-            post = Posterior(result.particles()[list(result.prior.keys)], result.population.weights, {}, str(out),
-                             None)
-            fresh = pp.predictive_runs(post, problem, seeds_used, jobs,
+            fresh = pp.predictive_runs(result.particles()[list(result.prior.keys)], problem, seeds_used, jobs,
                                        progress=lambda d, n: bar.update(task, completed=d, total=n))
     wall = time.perf_counter() - t0
 
@@ -120,7 +117,7 @@ def posterior_predict(
     with workers(jobs, cluster) as jobs, _progress_bar() as bar:
         task = bar.add_task(f"{len(post.values)} particles x {seeds} fresh seeds at scale {scale:g}",
                             total=len(post.values) * seeds)
-        runs = pp.predictive_runs(post, problem, seed_list, jobs, cache_dir=cache,
+        runs = pp.predictive_runs(post.values, problem, seed_list, jobs, cache_dir=cache,
                                   progress=lambda d, n: bar.update(task, completed=d, total=n))
     csv, js, _ = _paths(posterior)
     generations = csv.parent / "generations.csv"
