@@ -23,6 +23,7 @@ RUN_MONTHS = ("1957-01", "1970-12")
 # Allowed values of the by-year tables: (low, high, unit). Weather outside 0.2-2.0 of a normal
 # harvest never happened in China 1949-1970 (the worst year, 1960, is put near 0.85-0.95).
 BY_YEAR_LIMITS = {"weather": (0.2, 2.0, "harvest factor, 1 = normal"),
+                  "sown_area": (0.5, 1.5, "share of the 1957 grain sown area"),
                   "death_completeness": (0.05, 1.0, "share of deaths registered"),
                   "birth_completeness": (0.05, 1.0, "share of births registered")}
 
@@ -194,6 +195,10 @@ class AgricultureParams(_Section):
     weather: dict[int, float] = Field(
         default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
         description="national weather factor by harvest year (1 = normal; missing years = 1); calibrate (Houser et al.: ~31% nature)")
+    sown_area: dict[int, float] = Field(
+        default_factory=dict,
+        description="grain sown area by harvest year, share of 1957 (missing years = 1); the record: NBS grain sown area (data/grain_sown_area_1952_1966.csv)")
+    marginal_yield: float = P(0.6, 0.2, 1.0, "yield of land leaving (or joining) grain relative to the average", "the land left unplanted first is the poorest (the 'three-three' system left 'moderately productive land' unplanted: Hinton 1984, pp. 236-245); sown area fell 13% 1957-59 while yield per sown hectare held (1.46 t in both years, NBS); calibrated")
     disaster_severity: float = P(0.15, 0.0, 0.5, "weather factor lost by a province named as hit by drought or flood that year", "flags from the 1995 disaster report and the drought chronology (provincial_disasters_1958_1961.csv); 43% of sown area affected in 1960-61; calibrate")
     weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year", "estimate")
     commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield", "estimate")

@@ -217,11 +217,11 @@ class Results:
 
     @property
     def harvest_factors(self) -> pd.DataFrame:
-        """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss."""
+        """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss, sown area."""
         n = self.recorder.national
         rows = np.flatnonzero(n["harvested"] == 1)
         frame = pd.DataFrame({"month": self.month_dates[rows]})
-        for key in ("technique", "pests", "incentive", "harvest_loss", "season_labor", "weather", "capital"):
+        for key in ("technique", "pests", "incentive", "harvest_loss", "season_labor", "weather", "capital", "sown_area"):
             frame[key] = n[f"factor_{key}"][rows]
         return frame
 

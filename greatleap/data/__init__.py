@@ -170,6 +170,15 @@ def grain_series() -> pd.DataFrame:
 
 
 @lru_cache(maxsize=None)
+def sown_area() -> pd.Series:
+    """Grain sown area by year, share of 1957 (NBS series, recalled: see the file's header)."""
+    name = "grain_sown_area_1952_1966.csv"
+    frame = _numeric(read_sourced_csv(name, ("year", "grain_sown_area_kha")), name, ("year", "grain_sown_area_kha"))
+    area = frame.set_index(frame.year.astype(int)).grain_sown_area_kha
+    return area / float(area.loc[1957])
+
+
+@lru_cache(maxsize=None)
 def provincial_disasters() -> pd.DataFrame:
     """Flags (1 = named as severely hit by drought or flood) by province (rows, in the order of
     :func:`provinces`) and harvest year (columns 1958-1961); 0 where not named."""

@@ -2,7 +2,10 @@
 
 At each harvest of a province's calendar (``data/harvest_calendar.csv``):
 Y_c = potential_c x season share x weather_{p,y} x trend x technique x pests x incentive
-      x capital^capital_elasticity x (1 - fallow) x (L_season / L_norm)^alpha x (1 - harvest loss),
+      x capital^capital_elasticity x sown area x (L_season / L_norm)^alpha x (1 - harvest loss),
+sown area = (1 - (1 - A_y) m) (1 - fallow_c m): A_y the grain sown area of the harvest year (share of
+1957, the record in ``data/sources/grain_sown_area_1952_1966.csv``), fallow the land the Leap left
+unplanted (the 'three-three' system), m ``marginal_yield`` (land leaves grain poorest first),
 where L is effective farm labor (workers x work capacity), weighted by the cultivation labor
 demand of each month of the season (``data/farm_labor_calendar.csv``), and the harvest loss grows
 with the labor shortfall in the harvest month. Techniques, fallowing and pests act through the
@@ -30,7 +33,14 @@ MAX_CAPITAL_LOSS = 0.5      # share of farm capital that can be lost in one mont
 FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
            "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
            "season_labor": "season labor ratio (mean over communes)", "weather": "national weather factor",
-           "capital": "farm capital factor"}
+           "capital": "farm capital factor", "sown_area": "sown area factor (mean over communes)"}
+
+
+def sown_area_factor(area, fallow, marginal_yield):
+    """Output factor of the grain sown area: ``area`` (members,) share of 1957 sown, ``fallow`` (members,
+    communes) share of that land the Leap left unplanted; the land that leaves (or joins) grain yields
+    ``marginal_yield`` (members, 1) x the average."""
+    return (1.0 - (1.0 - per_member(area)) * marginal_yield) * (1.0 - fallow * marginal_yield)
 
 
 class Agriculture(Mechanism):
@@ -62,6 +72,7 @@ class Agriculture(Mechanism):
         self.weather = np.stack([self._weather(s, years, geo.n_provinces, potential_p[m])
                                  for m, s in enumerate(sim.scenarios)])
         self.weather_national = np.array([[s.agriculture.weather.get(y, 1.0) for y in years] for s in sim.scenarios])
+        self.sown_area = np.array([[s.agriculture.sown_area.get(y, 1.0) for y in years] for s in sim.scenarios])
         for key, meaning in FACTORS.items():
             w.national.add(f"factor_{key}", fill=1.0, unit="ratio",
                            meaning=f"the last harvest's {meaning}", owner=self.name)
@@ -124,14 +135,15 @@ class Agriculture(Mechanism):
         birds = world.national.birds_at[:, planted_t, rows]
         pests = 1.0 - per_member(p.pest_loss_max) * (1.0 - birds)
         incentive = 1.0 - per_member(p.incentive_loss) * (pv.season_commune / weight)
-        fallow = 1.0 - fallow_lever * adoption
+        marginal = per_member(p.marginal_yield)
+        area = sown_area_factor(self.sown_area[:, month.year - self.first_year], fallow_lever * adoption, marginal)
         season_labor = pl.season_labor[:, :nc] / weight[:, prov]
         loss = per_member(p.harvest_loss_max) * np.maximum(0.0, 1.0 - harvest_labor_ratio)
         trend = scalar_pow(1.0 + p.yield_trend, np.full(world.members, month.year - 1957.0))
         capital = scalar_pow(pv.capital, p.capital_elasticity)
         weather = self.weather[:, month.year - self.first_year]
         y = (pl.potential[:, :nc] * share * weather[:, prov] * per_member(trend) * technique * pests[:, prov]
-             * incentive[:, prov] * capital[:, prov] * fallow * member_power(season_labor, p.labor_elasticity)
+             * incentive[:, prov] * capital[:, prov] * area * member_power(season_labor, p.labor_elasticity)
              * (1.0 - loss))
         on = harvesting[prov]
         pl.harvest[:, :nc] = np.where(on, y, 0.0)
@@ -147,6 +159,7 @@ class Agriculture(Mechanism):
         n.factor_season_labor[:] = season_labor.mean(axis=1)
         n.factor_weather[:] = self.weather_national[:, month.year - self.first_year]
         n.factor_capital[:] = uniform_or_mean(pv.capital)
+        n.factor_sown_area[:] = area.mean(axis=1)
 
     def series(self) -> list[Series]:
         return [Series("harvest", "kg", "grain harvested this month", "province_sector", lambda w: w.places.harvest),

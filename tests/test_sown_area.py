@@ -1,0 +1,49 @@
+"""The grain sown area: the record's area and the Leap's fallowing, land leaving grain at marginal yield."""
+import numpy as np
+import pytest
+
+from greatleap import Sim, data, load_scenario
+from greatleap.mechanisms.agriculture import sown_area_factor
+from greatleap.scenario import ScenarioError
+
+
+def test_land_leaves_grain_at_its_marginal_yield():
+    one = np.array([1.0])
+    assert sown_area_factor(one, 0.0, 0.6) == pytest.approx(1.0)
+    # the record's 1959 area (0.868 of 1957) at marginal yield 0.6 loses 7.9% of output, not 13.2%
+    assert sown_area_factor(np.array([0.868]), 0.0, 0.6) == pytest.approx(1 - 0.132 * 0.6)
+    assert sown_area_factor(np.array([0.868]), 0.0, 1.0) == pytest.approx(0.868)
+    # fallowing a tenth of the land sown, at half the average yield, and new land joining at marginal yield
+    assert sown_area_factor(one, np.array([[0.1, 0.0]]), 0.5)[0] == pytest.approx([0.95, 1.0])
+    assert sown_area_factor(np.array([1.1]), 0.0, 0.5) == pytest.approx(1.05)
+
+
+def test_the_historical_area_is_the_record_and_its_1959_dip_is_the_fallowing():
+    record, scen = data.sown_area(), load_scenario("historical")
+    table = scen.agriculture.sown_area
+    assert record.loc[1957] == 1.0 and record.loc[1959] == pytest.approx(0.868, abs=5e-4)
+    for year, value in table.items():
+        if year != 1959:
+            assert value == pytest.approx(record.loc[year], abs=5e-4), year
+    fallow = [ev for ev in scen.events if ev.lever == "fallow"]
+    assert len(fallow) == 1 and (fallow[0].start, fallow[0].end) == ("1958-10", "1959-09")
+    sim = Sim(scen, scale=100000, seed=1)
+    adoption, potential = sim.mechanism("agriculture").adoption, sim.world.places.potential[0, : sim.geo.n_communes]
+    mean_adoption = float((adoption * potential).sum() / potential.sum())
+    assert table[1959] * (1 - fallow[0].value * mean_adoption) == pytest.approx(record.loc[1959], rel=5e-3)
+    assert set(load_scenario("no_great_leap").agriculture.sown_area.values()) == {1.0}
+
+
+def test_a_smaller_area_lowers_the_harvest_of_its_year_by_the_factor():
+    short = {"run.end": "1958-07", "run.scale": 100000, "agriculture.marginal_yield": 0.5}
+    base = load_scenario("historical", **short)  # the record: 0.955 in 1958
+    less = load_scenario("historical", **short, **{"agriculture.sown_area": {1958: 0.8}})
+    h0 = Sim(base, seed=3).run().annual_national.set_index("year").grain_harvest_mt
+    h1 = Sim(less, seed=3).run().annual_national.set_index("year").grain_harvest_mt
+    assert h1.loc[1957] == h0.loc[1957]
+    assert h1.loc[1958] / h0.loc[1958] == pytest.approx((1 - 0.2 * 0.5) / (1 - (1 - 0.955) * 0.5), rel=1e-9)
+
+
+def test_a_bad_area_is_refused_with_the_year_and_the_range():
+    with pytest.raises(ScenarioError, match=r"sown_area.*1960.*0\.5 \.\. 1\.5"):
+        load_scenario("historical", **{"agriculture.sown_area": {1960: 0.2}})
