@@ -21,7 +21,7 @@ if marker in text:  # replace an earlier block
     end = text.index("# ---------------------------------------------------------------- political climate")
     text = text[:start] + text[end:]
 tables: dict[str, dict[str, float]] = {}
-for key in [c for c in top.columns if c not in ("trial", "score", "passed")]:
+for key in [c for c in top.columns if c not in ("trial", "score", "passed", "confirm_score", "confirm_passed")]:
     value = float(best[key])
     if key.startswith("lever:"):
         lever, start = key[6:].split("@")

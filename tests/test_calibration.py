@@ -132,6 +132,34 @@ def test_tiny_calibration_improves_the_objective(tmp_path):
 
 
 @needs_optuna
+def test_the_best_trials_are_scored_again_at_fresh_seeds_and_the_best_there_is_written(tmp_path):
+    """The search's best is read off its own seeds; the result is the best of the top trials at
+    seeds the search never used (their scores recomputed exactly)."""
+    from greatleap.analysis import calibrate as cal
+    scen = _bad_start(tmp_path)
+    specs = cal.check_parameters(scen)
+    targets = load_targets()
+    targets = targets[targets.name.isin(["reported_to_actual_1958", "steel_1958"])]
+    study = cal.calibrate(scen, targets, f"sqlite:///{tmp_path / 's.sqlite'}", "conf", trials=4, jobs=1,
+                          seeds=(1,), scale=100000)
+    confirmed = cal.confirm(study, scen, specs, targets, (2, 3), 100000, jobs=1, top=3)
+    assert len(confirmed) == 3 and list(confirmed.confirm_score) == sorted(confirmed.confirm_score)
+    assert set(confirmed.trial) == set(cal.results_table(study, specs).head(3).trial)
+    winner = confirmed.iloc[0]
+    again = cal.evaluate_params(scen.to_dict(), specs, {"reporting.inflation_max": winner["reporting.inflation_max"]},
+                                targets, [2, 3], 100000)
+    assert again == (winner.confirm_score, winner.confirm_passed)
+    out = cal.write_outputs(study, scen, specs, tmp_path / "out", extends=str(tmp_path / "start.toml"),
+                            confirmed=confirmed)
+    top = pd.read_csv(out / "top.csv")
+    assert top.trial.iloc[0] == winner.trial and len(top) == 4 and (out / "confirmed.csv").is_file()
+    assert load_scenario(out / "best.toml").reporting.inflation_max == pytest.approx(winner["reporting.inflation_max"],
+                                                                                      rel=1e-5)
+    params = pd.read_csv(out / "parameters.csv").set_index("key")
+    assert params.loc["reporting.inflation_max", "best"] == pytest.approx(winner["reporting.inflation_max"])
+
+
+@needs_optuna
 def test_calibration_resumes_after_interruption(tmp_path):
     from greatleap.analysis import calibrate as cal
     scen = _bad_start(tmp_path)
@@ -313,7 +341,8 @@ def test_calibrate_cli_storage_and_out_are_checked_first(tmp_path):
     assert "1 targets passed" in result.output.replace("\n", " ") or " targets passed" in result.output
     assert ".0 targets passed" not in result.output
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"best.toml", "base.toml", "top.csv", "parameters.csv",
-                                                            "trials.csv"}
+                                                            "trials.csv", "confirmed.csv"}
+    assert "at seeds 2-5 the best of the 1 best is trial 0" in " ".join(result.output.split())
     best = load_scenario(tmp_path / "o" / "best.toml")
     assert best.name == "tiny_calibrated" and best.run.end == "1959-12"
     again = CliRunner().invoke(app, base + ["--trials", "2", "--storage", str(odd), "--out", str(tmp_path / "o")])

@@ -82,6 +82,7 @@ def test_version_and_python_dash_m():
     (["run", "--seed", "1.5"], ["--seed", "'1.5'", "an integer"]),
     (["validate", "--jobs", "0"], ["--jobs", "'0'", "1 .. 1024"]),
     (["calibrate", "--trials", "0"], ["--trials", "'0'", "1 .. 1000000"]),
+    (["calibrate", "--confirm", "-1"], ["--confirm = -1", "0 .. 1000"]),
     (["decompose", "--permutations", "-1"], ["--permutations", "'-1'", "0 .. 100000"]),
     (["compare", "historical"], ["one scenario", "two or more"]),
     (["run", "--format", "xml"], ["--format", "'xml'", "csv"]),

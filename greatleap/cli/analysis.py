@@ -132,6 +132,8 @@ def calibrate(
     max_wall: Optional[float] = typer.Option(None, "--max-wall", help="abc: budget of seconds (this call)"),
     predictive_seeds: int = typer.Option(1, "--predictive-seeds", help="abc: then run every particle at fresh seeds "
                                          "1..N for headlines and pass rates free of the fit's own seeds (0: skip)"),
+    confirm: int = typer.Option(4, "--confirm", help="optimize: score the 10 best trials again at this many seeds the "
+                                "search never used and keep the best there (0: the search's best)"),
 ) -> None:
     """Fit the scenario's declared uncertain parameters to the targets (Optuna or ABC-SMC, resumable)."""
     from greatleap.analysis import calibrate as cal
@@ -142,6 +144,8 @@ def calibrate(
         _fail(f"--method = {method!r}; allowed: optimize, abc")
     if not 0 <= predictive_seeds <= 1000:
         _fail(f"--predictive-seeds = {predictive_seeds}; allowed: 0 .. 1000")
+    if not 0 <= confirm <= 1000:
+        _fail(f"--confirm = {confirm}; allowed: 0 .. 1000")
     if method == "abc":
         from greatleap.cli.uncertainty import calibrate_abc
         return calibrate_abc(scenario, jobs, cluster, seeds, scale, vintage, targets, storage, out, particles,
@@ -162,11 +166,20 @@ def calibrate(
             task = bar.add_task(f"calibrating {len(specs)} parameters", total=trials)
             st = cal.calibrate(scen, table, url, name, trials, jobs, tuple(range(1, seeds + 1)), scale,
                                progress=lambda d, n: bar.update(task, completed=d))
-        path = cal.write_outputs(st, scen, specs, out, extends=scenario if scenario in builtin_names() else None)
+            confirmed = None
+            if confirm:
+                bar.update(task, description=f"scoring the best trials again at {confirm} fresh seeds")
+                confirmed = cal.confirm(st, scen, specs, table, range(seeds + 1, seeds + confirm + 1), scale, jobs)
+        path = cal.write_outputs(st, scen, specs, out, extends=scenario if scenario in builtin_names() else None,
+                                 confirmed=confirmed)
     except ScenarioError as exc:
         _fail(str(exc))
     best = cal.results_table(st, specs).iloc[0]
-    console.print(f"best score {best.score:.4f} (trial {int(best.trial)}, {int(best.passed)} targets passed); "
+    chosen = "" if confirmed is None else (
+        f"; at seeds {seeds + 1}-{seeds + confirm} the best of the {len(confirmed)} best is trial "
+        f"{int(confirmed.iloc[0].trial)} (score {confirmed.iloc[0].confirm_score:.4f}, "
+        f"{int(confirmed.iloc[0].confirm_passed)} passed), the one written")
+    console.print(f"best score {best.score:.4f} (trial {int(best.trial)}, {int(best.passed)} targets passed){chosen}; "
                   f"overlay in [bold]{escape(str(path / 'best.toml'))}[/]; study {escape(name)} in "
                   f"{escape(str(storage))}", highlight=False)
 
