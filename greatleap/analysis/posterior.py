@@ -130,21 +130,32 @@ def fit_posterior(scenario, targets: pd.DataFrame, vintage: str, settings: SMCSe
 
 
 # ------------------------------------------------------------------ the posterior files
-def _weighted_interval(values: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
-    return (float(np.sum(w * values)), weighted_quantile(values, w, 0.05), weighted_quantile(values, w, 0.95))
+def weighted_band(values: np.ndarray, w: np.ndarray) -> dict[str, float]:
+    """Weighted mean and 5-95% of ``values``, skipping failed (non-finite) runs; NaN when all failed."""
+    ok = np.isfinite(values)
+    if not ok.any():
+        return {"mean": float("nan"), "p05": float("nan"), "p95": float("nan")}
+    v, w = values[ok], w[ok] / w[ok].sum()
+    return {"mean": float(w @ v), "p05": weighted_quantile(v, w, 0.05), "p95": weighted_quantile(v, w, 0.95)}
+
+
+def predictive_against(targets: pd.DataFrame, sims: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+    """Every target beside the runs ``sims`` (runs, targets) weighted by ``w``: mean, 5-95%, and the
+    weighted share of runs within tolerance."""
+    inside = (sims >= targets.lower.to_numpy()) & (sims <= targets.upper.to_numpy())
+    bands = [weighted_band(sims[:, k], w) for k in range(len(targets))]
+    out = targets[["name", "vintage", "table", "column", "province", "year", "observed", "lower", "upper",
+                   "weight"]].copy()
+    for key in ("mean", "p05", "p95"):
+        out[f"predictive_{key}"] = [b[key] for b in bands]
+    out["pass_rate"] = w @ inside
+    return out
 
 
 def predictive_table(result: SMCResult, problem: ModelProblem) -> pd.DataFrame:
-    """Every target beside the posterior predictive: weighted mean, 5-95%, share of particles within tolerance."""
+    """Every target beside the posterior predictive of the fit's own runs (one per particle)."""
     t = problem.targets
-    sims, w = result.population.summaries[:, :len(t)], result.population.weights
-    inside = (sims >= t.lower.to_numpy()) & (sims <= t.upper.to_numpy())
-    rows = [_weighted_interval(sims[:, k], w) if np.isfinite(sims[:, k]).all() else (np.nan,) * 3
-            for k in range(len(t))]
-    out = t[["name", "vintage", "table", "column", "province", "year", "observed", "lower", "upper", "weight"]].copy()
-    out[["predictive_mean", "predictive_p05", "predictive_p95"]] = rows
-    out["pass_rate"] = w @ inside
-    return out
+    return predictive_against(t, result.population.summaries[:, :len(t)], result.population.weights)
 
 
 def write_posterior(result: SMCResult, problem: ModelProblem, out_dir: str | Path, info: dict | None = None,
@@ -177,7 +188,7 @@ def write_posterior(result: SMCResult, problem: ModelProblem, out_dir: str | Pat
         "generations": len(result.generations),
         "wall_s_total": float(result.generations.wall_s.sum()),
         "predictive_pass_rate": {"all": float(pred.pass_rate.mean()), **pass_by_vintage},
-        "headlines": {k: dict(zip(("mean", "p05", "p95"), _weighted_interval(particles[k].to_numpy(), w)))
+        "headlines": {k: weighted_band(particles[k].to_numpy(), w)
                       for k in HEADLINES},
         **(info or {}),
     }

@@ -22,9 +22,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from greatleap.analysis.abc import weighted_quantile
 from greatleap.analysis.posterior import (HEADLINES, ModelProblem, Posterior, PosteriorError, load_targets_for,
-                                          targets_hash)
+                                          predictive_against, targets_hash, weighted_band)
 from greatleap.analysis.targets import TargetError
 from greatleap.scenario import ScenarioError, load_scenario
 
@@ -70,32 +69,14 @@ def predictive_runs(particles: pd.DataFrame, problem: ModelProblem, seeds: Seque
     return np.asarray(rows, float).reshape(len(particles), len(seeds), width)
 
 
-def _interval(values: np.ndarray, w: np.ndarray) -> dict[str, float]:
-    ok = np.isfinite(values)
-    if not ok.any():
-        return {"mean": float("nan"), "p05": float("nan"), "p95": float("nan")}
-    v, w = values[ok], w[ok] / w[ok].sum()
-    return {"mean": float(w @ v), "p05": weighted_quantile(v, w, 0.05), "p95": weighted_quantile(v, w, 0.95)}
-
-
 def predictive_figures(targets: pd.DataFrame, runs: np.ndarray, weights: np.ndarray) -> tuple[pd.DataFrame, dict]:
-    """``predictive.csv`` (every target beside the predictive mean, 5-95% and the weighted share of runs
-    within tolerance) and the headline bands, over every particle x seed run (a run weighs its particle's
-    weight / seeds)."""
+    """``predictive.csv`` and the headline bands over every particle x seed run (a run weighs its
+    particle's weight / seeds; failed runs are skipped)."""
     n, s, _ = runs.shape
     flat = runs.reshape(n * s, -1)
     w = np.repeat(weights / weights.sum(), s) / s
-    sims = flat[:, :len(targets)]
-    inside = (sims >= targets.lower.to_numpy()) & (sims <= targets.upper.to_numpy())
-    bands = [_interval(sims[:, k], w) for k in range(len(targets))]
-    out = targets[["name", "vintage", "table", "column", "province", "year", "observed", "lower", "upper",
-                   "weight"]].copy()
-    out["predictive_mean"] = [b["mean"] for b in bands]
-    out["predictive_p05"] = [b["p05"] for b in bands]
-    out["predictive_p95"] = [b["p95"] for b in bands]
-    out["pass_rate"] = w @ inside
-    heads = {k: _interval(flat[:, len(targets) + i], w) for i, k in enumerate(HEADLINES)}
-    return out, heads
+    heads = {k: weighted_band(flat[:, len(targets) + i], w) for i, k in enumerate(HEADLINES)}
+    return predictive_against(targets, flat[:, :len(targets)], w), heads
 
 
 def apply_predictive(folder: Path, problem: ModelProblem, runs: np.ndarray, seeds: Sequence[int],
