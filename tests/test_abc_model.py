@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from greatleap import load_scenario
 from greatleap.analysis import draws as dr
 from greatleap.analysis.calibrate import check_parameters
+from greatleap.cli.draws import uncovered
 from greatleap.analysis.posterior import (HEADLINES, ModelProblem, PosteriorError, load_posterior,
                                           load_targets_for, target_distance)
 from greatleap.analysis.targets import TargetError, evaluate, load_targets, score
@@ -208,7 +209,12 @@ def test_builtin_posterior_is_shipped_or_clearly_absent():
     post = _shipped()
     assert len(post.values) >= 200 and post.meta["scenario"] == "historical"
     assert post.meta["vintage"] == "both" and post.meta["ess"] > 0
-    assert set(post.keys) == {s["key"] for s in check_parameters(load_scenario("historical"))}  # the shipped prior
+    declared = {s["key"]: s for s in check_parameters(load_scenario("historical"))}
+    assert set(post.keys) <= set(declared)  # the shipped prior, but for parameters declared since the fit ...
+    assert uncovered(post, load_scenario("historical")) == sorted(set(declared) - set(post.keys))
+    assert set(declared) - set(post.keys) <= {"agriculture.marginal_yield", "agriculture.yield_trend"}  # ... (stop 20)
+    for spec in post.meta["parameters"]:
+        assert (spec["low"], spec["high"]) == (declared[spec["key"]]["low"], declared[spec["key"]]["high"]), spec
     dr.draw_scenarios(load_scenario("historical"), post.draws(2))  # every key exists in the scenario
 
 

@@ -43,7 +43,24 @@ def posterior_or_fail(path: Optional[str], draws: int, scenario=None, most: int 
     key, now = ("model_hash", model_hash()) if "model_hash" in post.meta else ("source_hash", source_hash())
     if post.meta.get(key) not in (None, now):
         err.print(f"[yellow]note:[/] posterior {post.source} was fitted to model {post.meta[key]}; the model is now {now}")
+    missing = uncovered(post, scenario)
+    if missing:
+        err.print(f"[yellow]note:[/] posterior {post.source} does not cover {', '.join(missing)} (declared for "
+                  "calibration since it was fitted): held at the scenario's values in every draw")
     return post
+
+
+def uncovered(post, scenario) -> list[str]:
+    """The scenario's calibrated parameters the posterior has no values for (held at the scenario's)."""
+    from greatleap.analysis.calibrate import check_parameters
+
+    if scenario is None:
+        return []
+    try:
+        declared = {spec["key"] for spec in check_parameters(scenario)}
+    except ScenarioError:  # a scenario that declares none
+        return []
+    return sorted(declared - set(post.keys))
 
 
 def run_posterior(scenario: str, posterior: str, draws: int, seed: Optional[int], scale: Optional[float],
