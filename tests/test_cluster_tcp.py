@@ -111,7 +111,8 @@ def test_optuna_trials_run_on_the_cluster(cluster, tmp_path):
     result = CliRunner().invoke(app, ["calibrate", "--trials", "2", "--seeds", "1", "--scale", "50000", "--cluster",
                                       address, "--storage", str(storage), "--out", str(tmp_path / "cal")])
     assert result.exit_code == 0, result.output
-    assert client.run_on_scheduler(_on_worker_tasks) - before == 2  # each trial was evaluated by a worker
+    # each trial was evaluated by a worker, and so was each re-scoring of the best at fresh seeds (--confirm)
+    assert client.run_on_scheduler(_on_worker_tasks) - before == 2 + 2
     import pandas as pd
     trials = pd.read_csv(tmp_path / "cal" / "trials.csv")
     assert len(trials) == 2 and storage.is_file()  # the study lives here, not on the workers
