@@ -105,7 +105,7 @@ class RunConfig(_Section):
     scale: float = P(1000.0, 1.0, 1e6, "real persons per agent", "default gives ~0.63 M agents")
     seed: int = P(1958, 0, 2**62, "integer", "any")
     communes: int = P(2000, 29, 100000, "communes", "synthetic communes, the same number at every scale so that commune-level heterogeneity does not change with the scale (~25,000-26,000 people's communes in Oct 1958, glf_campaign_quantities; each synthetic commune stands for a dozen)")
-    min_agents_per_commune: int = P(50, 1, 10000, "agents", "fewer communes are used where the scale leaves fewer agents than this per commune: with ~15 agents a commune, births and deaths alone spread food unequally between communes and, mortality being convex, raised famine deaths ~8% at scale 20,000 (27.4 vs 25.1 M excess, 16 seeds; measured 2026-12); at >= 50 agents the scales agree within their seed error")
+    min_agents_per_commune: int = P(200, 1, 10000, "agents", "fewer communes are used where the scale leaves fewer agents than this per commune: with few agents a commune, births and deaths alone spread food unequally between communes and, mortality being convex, raise famine deaths. True excess deaths 1958-61 (M, mean +- s.e.) at scales 200 / 1,000 / 5,000 / 20,000: with 50 agents, 24.10 +- 0.18 / 24.48 +- 0.17 / 25.13 +- 0.32 / 25.38 +- 0.72 (+5.3% at 20,000); with 200, 24.23 +- 0.11 / 24.48 +- 0.17 / 24.51 +- 0.43 / 24.68 +- 0.70 (+1.9%; 2, 4, 8, 16 seeds; measured 2026-12-04); with ~15 agents (no floor) +8% at 20,000")
     capacity_factor: float = P(1.3, 1.05, 4.0, "slots per initial agent", "arrays grow if exceeded")
     check_ledgers: bool = Field(True, description="check grain and people ledgers every step")
 
