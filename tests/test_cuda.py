@@ -76,7 +76,9 @@ SAMPLED_WORLD = """
     from greatleap.mechanisms.fertility import GESTATION
     from greatleap.mechanisms.mortality import NURSING_AGE
     from greatleap.mechanisms.nutrition import stored_reserve
-    scens = [load_scenario("historical", **{"run.scale": 1e5, "run.seed": 1, "run.check_ledgers": False})]
+    # 50 agents a commune (the default is 200): ~100 communes, so the sample holds many places
+    scens = [load_scenario("historical", **{"run.scale": 1e5, "run.seed": 1, "run.check_ledgers": False,
+                                            "run.min_agents_per_commune": 50})]
     cpu, gpu = Sim(scens), Sim(scens, backend="cuda")
     for _ in range(6):  # January to June on the CPU; July (with the age census) on both
         cpu.step()
