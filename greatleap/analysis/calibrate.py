@@ -357,6 +357,24 @@ def scenario_toml(scenario) -> str:
     return tomli_w.dumps(drop_none(scenario.to_dict()))
 
 
+FAILED = (float("inf"), -1)  # the (score, passed) of a candidate whose run failed: it loses
+
+
+def _score_or_failed(*args) -> tuple[float, int]:
+    """:func:`evaluate_params`, or :data:`FAILED` where a run fails."""
+    try:
+        return evaluate_params(*args)
+    except RuntimeError:
+        return FAILED
+
+
+def _result_or_failed(future) -> tuple[float, int]:
+    try:
+        return future.result()
+    except Exception:  # noqa: BLE001 - a dead worker: this candidate loses
+        return FAILED
+
+
 def confirm(study, scenario, specs: list[dict], targets: pd.DataFrame, seeds: Sequence[int], scale: float,
             jobs=1, top: int = 10) -> pd.DataFrame:
     """The ``top`` trials scored again at fresh ``seeds``, best first by that score.
@@ -370,23 +388,14 @@ def confirm(study, scenario, specs: list[dict], targets: pd.DataFrame, seeds: Se
 
     table = results_table(study, specs).head(top).reset_index(drop=True)
     base, seeds = scenario.to_dict(), list(seeds)
-    params = [{s["key"]: float(row[s["key"]]) for s in specs} for _, row in table.iterrows()]
-    with open_pool(jobs, needed=len(params)) as pool:
+    calls = [(base, specs, {s["key"]: float(row[s["key"]]) for s in specs}, targets, seeds, scale)
+             for _, row in table.iterrows()]
+    with open_pool(jobs, needed=len(calls)) as pool:
         if pool is None:
-            outcomes = []
-            for p in params:
-                try:
-                    outcomes.append(evaluate_params(base, specs, p, targets, seeds, scale))
-                except RuntimeError:
-                    outcomes.append((float("inf"), -1))
+            outcomes = [_score_or_failed(*call) for call in calls]
         else:
-            futures = [pool.submit(evaluate_params, base, specs, p, targets, seeds, scale) for p in params]
-            outcomes = []
-            for fut in futures:
-                try:
-                    outcomes.append(fut.result())
-                except Exception:  # noqa: BLE001 - a failed run or a dead worker: this candidate loses
-                    outcomes.append((float("inf"), -1))
+            futures = [pool.submit(_score_or_failed, *call) for call in calls]  # all in flight, then collected
+            outcomes = [_result_or_failed(fut) for fut in futures]
     table["confirm_score"] = [o[0] for o in outcomes]
     table["confirm_passed"] = [o[1] for o in outcomes]
     return table.sort_values(["confirm_score", "score"], kind="stable").reset_index(drop=True)

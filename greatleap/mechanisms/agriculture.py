@@ -135,13 +135,13 @@ class Agriculture(Mechanism):
         birds = world.national.birds_at[:, planted_t, rows]
         pests = 1.0 - per_member(p.pest_loss_max) * (1.0 - birds)
         incentive = 1.0 - per_member(p.incentive_loss) * (pv.season_commune / weight)
-        marginal = per_member(p.marginal_yield)
-        area = sown_area_factor(self.sown_area[:, month.year - self.first_year], fallow_lever * adoption, marginal)
+        year = month.year - self.first_year
+        area = sown_area_factor(self.sown_area[:, year], fallow_lever * adoption, per_member(p.marginal_yield))
         season_labor = pl.season_labor[:, :nc] / weight[:, prov]
         loss = per_member(p.harvest_loss_max) * np.maximum(0.0, 1.0 - harvest_labor_ratio)
         trend = scalar_pow(1.0 + p.yield_trend, np.full(world.members, month.year - 1957.0))
         capital = scalar_pow(pv.capital, p.capital_elasticity)
-        weather = self.weather[:, month.year - self.first_year]
+        weather = self.weather[:, year]
         y = (pl.potential[:, :nc] * share * weather[:, prov] * per_member(trend) * technique * pests[:, prov]
              * incentive[:, prov] * capital[:, prov] * area * member_power(season_labor, p.labor_elasticity)
              * (1.0 - loss))
@@ -157,7 +157,7 @@ class Agriculture(Mechanism):
         n.factor_technique[:], n.factor_pests[:] = technique.mean(axis=1), uniform_or_mean(pests)
         n.factor_incentive[:], n.factor_harvest_loss[:] = uniform_or_mean(incentive), loss.mean(axis=1)
         n.factor_season_labor[:] = season_labor.mean(axis=1)
-        n.factor_weather[:] = self.weather_national[:, month.year - self.first_year]
+        n.factor_weather[:] = self.weather_national[:, year]
         n.factor_capital[:] = uniform_or_mean(pv.capital)
         n.factor_sown_area[:] = area.mean(axis=1)
 
