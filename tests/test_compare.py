@@ -84,6 +84,33 @@ def test_decompose_parts_add_up_and_one_mechanism_equals_its_effect(tmp_path):
                                                "report.md"}
 
 
+def test_ending_with_cuts_a_longer_run_at_the_period_and_leaves_others():
+    data = load_scenario("historical").to_dict()
+    assert data["run"]["end"] == "1966-12"
+    cut = cmp.ending_with(data)
+    assert cut["run"]["end"] == "1962-12" and data["run"]["end"] == "1966-12"  # a copy
+    short = {**data, "run": {**data["run"], "end": "1960-06"}}
+    assert cmp.ending_with(short) is short
+    late = {**data, "run": {**data["run"], "start": "1963-01"}}
+    assert cmp.ending_with(late) is late
+
+
+def test_decompose_runs_to_the_period_end_and_matches_full_length_runs(tmp_path):
+    """v(S) counts deaths 1958-62: runs cut at 1962-12 give exactly the full runs' values."""
+    scen = load_scenario("historical", **{"run.scale": 100000})
+    d = dec.decompose(scen, ["exports", "canteens"], seeds=[1], jobs=1, cache_dir=tmp_path / "cache")
+    cached = list((tmp_path / "cache").rglob("*"))
+    assert cached  # the cut runs were run (and cached), not the full ones
+    base = scen.to_dict()
+    coalitions = [frozenset(), frozenset(["exports"]), frozenset(["canteens"]), frozenset(["exports", "canteens"])]
+    full = run_many([(dec.switch_off(base, [m for m in ("exports", "canteens") if m not in c]), 1) for c in coalitions])
+    deaths = [cmp.run_metrics(o.tables)["deaths_true"] for o in full]
+    assert all(o.tables["annual_national"].year.max() == 1966 for o in full)
+    want = {"+".join(sorted(c)) or "(none)": deaths[k] - deaths[0] for k, c in enumerate(coalitions)}
+    got = dict(zip(d.coalitions.coalition, d.coalitions.value))
+    assert got == want and want["canteens+exports"] != 0.0
+
+
 def test_switch_off_is_a_copy_and_rejects_unknown_mechanisms():
     data = load_scenario("historical").to_dict()
     n_events = len(data["events"])

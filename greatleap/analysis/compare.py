@@ -23,6 +23,22 @@ from greatleap.io import atomic_folder, markdown_table
 PERIOD = (1958, 1962)
 
 
+def ending_with(data: dict, year: int = PERIOD[1]) -> dict:
+    """The scenario ``data`` run only to December of ``year`` (if it ran longer and starts before).
+
+    For analyses whose outputs end with ``year`` (decompose, sensitivity's headlines): a month
+    after it cannot change anything counted before it (draws are keyed by person, stream and month),
+    so they are those of the full run, for 72 months instead of 120. Bit for bit where the frame is
+    sized by ``run.capacity_factor`` (scales above ~300, see :mod:`greatleap.memory`); finer scales
+    size it from a pilot run to the run's end, which changes the chunks float sums are added in.
+    """
+    run = data.get("run", {})
+    last = f"{year}-12"
+    if str(run.get("end", "9999-12")) <= last or str(run.get("start", "1957-01")) > last:
+        return data
+    return {**data, "run": {**run, "end": last}}
+
+
 # ------------------------------------------------------------------ metrics of one run
 def run_metrics(tables: dict[str, pd.DataFrame], period=PERIOD) -> dict[str, float]:
     """Scalar outcomes of one run: excess deaths (true, registered), lost births, grain, procurement."""

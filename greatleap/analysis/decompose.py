@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from greatleap.analysis.compare import _interval, run_metrics
+from greatleap.analysis.compare import _interval, ending_with, run_metrics
 from greatleap.analysis.ensemble import run_many
 from greatleap.io import atomic_folder, markdown_table
 
@@ -128,6 +128,7 @@ def decompose(scenario, mechanisms: Sequence[str] = DEFAULT_MECHANISMS, seeds: S
     needed |= {frozenset(p) for p in itertools.combinations(mechanisms, 2)}
     needed |= {frozenset(mechanisms) - {m} for m in mechanisms}
     coalitions = sorted(needed, key=lambda s: (len(s), sorted(s)))
+    base = ending_with(base)  # v(S) counts deaths to the end of the period: later months cannot change it
     members = [(switch_off(base, [m for m in mechanisms if m not in s]), seed) for s in coalitions for seed in seeds]
     outcomes = run_many(members, scale, jobs, progress, cache_dir)
     failures = [f"coalition {sorted(coalitions[k // len(seeds)])} seed {o.seed}: {o.error.splitlines()[0]}"
