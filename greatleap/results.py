@@ -53,7 +53,7 @@ class Results:
         if "monthly_national" not in self._tables:
             n = self.recorder.national
             sec = self.recorder.sector
-            df = pd.DataFrame({"month": self.month_dates, "year": self.years})
+            df = {"month": self.month_dates, "year": self.years}  # columns in order; one DataFrame at the end
             df["population"] = n["pop"]
             df["population_urban"] = sec["pop"][:, :, 1].sum(axis=1)
             df["population_rural"] = sec["pop"][:, :, 0].sum(axis=1)
@@ -84,7 +84,7 @@ class Results:
             for key in ("ration_ratio_rural", "ration_ratio_urban", "reserve_rural", "reserve_urban"):
                 df[key] = n[key]
             df["escapes"] = n["escapes"]
-            self._tables["monthly_national"] = df
+            self._tables["monthly_national"] = pd.DataFrame(df)
         return self._tables["monthly_national"]
 
     @property
@@ -116,25 +116,25 @@ class Results:
         frame = frame.assign(next_population=_next_census(frame, place, "population", "births", "deaths"))
         g = frame.groupby(keys, sort=False)
         out = g[sums].sum()
-        out["population_mean"] = g["population"].mean()
-        out["population_end"] = g["next_population"].last()
-        out["registered_population_mean"] = g["registered_population"].mean()
-        out["registered_population_end"] = g["registered_population"].last()
-        out["cbr_true"] = _rates(out["births"], out["population_mean"])
-        out["cdr_true"] = _rates(out["deaths"], out["population_mean"])
-        out["cbr_registered"] = _rates(out["births_registered"], out["registered_population_mean"])
-        out["cdr_registered"] = _rates(out["deaths_registered"], out["registered_population_mean"])
-        return out
+        more = {"population_mean": g["population"].mean(), "population_end": g["next_population"].last(),
+                "registered_population_mean": g["registered_population"].mean(),
+                "registered_population_end": g["registered_population"].last()}
+        more["cbr_true"] = _rates(out["births"], more["population_mean"])
+        more["cdr_true"] = _rates(out["deaths"], more["population_mean"])
+        more["cbr_registered"] = _rates(out["births_registered"], more["registered_population_mean"])
+        more["cdr_registered"] = _rates(out["deaths_registered"], more["registered_population_mean"])
+        return _joined(out, more)
 
     @property
     def annual_national(self) -> pd.DataFrame:
         if "annual_national" not in self._tables:
             m = self.monthly_national
-            df = self._annual(m, ["year"])
+            base = self._annual(m, ["year"])
+            df = {}  # the columns added to ``base``, in order
             prov = self.monthly_province
             for sector in SECTORS:
-                monthly = prov[prov.sector == sector].groupby(["year", "month"], sort=False).sum(
-                    numeric_only=True).reset_index()
+                monthly = prov[prov.sector == sector].groupby(["year", "month"], sort=False)[_ANNUAL_INPUTS].sum(
+                    ).reset_index()
                 sub = self._annual(monthly, ["year"])
                 for col in ("cbr_true", "cdr_true", "cbr_registered", "cdr_registered", "deaths", "births"):
                     df[f"{col}_{sector}"] = sub[col]
@@ -146,7 +146,8 @@ class Results:
                         "steel_modern_mt", "steel_furnace_usable_mt", "steel_unusable_mt"):
                 df[col] = g[col].sum()
             df["net_exports_mt"] = df["exports_mt"] - df["imports_mt"]
-            df["steel_total_mt"] = df[["steel_modern_mt", "steel_furnace_usable_mt", "steel_unusable_mt"]].sum(axis=1)
+            df["steel_total_mt"] = pd.concat([df["steel_modern_mt"], df["steel_furnace_usable_mt"], df["steel_unusable_mt"]],
+                                             axis=1).sum(axis=1)
             df["procurement_share"] = df["procurement_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
             df["reported_to_actual"] = df["grain_reported_province_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
             rural_mean = g["population_rural"].mean()
@@ -155,13 +156,13 @@ class Results:
             df["commune_stock_end_mt"] = g["commune_stock_mt"].last()
             df["state_stock_end_mt"] = g["state_stock_mt"].last()
             may = m[pd.DatetimeIndex(m.month).month == 5].set_index("year").state_stock_mt
-            df["state_stock_may_mt"] = may.reindex(df.index)
+            df["state_stock_may_mt"] = may.reindex(base.index)
             for col in ("labor_share_furnace", "labor_share_waterworks", "labor_share_farm", "ration_ratio_rural",
                         "ration_ratio_urban", "reserve_rural", "reserve_urban"):
                 df[col] = g[col].mean()
             df["labor_share_furnace_max"] = g["labor_share_furnace"].max()
             df["urban_workers_end"] = g["urban_workers"].last()
-            self._tables["annual_national"] = df.reset_index()
+            self._tables["annual_national"] = _joined(base, df).reset_index()
         return self._tables["annual_national"]
 
     @property
@@ -175,11 +176,11 @@ class Results:
                                 ("urban", prov[prov.sector == "urban"])):
                 a = self._annual(sub, ["year", "province"]).reset_index()
                 g = sub.groupby(["year", "province"], sort=False)
-                for key in ("harvest", "procured", "relief", "eaten", "reported_commune", "reported_province", "outflow"):
-                    a[f"{key}_mt"] = g[f"{key}_mt"].sum().to_numpy()
-                a["granary_end_mt"] = g["granary_mt"].last().to_numpy()
-                a["sector"] = sector
-                frames.append(a)
+                more = {f"{key}_mt": g[f"{key}_mt"].sum().to_numpy() for key in
+                        ("harvest", "procured", "relief", "eaten", "reported_commune", "reported_province", "outflow")}
+                more["granary_end_mt"] = g["granary_mt"].last().to_numpy()
+                more["sector"] = sector
+                frames.append(_joined(a, more))
             df = pd.concat(frames, ignore_index=True)
             rural_pop = df[df.sector == "rural"].set_index(["year", "province"])["population_mean"]
             key = pd.MultiIndex.from_frame(df[["year", "province"]])
@@ -295,6 +296,16 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
         unit, meaning = column_info(f.name)
         fields.append(f.with_metadata({"unit": unit, "meaning": meaning}))
     pq.write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), path)
+
+
+_ANNUAL_INPUTS = ["population", "births", "births_registered", "deaths", "deaths_registered", "deaths_famine",
+                  "deaths_violence", "registered_population"]  # what _annual reads of a monthly frame
+
+
+def _joined(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """``frame`` with ``columns`` (name: Series on its index, array or scalar) appended in order, in
+    one step: adding them one at a time costs pandas a block insert each (half of a coarse run's time)."""
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
 def _next_census(frame: pd.DataFrame, place: list[str], census: str, births: str, deaths: str) -> pd.Series:
