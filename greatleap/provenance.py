@@ -67,7 +67,12 @@ def git_commit() -> str | None:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of Python and of the libraries that shape the numbers."""
+    """Versions of Python and of the libraries that shape the numbers (a copy: read once a process)."""
+    return dict(_library_versions())
+
+
+@lru_cache(maxsize=None)
+def _library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in _LIBRARIES:
         try:

@@ -130,7 +130,7 @@ def decompose(scenario, mechanisms: Sequence[str] = DEFAULT_MECHANISMS, seeds: S
     coalitions = sorted(needed, key=lambda s: (len(s), sorted(s)))
     base = ending_with(base)  # v(S) counts deaths to the end of the period: later months cannot change it
     members = [(switch_off(base, [m for m in mechanisms if m not in s]), seed) for s in coalitions for seed in seeds]
-    outcomes = run_many(members, scale, jobs, progress, cache_dir)
+    outcomes = run_many(members, scale, jobs, progress, cache_dir, share_prefix=True)
     failures = [f"coalition {sorted(coalitions[k // len(seeds)])} seed {o.seed}: {o.error.splitlines()[0]}"
                 for k, o in enumerate(outcomes) if o.tables is None]
     deaths = {}

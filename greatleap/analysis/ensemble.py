@@ -220,13 +220,15 @@ SOLO_ATTEMPTS = 2
 
 def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jobs=1,
              progress: Callable[[int, int], None] | None = None, cache_dir=None,
-             batch: int | None = None) -> list[RunOutcome]:
+             batch: int | None = None, share_prefix: bool = False) -> list[RunOutcome]:
     """Run many (scenario dict, seed) members; finished runs are reused from ``cache_dir``.
 
     ``jobs``: local worker processes, or an open pool (``WorkerPool``, ``ClusterPool``). Members
     sharing a structure run in batches (:func:`make_batches`; ``batch`` = members per batch, 1 =
     each alone). Outcomes come back in the order of ``members``; a failed member is reported, not
     raised. A cache that cannot be written is said once (:class:`CacheWarning`) and the runs go on.
+    ``share_prefix``: members that differ only in their events and agree on their first months run
+    those months once (:mod:`greatleap.analysis.forks`; the same tables).
     """
     outcomes: list[RunOutcome | None] = [None] * len(members)
     keys = [run_key(data, seed, scale) for data, seed in members] if cache_dir else []
@@ -258,21 +260,27 @@ def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jo
         if progress:
             progress(done, len(members))
 
-    batches = plan_batches(members, todo, scale, slots(jobs), batch)
+    if share_prefix:
+        from greatleap.analysis.forks import plan_units, run_forked
+        batches, runner = plan_units(members, todo, scale, slots(jobs)), run_forked
+    else:
+        batches, runner = plan_batches(members, todo, scale, slots(jobs), batch), run_batch
     with open_pool(jobs, needed=len(batches)) as pool:
         if pool is None:
             for ks in batches:
-                for k, outcome in zip(ks, run_batch([members[k] for k in ks], scale)):
+                for k, outcome in zip(ks, runner([members[k] for k in ks], scale)):
                     finish(k, outcome)
                 interrupt.check()
         else:
-            _run_on(pool, members, batches, scale, finish)
+            _run_on(pool, members, batches, scale, finish, runner)
     return outcomes
 
 
-def _run_on(pool, members, batches: list[list[int]], scale, finish: Callable[[int, RunOutcome], None]) -> None:
-    """Run the batches on ``pool``; a batch whose worker died is resubmitted member by member."""
-    futures = {pool.submit(run_batch, [members[k] for k in ks], scale): (ks, 0) for ks in batches}
+def _run_on(pool, members, batches: list[list[int]], scale, finish: Callable[[int, RunOutcome], None],
+            runner: Callable = run_batch) -> None:
+    """Run the batches on ``pool`` with ``runner``; a batch whose worker died is resubmitted member
+    by member."""
+    futures = {pool.submit(runner, [members[k] for k in ks], scale): (ks, 0) for ks in batches}
     try:
         while futures:
             fut = next(as_finished(list(futures)))
