@@ -92,3 +92,18 @@ def test_the_fork_key_ignores_only_events_name_and_seed(key):
     assert forks.fork_key(data, None) == forks.fork_key(reseeded, None)
     changed = {**data, "mortality": {**data["mortality"], "hunger_gamma": 2.5}}
     assert forks.fork_key(data, None) != forks.fork_key(changed, None)
+
+
+def test_a_unit_whose_snapshots_would_not_fit_runs_the_plain_way(monkeypatch):
+    members = [(switch_off(BASE, off), 1) for off in ([], ["canteens"], ["labor_diversion"])]
+    geo = layout(load_scenario("historical", **{"run.scale": SCALE})).geography
+    levers = [lever_matrix(validate_scenario(data, "x"), geo.province_names) for data, _ in members]
+    assert forks._depth([0, 1, 2], levers, 0) == 2  # labor diversion parts first, then canteens
+    snapshots = []
+    real = Sim.snapshot
+    monkeypatch.setattr(Sim, "snapshot", lambda self: (snapshots.append(self.t), real(self))[1])
+    forks.run_forked(members[:2], None)
+    assert len(snapshots) == 1  # room for it: the tree branched once
+    monkeypatch.setattr(forks, "FORK_MEMORY", 1000)
+    out = forks.run_forked(members, None)
+    assert len(snapshots) == 1 and all(o.error is None for o in out)  # no snapshot: run the plain way

@@ -27,6 +27,9 @@ from greatleap.analysis.ensemble import TABLES, RunOutcome, _agents, _with, make
 
 # parts of a scenario dict that do not reach the model (the name) or reach it only through the levers
 _NOT_SHARED = ("events", "name", "description")
+# at most this many bytes of snapshots held at once by one unit (one per branching level on the path
+# being run); a unit that would need more runs the plain way (a scale-10 world is ~1.5 GiB a member)
+FORK_MEMORY = 2 * 2**30
 
 
 def fork_key(data: dict, scale: float | None) -> str | None:
@@ -115,6 +118,8 @@ def _run_tree(members: Sequence[tuple[dict, int]], scale: float | None) -> list[
     if any(people_capacity(sc, sim.layout.n_agents, tuple(DEFAULT)) != capacity for sc in scens[1:]):
         raise ValueError("the scenarios' people frames differ in size")
     levers = [lever_matrix(sc[0], sim.geo.province_names) for sc in scens]
+    if _depth(list(range(len(firsts))), levers, 0) * _snapshot_bytes(sim.world) > FORK_MEMORY:
+        raise ValueError("the unit's snapshots would not fit in FORK_MEMORY")
     tables: dict[tuple[int, int], dict] = {}
     _grow(sim, list(range(len(firsts))), levers, tables)
     out = []
@@ -131,23 +136,48 @@ def _first_difference(a: np.ndarray, b: np.ndarray, start: int) -> int:
     return start + int(hit[0]) if hit.size else a.shape[0]
 
 
+def _parts(variants: list[int], levers: list[np.ndarray], start: int) -> tuple[int, list[list[int]]]:
+    """The month at or after ``start`` where ``variants`` first part, and the branches there."""
+    split = min((_first_difference(levers[variants[0]], levers[v], start) for v in variants[1:]),
+                default=levers[variants[0]].shape[0])
+    if split >= levers[variants[0]].shape[0]:
+        return split, [variants]
+    branches: dict[bytes, list[int]] = {}
+    for v in variants:
+        branches.setdefault(levers[v][split].tobytes(), []).append(v)
+    return split, list(branches.values())
+
+
+def _depth(variants: list[int], levers: list[np.ndarray], start: int) -> int:
+    """Snapshots held at once on the deepest path of the tree."""
+    split, branches = _parts(variants, levers, start)
+    return 0 if len(branches) == 1 else 1 + max(_depth(b, levers, split) for b in branches)
+
+
+def _snapshot_bytes(world) -> int:
+    """Bytes a snapshot of ``world`` copies: its frames and the records' arrays."""
+    def walk(node) -> int:
+        if isinstance(node, np.ndarray):
+            return node.nbytes
+        if isinstance(node, dict):
+            return sum(walk(v) for v in node.values())
+        return 0
+    return world.nbytes() + walk(world.records)
+
+
 def _grow(sim, variants: list[int], levers: list[np.ndarray], tables: dict) -> None:
     """Run ``sim`` (at month ``sim.t``, with the levers of ``variants[0]``, all of which agree on the
     months before it) to where the variants part, then each branch from a snapshot there."""
-    n_months = sim.n_months
-    split = min((_first_difference(levers[variants[0]], levers[v], sim.t) for v in variants[1:]), default=n_months)
+    split, branches = _parts(variants, levers, sim.t)
     sim.run(interrupt.progress_check, until=split)
-    if split >= n_months:
+    if split >= sim.n_months:
         for m in range(sim.world.members):
             r = sim.results(m)
             for v in variants:  # equal levers throughout: the same run
                 tables[(v, m)] = {name: getattr(r, name) for name in TABLES}
         return
-    branches: dict[bytes, list[int]] = {}
-    for v in variants:
-        branches.setdefault(levers[v][split].tobytes(), []).append(v)
     snap = sim.snapshot() if len(branches) > 1 else None
-    for j, branch in enumerate(branches.values()):
+    for j, branch in enumerate(branches):
         if j:
             sim.restore(snap)
         sim.levers[:] = levers[branch[0]][None]  # in place: mechanisms hold this array
