@@ -5,7 +5,7 @@ from greatleap import load_scenario
 from greatleap.analysis import forks
 from greatleap.analysis.compare import ending_with
 from greatleap.analysis.decompose import switch_off
-from greatleap.analysis.ensemble import run_many
+from greatleap.analysis.ensemble import run_batch, run_many
 from greatleap.mechanisms.communes import layout
 from greatleap.scenario import validate_scenario
 from greatleap.sim import Sim
@@ -21,9 +21,12 @@ def _same(a, b) -> bool:
     return a.keys() == b.keys() and all(a[name].equals(b[name]) for name in a)
 
 
-def test_forked_members_get_exactly_their_solo_tables():
+def test_forked_members_get_exactly_their_solo_tables(monkeypatch):
     members = [(switch_off(BASE, off), seed) for off in OFFS for seed in (1, 2)] + [(switch_off(BASE, []), 1)]
+    fallbacks = []
+    monkeypatch.setattr(forks, "run_batch", lambda *a: fallbacks.append(a) or run_batch(*a))
     forked = run_many(members, jobs=1, share_prefix=True)
+    assert not fallbacks  # every unit ran as a tree (the duplicate member included)
     alone = run_many(members, jobs=1, batch=1)
     assert all(o.error is None for o in forked)
     assert [o.seed for o in forked] == [seed for _, seed in members]

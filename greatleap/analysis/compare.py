@@ -82,7 +82,7 @@ def compare(scenarios: Sequence, seeds: Sequence[int], scale: float | None = Non
         raise ValueError(f"scenarios cover different months ({', '.join(f'{s.name}: {s.run.start} .. {s.run.end}' for s in scenarios)}); "
                          f"allowed: the same run.start and run.end in every scenario")
     members = [(s.to_dict(), seed) for s in scenarios for seed in seeds]
-    outcomes = run_many(members, scale, jobs, progress, cache_dir)
+    outcomes = run_many(members, scale, jobs, progress, cache_dir, share_prefix=True)
     names = [s.name for s in scenarios]
     failures = [f"{names[k // len(seeds)]} seed {o.seed}: {o.error.splitlines()[0]}"
                 for k, o in enumerate(outcomes) if o.tables is None]

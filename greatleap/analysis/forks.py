@@ -108,7 +108,7 @@ def _run_tree(members: Sequence[tuple[dict, int]], scale: float | None) -> list[
     variants: dict[str, list[int]] = {}  # scenario (events) -> member indices
     for k, (data, _) in enumerate(members):
         variants.setdefault(json.dumps(data.get("events", []), sort_keys=True, default=str), []).append(k)
-    if any(len(ks) != len(seeds) for ks in variants.values()):
+    if any({members[k][1] for k in ks} != set(seeds) for ks in variants.values()):
         raise ValueError("every scenario of a unit must run every seed of the unit")
     firsts = [ks[0] for ks in variants.values()]
     scens = [[validate_scenario(_with(members[k][0], s, scale), members[k][0].get("name", "scenario")) for s in seeds]
