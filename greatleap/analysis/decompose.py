@@ -107,18 +107,13 @@ class Decomposition:
     failures: list[str]
 
 
-def decompose(scenario, mechanisms: Sequence[str] = DEFAULT_MECHANISMS, seeds: Sequence[int] = (1, 2),
-              scale: float | None = None, jobs: int = 1, permutations: int = 0, cache_dir=None,
-              progress: Callable[[int, int], None] | None = None) -> Decomposition:
-    """Attribute excess deaths to mechanisms by switching them off in combination.
-
-    Exact over all 2^n coalitions when ``permutations`` is 0; otherwise sampled permutations
-    (the coalitions they visit are run). Pairwise interactions need singletons and pairs.
-    """
+def coalition_runs(scenario, mechanisms: Sequence[str], seeds: Sequence[int], permutations: int = 0):
+    """The coalitions a decomposition needs (exact: all 2^n; else those the sampled permutations
+    visit, with singletons, pairs and leave-one-outs), the permutations, and the (scenario dict,
+    seed) runs: every coalition x seed, each run only to the end of the counted period."""
     mechanisms = list(mechanisms)
-    base = scenario.to_dict()
+    perms = permutations_sample(mechanisms, permutations, 12345) if permutations else []
     if permutations:
-        perms = permutations_sample(mechanisms, permutations, 12345)
         needed = {frozenset(), frozenset(mechanisms)} | {frozenset([m]) for m in mechanisms}
         for perm in perms:
             for k in range(1, len(perm) + 1):
@@ -128,8 +123,21 @@ def decompose(scenario, mechanisms: Sequence[str] = DEFAULT_MECHANISMS, seeds: S
     needed |= {frozenset(p) for p in itertools.combinations(mechanisms, 2)}
     needed |= {frozenset(mechanisms) - {m} for m in mechanisms}
     coalitions = sorted(needed, key=lambda s: (len(s), sorted(s)))
-    base = ending_with(base)  # v(S) counts deaths to the end of the period: later months cannot change it
+    base = ending_with(scenario.to_dict())  # v(S) counts deaths to the end of the period: later months cannot change it
     members = [(switch_off(base, [m for m in mechanisms if m not in s]), seed) for s in coalitions for seed in seeds]
+    return coalitions, perms, members
+
+
+def decompose(scenario, mechanisms: Sequence[str] = DEFAULT_MECHANISMS, seeds: Sequence[int] = (1, 2),
+              scale: float | None = None, jobs: int = 1, permutations: int = 0, cache_dir=None,
+              progress: Callable[[int, int], None] | None = None) -> Decomposition:
+    """Attribute excess deaths to mechanisms by switching them off in combination.
+
+    Exact over all 2^n coalitions when ``permutations`` is 0; otherwise sampled permutations
+    (the coalitions they visit are run). Pairwise interactions need singletons and pairs.
+    """
+    mechanisms = list(mechanisms)
+    coalitions, perms, members = coalition_runs(scenario, mechanisms, seeds, permutations)
     outcomes = run_many(members, scale, jobs, progress, cache_dir, share_prefix=True)
     failures = [f"coalition {sorted(coalitions[k // len(seeds)])} seed {o.seed}: {o.error.splitlines()[0]}"
                 for k, o in enumerate(outcomes) if o.tables is None]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from greatleap.analysis.compare import Comparison, _interval, compare
-from greatleap.analysis.decompose import Decomposition, decompose
+from greatleap.analysis.decompose import Decomposition, coalition_runs, decompose
 from greatleap.analysis.ensemble import run_many
 from greatleap.analysis.posterior import HEADLINES, Posterior, draw_scenarios, headline_values, members
 from greatleap.io import atomic_folder
@@ -175,12 +175,10 @@ def decompose_draws(scenario, mechanisms: Sequence[str], posterior: Posterior | 
     scens = draw_scenarios(scenario, posterior.draws(n_draws))
     reps, failures = [], []
     with _cache(cache_dir) as cache:
-        for k, s in enumerate(scens):
-            step = (lambda d, n, k=k: progress(k * n + d, n * len(scens))) if progress else None
-            try:  # all coalitions x seeds of draw k in one parallel pass, into the cache
-                decompose(s, mechanisms, seeds, scale, jobs, permutations, cache, step)
-            except RuntimeError as exc:
-                failures.append(f"draw {k}: {str(exc)[:200]}")
+        # every draw's coalitions x seeds in one parallel pass (one pool; a draw's coalitions share
+        # their first months), into the cache; then each replicate is read back
+        runs = [run for s in scens for run in coalition_runs(s, mechanisms, seeds, permutations)[2]]
+        run_many(runs, scale, jobs, progress, cache, share_prefix=True)
         for k, s in enumerate(scens):
             for seed in seeds:
                 try:
