@@ -148,8 +148,7 @@ class World:
 
     def restore(self, snap: dict) -> None:
         """Put back a snapshot taken from a world built the same way (same scale, seeds, structure)."""
-        if snap["capacity"] != self.people.size:
-            self.people.grow(snap["capacity"])
+        self.people.size = snap["capacity"]  # every column is replaced below (a branch may have grown the frame)
         for f in self.frames:
             saved = snap["frames"][f.kind]
             if set(saved) != set(f.arrays()):

@@ -110,3 +110,52 @@ def test_a_unit_whose_snapshots_would_not_fit_runs_the_plain_way(monkeypatch):
     monkeypatch.setattr(forks, "FORK_MEMORY", 1000)
     out = forks.run_forked(members, None)
     assert len(snapshots) == 1 and all(o.error is None for o in out)  # no snapshot: run the plain way
+
+
+def test_a_partly_cached_grid_splits_into_consistent_units(monkeypatch):
+    a, b = (switch_off(BASE, off) for off in ([], ["canteens"]))
+    members = [(data, seed) for data in (a, b) for seed in (1, 2, 3, 4)]
+    todo = [k for k in range(len(members)) if k != 0]  # (a, seed 1) already cached
+    units = forks.plan_units(members, todo, None, workers=1)
+    for unit in units:  # every scenario of a unit runs the unit's seeds
+        seeds = {forks._events(members[k][0]): set() for k in unit}
+        for k in unit:
+            seeds[forks._events(members[k][0])].add(members[k][1])
+        assert len({frozenset(s) for s in seeds.values()}) == 1
+    assert sorted(k for u in units for k in u) == todo
+
+
+def test_a_branch_that_grows_the_frame_leaves_the_next_branch_exact(monkeypatch):
+    from greatleap import world
+    tight = ending_with(load_scenario("historical", **{"run.scale": SCALE, "run.capacity_factor": 1.05}).to_dict())
+    members = [(switch_off(tight, off), 1) for off in (["canteens"], [])]
+    fallbacks, grown = [], []
+    monkeypatch.setattr(forks, "run_batch", lambda *a: fallbacks.append(a) or run_batch(*a))
+    real_grow = world.Frame.grow
+    monkeypatch.setattr(world.Frame, "grow", lambda self, n: (grown.append(n), real_grow(self, n))[1])
+    out = forks.run_forked(members, None)
+    assert grown and not fallbacks  # a branch grew the frame; the next one restored the smaller one
+    alone = run_many(members, jobs=1, batch=1)
+    assert all(_same(f.tables, s.tables) for f, s in zip(out, alone))
+
+
+def test_members_sized_by_a_pilot_run_are_not_forked(monkeypatch):
+    from greatleap import memory
+    from greatleap.analysis import ensemble
+    monkeypatch.setattr(memory, "PILOT_MIN_AGENTS", 1000)  # as at scale ~300 and finer
+    monkeypatch.setattr(memory, "PILOT_SCALE", 1e9)
+    monkeypatch.setattr(ensemble, "BATCH_AGENTS", 1000)  # such members are batched alone
+    members = [(switch_off(BASE, off), 1) for off in ([], ["canteens"])]
+    assert not forks._forkable(members[0][0], None)
+    assert sorted(map(sorted, forks.plan_units(members, [0, 1], None, workers=1))) == [[0], [1]]
+
+
+def test_keep_tables_false_fills_the_cache_and_returns_no_tables(tmp_path):
+    members = [(switch_off(BASE, off), 1) for off in ([], ["canteens"])]
+    filled = run_many(members, jobs=1, cache_dir=tmp_path, share_prefix=True, keep_tables=False)
+    assert [o.tables for o in filled] == [{}, {}] and all(o.error is None for o in filled)
+    again = run_many(members, jobs=1, cache_dir=tmp_path, keep_tables=False)
+    assert all(o.cached and o.tables == {} for o in again)
+    read = run_many(members, jobs=1, cache_dir=tmp_path)
+    assert all(o.cached for o in read)
+    assert all(_same(r.tables, s.tables) for r, s in zip(read, run_many(members, jobs=1, batch=1)))

@@ -178,7 +178,7 @@ def decompose_draws(scenario, mechanisms: Sequence[str], posterior: Posterior | 
         # every draw's coalitions x seeds in one parallel pass (one pool; a draw's coalitions share
         # their first months), into the cache; then each replicate is read back
         runs = [run for s in scens for run in coalition_runs(s, mechanisms, seeds, permutations)[2]]
-        run_many(runs, scale, jobs, progress, cache, share_prefix=True)
+        run_many(runs, scale, jobs, progress, cache, share_prefix=True, keep_tables=False)
         for k, s in enumerate(scens):
             for seed in seeds:
                 try:

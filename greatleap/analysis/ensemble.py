@@ -46,7 +46,9 @@ class RunOutcome:
     cached: bool = False
 
 
-_RUNNER_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+# what makes the tables from a run: this module and the prefix-tree runner (analysis/forks.py)
+_RUNNER_HASH = hashlib.sha256(b"".join(p.read_bytes() for p in (Path(__file__), Path(__file__).with_name("forks.py")))
+                              ).hexdigest()[:16]
 
 
 def run_key(scenario_dict: dict, seed: int, scale: float | None) -> str:
@@ -220,7 +222,7 @@ SOLO_ATTEMPTS = 2
 
 def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jobs=1,
              progress: Callable[[int, int], None] | None = None, cache_dir=None,
-             batch: int | None = None, share_prefix: bool = False) -> list[RunOutcome]:
+             batch: int | None = None, share_prefix: bool = False, keep_tables: bool = True) -> list[RunOutcome]:
     """Run many (scenario dict, seed) members; finished runs are reused from ``cache_dir``.
 
     ``jobs``: local worker processes, or an open pool (``WorkerPool``, ``ClusterPool``). Members
@@ -228,7 +230,8 @@ def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jo
     each alone). Outcomes come back in the order of ``members``; a failed member is reported, not
     raised. A cache that cannot be written is said once (:class:`CacheWarning`) and the runs go on.
     ``share_prefix``: members that differ only in their events and agree on their first months run
-    those months once (:mod:`greatleap.analysis.forks`; the same tables).
+    those months once (:mod:`greatleap.analysis.forks`; the same tables). ``keep_tables=False``:
+    only fill the cache; finished outcomes come back with empty ``tables`` ({}), failed ones with None.
     """
     outcomes: list[RunOutcome | None] = [None] * len(members)
     keys = [run_key(data, seed, scale) for data, seed in members] if cache_dir else []
@@ -238,7 +241,7 @@ def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jo
     for k, (data, seed) in enumerate(members):
         cached = _cache_load(cache_dir, keys[k]) if cache_dir else None
         if cached is not None:
-            outcomes[k] = RunOutcome(seed, cached, cached=True)
+            outcomes[k] = RunOutcome(seed, cached if keep_tables else {}, cached=True)
         else:
             todo.append(k)
     done = len(members) - len(todo)
@@ -256,6 +259,8 @@ def run_many(members: Sequence[tuple[dict, int]], scale: float | None = None, jo
                 cache_ok = False
                 warnings.warn(f"run cache {cache_dir} cannot be written ({exc.strerror or exc}); "
                               f"finished runs are not cached", CacheWarning, stacklevel=4)
+        if not keep_tables and outcome.tables is not None:
+            outcomes[k] = RunOutcome(outcome.seed, {}, outcome.error, outcome.cached)
         done += 1
         if progress:
             progress(done, len(members))

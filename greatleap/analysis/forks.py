@@ -30,6 +30,9 @@ _NOT_SHARED = ("events", "name", "description")
 # at most this many bytes of snapshots held at once by one unit (one per branching level on the path
 # being run); a unit that would need more runs the plain way (a scale-10 world is ~1.5 GiB a member)
 FORK_MEMORY = 2 * 2**30
+# at most this many runs a unit: its outcomes come back (to the progress bar, the cache) when the
+# whole unit ends, and an interrupt loses the units in flight
+UNIT_RUNS = 64
 
 
 def fork_key(data: dict, scale: float | None) -> str | None:
@@ -45,54 +48,112 @@ def fork_key(data: dict, scale: float | None) -> str | None:
     return json.dumps(rest, sort_keys=True, default=str)
 
 
+def _events(data: dict) -> str:
+    return json.dumps(data.get("events", []), sort_keys=True, default=str)
+
+
+def _forkable(data: dict, scale: float | None) -> bool:
+    """False where the people frame is sized from a pilot run of the scenario itself (a fine scale,
+    see :mod:`greatleap.memory`): its events would change the frame, and with it the tables."""
+    from greatleap.memory import PILOT_MIN_AGENTS, PILOT_SCALE
+    try:
+        fine = float(scale if scale is not None else data["run"]["scale"]) < PILOT_SCALE
+    except (KeyError, TypeError, ValueError):
+        return False
+    return not (fine and _agents(data, scale) >= PILOT_MIN_AGENTS)
+
+
 def plan_units(members: Sequence[tuple[dict, int]], todo: Sequence[int], scale: float | None,
                workers: int) -> list[list[int]]:
-    """Units of the members ``todo``: grouped by fork key, one seed batch each (a batch's agent
-    limit, as :func:`~greatleap.analysis.ensemble.make_batches`), then the largest units halved
-    (by seeds, then by scenarios kept in lever order) until there are two units a worker."""
-    groups: dict = {}
+    """Units of the members ``todo``.
+
+    Members branch together when they share a fork key and their scenarios run the same seeds
+    here (a partly cached grid splits by seed set); each unit takes the seeds of one batch (a
+    batch's agent limit, :func:`~greatleap.analysis.ensemble.make_batches`). Units are halved (by
+    scenarios in lever order, else by seeds) until none holds more than ``UNIT_RUNS`` runs and
+    there are two a worker. Members that cannot branch go in the plain batches of
+    :func:`~greatleap.analysis.ensemble.plan_batches`.
+    """
+    from greatleap.analysis.ensemble import plan_batches
+    variant_seeds: dict = {}
+    plain, keyed = [], {}
     for k in todo:
-        key = fork_key(members[k][0], scale)
-        groups.setdefault(key if key is not None else ("alone", k), []).append(k)
+        data, seed = members[k]
+        key = fork_key(data, scale) if _forkable(data, scale) else None
+        if key is None:
+            plain.append(k)
+            continue
+        keyed[k] = (key, _events(data))
+        variant_seeds.setdefault(keyed[k], set()).add(seed)
+    groups: dict = {}
+    for k, variant in keyed.items():
+        groups.setdefault((variant[0], frozenset(variant_seeds[variant])), []).append(k)
+    order = _lever_order(members, keyed)
     units = []
-    for ks in groups.values():
-        seeds = sorted({members[k][1] for k in ks})
-        agents = _agents(members[ks[0]][0], scale)
-        for r in make_batches(len(seeds), agents):
+    for (_, seed_set), ks in groups.items():
+        seeds = sorted(seed_set)
+        for r in make_batches(len(seeds), _agents(members[ks[0]][0], scale)):
             chunk = {seeds[i] for i in r}
             units.append([k for k in ks if members[k][1] in chunk])
-    while units and len(units) < 2 * workers:
+    while units:
         units.sort(key=len)
-        big = units.pop()
-        halves = _halve(big, members)
-        if halves is None:
-            units.append(big)
+        if len(units[-1]) <= UNIT_RUNS and len(units) >= 2 * workers:
             break
-        units += halves
-    return sorted(units, key=len, reverse=True)
+        halves = _halve(units[-1], members, order)
+        if halves is None:
+            break
+        units = units[:-1] + halves
+    return sorted(units + plan_batches(members, plain, scale, workers), key=len, reverse=True)
 
 
-def _halve(unit: list[int], members) -> list[list[int]] | None:
+def _lever_order(members, keyed: dict) -> dict[str, bytes]:
+    """A sort key per scenario (events): its lever matrix, month by month, so that scenarios sharing
+    their first months sit together and a halving splits where they part."""
+    from greatleap.scenario import validate_scenario
+    from greatleap.timeline import lever_matrix
+    order: dict[str, bytes] = {}
+    for k, (_, events) in keyed.items():
+        if events not in order:
+            try:
+                order[events] = lever_matrix(validate_scenario(members[k][0], "unit")).tobytes()
+            except Exception:  # noqa: BLE001 - a member that does not validate fails in its run, not here
+                order[events] = b""
+    return order
+
+
+def _halve(unit: list[int], members, order: dict[str, bytes]) -> list[list[int]] | None:
+    """Two halves of a unit: by scenarios, in lever order (every seed of a scenario in one half; a
+    batch of seeds is kept), else by seeds."""
+    variants = sorted({_events(members[k][0]) for k in unit}, key=lambda e: order.get(e, b""))
+    if len(variants) > 1:
+        first = set(variants[: len(variants) // 2])
+        return [[k for k in unit if _events(members[k][0]) in first],
+                [k for k in unit if _events(members[k][0]) not in first]]
     seeds = sorted({members[k][1] for k in unit})
-    if len(seeds) > 1:
-        first = set(seeds[: len(seeds) // 2])
-        return [[k for k in unit if members[k][1] in first], [k for k in unit if members[k][1] not in first]]
-    if len(unit) < 2:
+    if len(seeds) < 2:
         return None
-    ordered = sorted(unit, key=lambda k: json.dumps(members[k][0].get("events", []), sort_keys=True, default=str))
-    return [ordered[: len(ordered) // 2], ordered[len(ordered) // 2:]]
+    first = set(seeds[: len(seeds) // 2])
+    return [[k for k in unit if members[k][1] in first], [k for k in unit if members[k][1] not in first]]
 
 
 def run_forked(members: Sequence[tuple[dict, int]], scale: float | None) -> list[RunOutcome]:
     """Run one unit's members as a prefix tree (in this process); outcomes in order.
 
-    Falls back to :func:`~greatleap.analysis.ensemble.run_batch` (then each member alone) when the
-    unit cannot branch: members that differ in more than their events, or a failure. An interrupt
-    propagates."""
-    try:
-        return _run_tree(members, scale)
-    except Exception:  # noqa: BLE001 - run them the plain way, which reports the faulty member
-        return run_batch(members, scale)
+    A unit that cannot branch (members that differ in more than their events, frames of different
+    sizes, snapshots above ``FORK_MEMORY``, a failure) runs the plain way: in the batches
+    :func:`~greatleap.analysis.ensemble.plan_batches` makes (members alone at fine scales), each
+    batch falling back to its members alone, which reports the faulty one. An interrupt propagates."""
+    if len(members) > 1:
+        try:
+            return _run_tree(members, scale)
+        except Exception:  # noqa: BLE001 - run them the plain way
+            pass
+    from greatleap.analysis.ensemble import plan_batches
+    out: list[RunOutcome | None] = [None] * len(members)
+    for ks in plan_batches(members, range(len(members)), scale, 1):
+        for k, outcome in zip(ks, run_batch([members[k] for k in ks], scale)):
+            out[k] = outcome
+    return out
 
 
 def _run_tree(members: Sequence[tuple[dict, int]], scale: float | None) -> list[RunOutcome]:
@@ -107,7 +168,7 @@ def _run_tree(members: Sequence[tuple[dict, int]], scale: float | None) -> list[
     seeds = sorted({seed for _, seed in members})
     variants: dict[str, list[int]] = {}  # scenario (events) -> member indices
     for k, (data, _) in enumerate(members):
-        variants.setdefault(json.dumps(data.get("events", []), sort_keys=True, default=str), []).append(k)
+        variants.setdefault(_events(data), []).append(k)
     if any({members[k][1] for k in ks} != set(seeds) for ks in variants.values()):
         raise ValueError("every scenario of a unit must run every seed of the unit")
     firsts = [ks[0] for ks in variants.values()]
@@ -124,8 +185,8 @@ def _run_tree(members: Sequence[tuple[dict, int]], scale: float | None) -> list[
     _grow(sim, list(range(len(firsts))), levers, tables)
     out = []
     for data, seed in members:
-        v = firsts.index(variants[json.dumps(data.get("events", []), sort_keys=True, default=str)][0])
-        out.append(RunOutcome(seed, tables[(v, seeds.index(seed))]))
+        v = firsts.index(variants[_events(data)][0])
+        out.append(RunOutcome(seed, dict(tables[(v, seeds.index(seed))])))
     return out
 
 
