@@ -40,11 +40,11 @@ def ctrl_c_at_run(monkeypatch):
     def arm(n: int) -> list:
         runs: list = []
 
-        def run(self, progress=None):
+        def run(self, progress=None, until=None):
             runs.append(1)
             if len(runs) == n:
                 os.kill(os.getpid(), signal.SIGINT)
-            return real(self, progress)
+            return real(self, progress, until)
 
         monkeypatch.setattr(Sim, "run", run)
         return runs

@@ -92,10 +92,10 @@ def test_a_member_that_fails_validation_fails_alone(batch_sizes):
 def test_a_batch_that_fails_is_rerun_member_by_member(monkeypatch, batch_sizes):
     real = Sim.run
 
-    def run(self, progress=None):
+    def run(self, progress=None, until=None):
         if self.batched:
             raise RuntimeError("the batch broke")
-        return real(self, progress)
+        return real(self, progress, until)
 
     monkeypatch.setattr(Sim, "run", run)
     data = load_scenario("historical", **SHORT).to_dict()

@@ -148,10 +148,10 @@ def test_a_crashing_run_is_reported_and_the_rest_complete(monkeypatch):
     from greatleap import sim as sim_module
     real_run = sim_module.Sim.run
 
-    def flaky(self, progress=None):  # the run of seed 2 crashes, and with it any batch it is in
+    def flaky(self, progress=None, until=None):  # the run of seed 2 crashes, and with it any batch it is in
         if any(s.run.seed == 2 for s in self.scenarios):
             raise RuntimeError("simulated crash")
-        return real_run(self, progress)
+        return real_run(self, progress, until)
 
     monkeypatch.setattr(sim_module.Sim, "run", flaky)
     a = load_scenario("historical", **SHORT).to_dict()

@@ -208,7 +208,7 @@ def test_validate_uses_the_run_cache(tmp_path, monkeypatch):
     targets = load_targets()
     ev1, _, _ = validate(scen, targets, [1, 2], None, 1, cache_dir=tmp_path)
     from greatleap.sim import Sim
-    monkeypatch.setattr(Sim, "run", lambda self, progress=None: (_ for _ in ()).throw(RuntimeError("not cached")))
+    monkeypatch.setattr(Sim, "run", lambda self, progress=None, until=None: (_ for _ in ()).throw(RuntimeError("not cached")))
     ev2, runs, failures = validate(scen, targets, [1, 2], None, 1, cache_dir=tmp_path)
     assert not failures and len(runs) == 2
     pd.testing.assert_frame_equal(ev1, ev2)

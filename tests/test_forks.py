@@ -50,16 +50,20 @@ def test_shared_months_are_run_once(monkeypatch):
     assert all(_same(f.tables, s.tables) for f, s in zip(out, alone))
 
 
-def test_units_share_a_fork_key_and_fill_the_workers():
+def test_units_share_a_fork_key_and_fill_the_workers(monkeypatch):
     members = [(switch_off(BASE, off), seed) for off in OFFS for seed in (1, 2, 3, 4)]
     units = forks.plan_units(members, range(len(members)), None, workers=2)
     assert sorted(k for u in units for k in u) == list(range(len(members)))  # each member once
     assert all(len({forks.fork_key(members[k][0], None) for k in u}) == 1 for u in units)
-    assert len(units) >= 4
-    # the members differing only in their events (6 scenarios, 4 seeds) started as one unit of 24
+    assert len(units) >= 2
+    # the members differing only in their events (6 scenarios, 4 seeds) are one unit of 24 runs
     lever_only = [k for k, (data, _) in enumerate(members) if data["agriculture"]["weather"]]
     assert len({forks.fork_key(members[k][0], None) for k in lever_only}) == 1
-    assert forks.plan_units(members, lever_only, None, workers=1) != [lever_only]  # halved for two units a worker
+    assert [sorted(u) for u in forks.plan_units(members, lever_only, None, workers=1)] == [lever_only]
+    halves = forks.plan_units(members, lever_only, None, workers=2)  # one unit a worker: split by scenarios
+    assert len(halves) == 2 and all({members[k][1] for k in u} == {1, 2, 3, 4} for u in halves)
+    monkeypatch.setattr(forks, "UNIT_RUNS", 8)  # and none above UNIT_RUNS
+    assert max(map(len, forks.plan_units(members, lever_only, None, workers=1))) <= 8
     assert sorted(forks.plan_units(members, lever_only[:1], None, workers=4)[0]) == lever_only[:1]
 
 

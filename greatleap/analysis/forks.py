@@ -71,7 +71,7 @@ def plan_units(members: Sequence[tuple[dict, int]], todo: Sequence[int], scale: 
     here (a partly cached grid splits by seed set); each unit takes the seeds of one batch (a
     batch's agent limit, :func:`~greatleap.analysis.ensemble.make_batches`). Units are halved (by
     scenarios in lever order, else by seeds) until none holds more than ``UNIT_RUNS`` runs and
-    there are two a worker. Members that cannot branch go in the plain batches of
+    there is one a worker. Members that cannot branch go in the plain batches of
     :func:`~greatleap.analysis.ensemble.plan_batches`.
     """
     from greatleap.analysis.ensemble import plan_batches
@@ -97,7 +97,7 @@ def plan_units(members: Sequence[tuple[dict, int]], todo: Sequence[int], scale: 
             units.append([k for k in ks if members[k][1] in chunk])
     while units:
         units.sort(key=len)
-        if len(units[-1]) <= UNIT_RUNS and len(units) >= 2 * workers:
+        if len(units[-1]) <= UNIT_RUNS and len(units) >= workers:
             break
         halves = _halve(units[-1], members, order)
         if halves is None:
