@@ -134,7 +134,8 @@ def test_a_task_that_kills_its_worker_loses_nothing(local_pool, tmp_path):
 def test_ctrl_c_on_a_cluster_run_exits_130(tmp_path):
     _distributed()
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "greatleap", "compare", "historical", "no_exports", "--seeds", "2",
+    # 16 runs: enough work to be still running 1.5 s after the cluster is up on a quiet machine
+    proc = subprocess.Popen([sys.executable, "-m", "greatleap", "compare", "historical", "no_exports", "--seeds", "8",
                              "--scale", "20000", "--cluster", "local:2", "--cache", str(tmp_path / "cache"),
                              "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines = []
