@@ -89,6 +89,7 @@ def plan_units(members: Sequence[tuple[dict, int]], todo: Sequence[int], scale: 
     for k, variant in keyed.items():
         groups.setdefault((variant[0], frozenset(variant_seeds[variant])), []).append(k)
     order = _lever_order(members, keyed)
+    events = {k: variant[1] for k, variant in keyed.items()}  # serialised once, not at every halving
     units = []
     for (_, seed_set), ks in groups.items():
         seeds = sorted(seed_set)
@@ -99,7 +100,7 @@ def plan_units(members: Sequence[tuple[dict, int]], todo: Sequence[int], scale: 
         units.sort(key=len)
         if len(units[-1]) <= UNIT_RUNS and len(units) >= workers:
             break
-        halves = _halve(units[-1], members, order)
+        halves = _halve(units[-1], members, order, events)
         if halves is None:
             break
         units = units[:-1] + halves
@@ -121,14 +122,13 @@ def _lever_order(members, keyed: dict) -> dict[str, bytes]:
     return order
 
 
-def _halve(unit: list[int], members, order: dict[str, bytes]) -> list[list[int]] | None:
-    """Two halves of a unit: by scenarios, in lever order (every seed of a scenario in one half; a
-    batch of seeds is kept), else by seeds."""
-    variants = sorted({_events(members[k][0]) for k in unit}, key=lambda e: order.get(e, b""))
+def _halve(unit: list[int], members, order: dict[str, bytes], events: dict[int, str]) -> list[list[int]] | None:
+    """Two halves of a unit: by scenarios (``events`` of each member), in lever order (every seed of
+    a scenario in one half; a batch of seeds is kept), else by seeds."""
+    variants = sorted({events[k] for k in unit}, key=lambda e: order.get(e, b""))
     if len(variants) > 1:
         first = set(variants[: len(variants) // 2])
-        return [[k for k in unit if _events(members[k][0]) in first],
-                [k for k in unit if _events(members[k][0]) not in first]]
+        return [[k for k in unit if events[k] in first], [k for k in unit if events[k] not in first]]
     seeds = sorted({members[k][1] for k in unit})
     if len(seeds) < 2:
         return None
