@@ -117,7 +117,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "incentive": (R, "yield factor of commune egalitarianism (work incentives)"),
     "harvest_loss": (SH, "share of the crop lost for want of harvest labor"),
     "season_labor": (R, "effective field labor over the season / 1957 norm"),
-    "weather": (R, "national weather factor of the harvest year (1 = normal)"),
+    "weather": (R, "national weather factor of the harvest (its season's, 1 = normal)"),
     "capital": (R, "farm capital (draught animals, tools) / 1957"),
     "sown_area": (R, "yield factor of the grain sown area (the record's area and land left fallow, at marginal yield)"),
 }

@@ -23,6 +23,7 @@ RUN_MONTHS = ("1957-01", "1970-12")
 # Allowed values of the by-year tables: (low, high, unit). Weather outside 0.2-2.0 of a normal
 # harvest never happened in China 1949-1970 (the worst year, 1960, is put near 0.85-0.95).
 BY_YEAR_LIMITS = {"weather": (0.2, 2.0, "harvest factor, 1 = normal"),
+                  "summer_weather": (0.2, 2.0, "harvest factor, 1 = normal"),
                   "sown_area": (0.5, 1.5, "share of the 1957 grain sown area"),
                   "death_completeness": (0.05, 1.0, "share of deaths registered"),
                   "birth_completeness": (0.05, 1.0, "share of births registered")}
@@ -195,6 +196,11 @@ class AgricultureParams(_Section):
     weather: dict[int, float] = Field(
         default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
         description="national weather factor by harvest year (1 = normal; missing years = 1); calibrate (Houser et al.: ~31% nature)")
+    summer_weather: dict[int, float] = Field(
+        default_factory=dict,
+        description="weather factor of the summer harvest (winter wheat, early rice; harvested in June) by harvest year, "
+                    "where the season's weather differed from the year's (missing years = the year's weather): the "
+                    "1959 drought came in July-September, after the wheat harvest; the 1961 drought hit the winter wheat")
     sown_area: dict[int, float] = Field(
         default_factory=dict,
         description="grain sown area by harvest year, share of 1957 (missing years = 1); the record: NBS grain sown area (data/grain_sown_area_1952_1966.csv)")

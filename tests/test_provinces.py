@@ -35,19 +35,62 @@ def test_planned_resales_go_pro_rata_to_rural_people_and_never_negative():
     assert planned_resales(np.array([-3.0, 0.0]), people).sum() == 0.0
 
 
-def test_disaster_flags_spread_the_national_weather_and_keep_its_grain_weighted_mean():
+@pytest.mark.parametrize("season", ["autumn", "summer"])
+def test_disaster_flags_spread_the_national_weather_and_keep_its_grain_weighted_mean(season):
     scen = load_scenario("historical", **{"agriculture.weather_province_sd": 0.0, "agriculture.disaster_severity": 0.2})
-    flags = data.provincial_disasters()
+    flags = data.provincial_disasters(season)
     n = len(data.provinces())
     potential = data.provinces().pop_start.to_numpy(float)
-    w = Agriculture._weather(scen, range(1957, 1963), n, potential)
+    w = Agriculture._weather(scen, range(1957, 1963), n, potential, season)
+    table = {**scen.agriculture.weather, **(scen.agriculture.summer_weather if season == "summer" else {})}
     for k, year in enumerate(range(1957, 1963)):
-        national = scen.agriculture.weather.get(year, 1.0)
-        assert np.sum(w[k] * potential) / potential.sum() == pytest.approx(national)
+        assert np.sum(w[k] * potential) / potential.sum() == pytest.approx(table.get(year, 1.0))
         if year in flags.columns and flags[year].any() and not flags[year].all():
             hit = flags[year].to_numpy().astype(bool)
             # a named province loses the severity relative to one not named
             assert w[k][hit].max() / w[k][~hit].min() == pytest.approx(0.8)
+
+
+def test_disasters_name_the_harvest_they_hit():
+    """1959's drought came in July-September: the summer harvest is hit only where the spring was dry
+    (Hebei, Heilongjiang); 1961's fell on the north's wheat; a flag of 1 or SA names both harvests."""
+    summer, autumn, every = (data.provincial_disasters(s) for s in ("summer", "autumn", None))
+    assert summer[1959][summer[1959] > 0].index.tolist() == ["Hebei", "Heilongjiang"]
+    assert autumn[1959]["Henan"] == 1.0 and summer[1959]["Henan"] == 0.0
+    assert summer[1961]["Shandong"] == 1.0 and autumn[1961]["Shandong"] == 0.0
+    assert summer[1960]["Henan"] == autumn[1960]["Henan"] == 1.0
+    assert (every == np.maximum(summer, autumn)).all().all()
+    with pytest.raises(ValueError, match="allowed: summer, autumn"):
+        data.provincial_disasters("winter")
+
+
+def test_a_bad_disaster_code_names_the_cell_and_what_is_allowed(tmp_path, monkeypatch):
+    text = "province,1959\nHebei,X\n"
+    monkeypatch.setattr(data, "read_sourced_csv", lambda name, cols: pd.read_csv(__import__("io").StringIO(text)))
+    data.provincial_disasters.cache_clear()
+    try:
+        with pytest.raises(data.DataError, match=r"row 1, column '1959': value 'X'; allowed: blank, 1, S"):
+            data.provincial_disasters()
+    finally:
+        data.provincial_disasters.cache_clear()
+
+
+def test_the_summer_harvest_takes_its_own_weather():
+    """A dry summer (0.5) halves the June harvest and leaves October's weather as it was (October's harvest
+    falls only through the hunger that follows: weaker workers, draught animals eaten); the harvest factors
+    report each harvest's own weather."""
+    def harvests(**over):
+        sim = Sim(load_scenario("historical", **{"run.scale": 100000, "run.end": "1959-12",
+                                                 "agriculture.weather_province_sd": 0.0, **over}))
+        sim.run()
+        res = sim.results()
+        m = res.monthly_national[res.monthly_national.year == 1959]
+        factors = res.harvest_factors.set_index(res.harvest_factors.month.astype(str).str[:10]).weather
+        return m.set_index(m.month.dt.month).grain_harvest_mt, factors
+    base, wb = harvests(**{"agriculture.summer_weather": {}})
+    dry, wd = harvests(**{"agriculture.summer_weather": {1959: 0.5 * SC.agriculture.weather[1959]}})
+    assert dry[6] == pytest.approx(0.5 * base[6], rel=1e-9) and 0.9 * base[10] < dry[10] <= base[10]
+    assert wd["1959-06-01"] == pytest.approx(0.5 * wb["1959-06-01"]) and wd["1959-10-01"] == wb["1959-10-01"]
 
 
 def test_communes_are_the_same_number_at_every_scale_until_agents_run_short():

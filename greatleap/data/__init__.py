@@ -178,17 +178,35 @@ def sown_area() -> pd.Series:
     return area / float(area.loc[1957])
 
 
+DISASTER_SEASONS = {"summer": "S", "autumn": "A"}  # the harvest a flag names: S summer, A autumn, 1 or SA both
+
+
 @lru_cache(maxsize=None)
-def provincial_disasters() -> pd.DataFrame:
+def provincial_disasters(season: str | None = None) -> pd.DataFrame:
     """Flags (1 = named as severely hit by drought or flood) by province (rows, in the order of
-    :func:`provinces`) and harvest year (columns 1958-1961); 0 where not named."""
+    :func:`provinces`) and harvest year (columns 1958-1961); 0 where not named.
+
+    A cell names the harvest the disaster hit: ``S`` the summer harvest (winter wheat, early rice),
+    ``A`` the autumn one, ``1`` or ``SA`` both. ``season`` ("summer" or "autumn") keeps the flags of
+    that harvest; None keeps every flag.
+    """
     name = "provincial_disasters_1958_1961.csv"
+    if season is not None and season not in DISASTER_SEASONS:
+        raise ValueError(f"season {season!r}; allowed: {', '.join(DISASTER_SEASONS)}")
     frame = read_sourced_csv(name, ("province",))
     years = [c for c in frame.columns if c != "province"]
     unknown = set(frame.province) - set(provinces().province)
     if unknown:
         raise DataError(f"{name}: province(s) {sorted(unknown)} are not provincial units")
-    frame = _numeric(frame, name, tuple(years)).fillna(0.0)
+    for col in years:
+        codes = frame[col].fillna("").astype(str).str.strip().str.upper().replace({"1": "SA", "1.0": "SA"})
+        bad = ~codes.isin(("", "S", "A", "SA"))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"data file {name!r}: row {row + 1}, column {col!r}: value {frame[col].iloc[row]!r}; "
+                            "allowed: blank, 1, S (summer harvest), A (autumn harvest) or SA")
+        wanted = DISASTER_SEASONS.values() if season is None else (DISASTER_SEASONS[season],)
+        frame[col] = [float(any(c in code for c in wanted)) for code in codes]
     out = frame.set_index("province").reindex(provinces().province).fillna(0.0)
     out.columns = [int(y) for y in years]
     return out

@@ -1,7 +1,7 @@
 """Agriculture: harvests from land, labor, weather, techniques, pests and incentives.
 
 At each harvest of a province's calendar (``data/harvest_calendar.csv``):
-Y_c = potential_c x season share x weather_{p,y} x trend x technique x pests x incentive
+Y_c = potential_c x season share x weather_{p,y,s} x trend x technique x pests x incentive
       x capital^capital_elasticity x sown area x (L_season / L_norm)^alpha x (1 - harvest loss),
 sown area = (1 - (1 - A_y) m) (1 - fallow_c m): A_y the grain sown area of the harvest year (share of
 1957, the record in ``data/sources/grain_sown_area_1952_1966.csv``), fallow the land the Leap left
@@ -28,12 +28,23 @@ from greatleap.streams import STREAM_WEATHER, normal_array
 
 MAX_LABOR_RATIO = 1.3       # field labor above the 1957 norm helps up to this ratio
 ADOPTION_BASE = 0.5         # techniques adopted at 0.5 + radicalism (capped at 1)
+SUMMER = "summer"           # the calendar's season whose weather ``summer_weather`` may set apart
 HUNGER_CAPITAL_THRESHOLD = 0.1  # rural depletion above which draught animals are eaten or die
 MAX_CAPITAL_LOSS = 0.5      # share of farm capital that can be lost in one month
 FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
            "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
            "season_labor": "season labor ratio (mean over communes)", "weather": "national weather factor",
            "capital": "farm capital factor", "sown_area": "sown area factor (mean over communes)"}
+
+
+def weather_table(scenario) -> dict[int, float]:
+    """The national weather factor of each harvest year (every harvest but a differing summer one)."""
+    return scenario.agriculture.weather
+
+
+def summer_weather_table(scenario) -> dict[int, float]:
+    """The national weather factor of each year's summer harvest: the year's, unless ``summer_weather`` names it."""
+    return {**scenario.agriculture.weather, **scenario.agriculture.summer_weather}
 
 
 def sown_area_factor(area, fallow, marginal_yield):
@@ -69,28 +80,40 @@ class Agriculture(Mechanism):
         self.first_year = start
         years = range(start, parse_month(sim.scenarios[0].run.end) // 12 + 1)
         potential_p = by_province(w.places.potential[:, : geo.n_communes], geo.commune_province, geo.n_provinces)
-        self.weather = np.stack([self._weather(s, years, geo.n_provinces, potential_p[m])
-                                 for m, s in enumerate(sim.scenarios)])
-        self.weather_national = np.array([[s.agriculture.weather.get(y, 1.0) for y in years] for s in sim.scenarios])
+        # (members, years, provinces) for the year's other harvests and for its summer harvest
+        self.weather, self.summer_weather = (
+            np.stack([self._weather(s, years, geo.n_provinces, potential_p[m] * self._season_share(season), season)
+                      for m, s in enumerate(sim.scenarios)])
+            for season in ("autumn", SUMMER))
+        self.weather_national, self.summer_weather_national = (
+            np.array([[table(s).get(y, 1.0) for y in years] for s in sim.scenarios])
+            for table in (weather_table, summer_weather_table))
+        self.summer_month = self.calendar.harvest_month[self.calendar.seasons.index(SUMMER)]  # by province
         self.sown_area = np.array([[s.agriculture.sown_area.get(y, 1.0) for y in years] for s in sim.scenarios])
         for key, meaning in FACTORS.items():
             w.national.add(f"factor_{key}", fill=1.0, unit="ratio",
                            meaning=f"the last harvest's {meaning}", owner=self.name)
         w.national.add("harvested", np.uint8, 0, "flag", "1 if a harvest came in this month", self.name)
 
+    def _season_share(self, season: str) -> np.ndarray:
+        """Each province's share of its annual grain harvested in ``season`` (the weights of that harvest's mean)."""
+        return self.calendar.share[self.calendar.seasons.index(season)]
+
     @staticmethod
-    def _weather(scenario, years, n_provinces: int, potential: np.ndarray) -> np.ndarray:
-        """Weather factor by year and province: the national factor shared out by the provinces named as hit
-        by drought or flood that year (``disaster_severity`` lower where named, the grain-weighted national mean
-        kept), x provincial lognormal noise."""
+    def _weather(scenario, years, n_provinces: int, potential: np.ndarray, season: str = "autumn") -> np.ndarray:
+        """Weather factor of a ``season``'s harvest by year and province: the national factor of that harvest
+        (:func:`weather_table`, :func:`summer_weather_table`) shared out by the provinces named as hit by drought
+        or flood at that harvest (``disaster_severity`` lower where named, the grain-weighted national mean kept),
+        x provincial lognormal noise (the same draw for both harvests of a year)."""
         agri = scenario.agriculture
-        sd, flags = agri.weather_province_sd, data.provincial_disasters()
+        national = summer_weather_table(scenario) if season == SUMMER else weather_table(scenario)
+        sd, flags = agri.weather_province_sd, data.provincial_disasters(season)
         out = []
         for year in years:
             hit = 1.0 - agri.disaster_severity * (flags[year].to_numpy() if year in flags.columns else np.zeros(n_provinces))
             share = hit / (np.sum(hit * potential) / np.sum(potential))
             z = normal_array(scenario.run.seed, STREAM_WEATHER, year, np.arange(n_provinces, dtype=np.int64))
-            out.append(agri.weather.get(year, 1.0) * share * np.exp(sd * z - 0.5 * sd * sd))
+            out.append(national.get(year, 1.0) * share * np.exp(sd * z - 0.5 * sd * sd))
         return np.stack(out)
 
     def produce(self, world, month) -> None:
@@ -141,7 +164,8 @@ class Agriculture(Mechanism):
         loss = per_member(p.harvest_loss_max) * np.maximum(0.0, 1.0 - harvest_labor_ratio)
         trend = scalar_pow(1.0 + p.yield_trend, np.full(world.members, month.year - 1957.0))
         capital = scalar_pow(pv.capital, p.capital_elasticity)
-        weather = self.weather[:, year]
+        summer = self.summer_month == month.month  # by province: this is its summer harvest
+        weather = np.where(summer, self.summer_weather[:, year], self.weather[:, year])
         y = (pl.potential[:, :nc] * share * weather[:, prov] * per_member(trend) * technique * pests[:, prov]
              * incentive[:, prov] * capital[:, prov] * area * member_power(season_labor, p.labor_elasticity)
              * (1.0 - loss))
@@ -157,7 +181,7 @@ class Agriculture(Mechanism):
         n.factor_technique[:], n.factor_pests[:] = technique.mean(axis=1), uniform_or_mean(pests)
         n.factor_incentive[:], n.factor_harvest_loss[:] = uniform_or_mean(incentive), loss.mean(axis=1)
         n.factor_season_labor[:] = season_labor.mean(axis=1)
-        n.factor_weather[:] = self.weather_national[:, year]
+        n.factor_weather[:] = np.where(summer.any(), self.summer_weather_national[:, year], self.weather_national[:, year])
         n.factor_capital[:] = uniform_or_mean(pv.capital)
         n.factor_sown_area[:] = area.mean(axis=1)
 

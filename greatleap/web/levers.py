@@ -181,7 +181,8 @@ def _overlay(preset: str):
 
 def _weather(name: str, data: dict, ctx: Context) -> None:
     if ctx.values[name]:
-        _set(data, "agriculture.weather", {year: 1.0 for year in _get(ctx.history, "agriculture.weather")})
+        for key in ("agriculture.weather", "agriculture.summer_weather"):
+            _set(data, key, {year: 1.0 for year in _get(ctx.history, key) or {}})
 
 
 def _hukou(name: str, data: dict, ctx: Context) -> None:
@@ -336,7 +337,7 @@ LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
     _toggle("normal_weather", "Normal weather", "Politics",
             "On: every year's weather is normal. Off (history): the good 1958 and the drought and floods of 1959-61.",
             "Share of the collapse due to weather disputed: Liu Shaoqi '30% nature'; Houser et al. ~31%.",
-            ("agriculture.weather",), _const(False), _weather),
+            ("agriculture.weather", "agriculture.summer_weather"), _const(False), _weather),
     _L("retreat", "Date of the retreat", "Politics", "month", "month", "1959-03", "1962-06", 1,
        "When the centre retreats: procurement cut, canteens closed, private plots back, relief sent.",
        "Emergency Directive Letter, Nov 1960; Ninth Plenum, Jan 1961 (glf_policy_timeline.csv).",
