@@ -47,7 +47,7 @@ def malformed_scenarios() -> list[tuple[str, str | bytes, list[str]]]:
                 text = shown = str(int(lo) - 1) if tag == "below" else str(int(hi) * 10 + 1)
             cases.append((f"{key}-{tag}", f"{H}[{s}]\n{n} = {text}\n", [key, shown]))
     for table, (lo, hi, _) in BY_YEAR_LIMITS.items():
-        section = "agriculture" if table == "weather" else "registration"
+        section = "registration" if table.endswith("completeness") else "agriculture"
         for tag, year, text, shown in (("nan", 1960, "nan", "nan"), ("low", 1960, "-0.5", "-0.5"),
                                        ("high", 1959, "1000", "1000"), ("year", 1800, "1.0", "1800"),
                                        ("string", 1961, '"0.9"', "'0.9'")):
