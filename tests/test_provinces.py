@@ -64,9 +64,11 @@ def test_disasters_name_the_harvest_they_hit():
         data.provincial_disasters("winter")
 
 
-def test_a_bad_disaster_code_names_the_cell_and_what_is_allowed(tmp_path, monkeypatch):
+def test_a_bad_disaster_code_names_the_cell_and_what_is_allowed(monkeypatch):
+    import io
+    data.provinces()  # read (and cached) before the data files are replaced
     text = "province,1959\nHebei,X\n"
-    monkeypatch.setattr(data, "read_sourced_csv", lambda name, cols: pd.read_csv(__import__("io").StringIO(text)))
+    monkeypatch.setattr(data, "read_sourced_csv", lambda name, cols, **kw: pd.read_csv(io.StringIO(text)))
     data.provincial_disasters.cache_clear()
     try:
         with pytest.raises(data.DataError, match=r"row 1, column '1959': value 'X'; allowed: blank, 1, S"):
