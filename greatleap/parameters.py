@@ -195,7 +195,7 @@ class AgricultureParams(_Section):
     capital_recovery_per_year: float = P(0.12, 0.0, 2.0, "per year toward the 1957 level", "estimate")
     weather: dict[int, float] = Field(
         default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
-        description="national weather factor by harvest year (1 = normal; missing years = 1); calibrate (Houser et al.: ~31% nature)")
+        description="national weather factor by harvest year (1 = normal; missing years = 1), of every harvest but a summer harvest that summer_weather names; calibrate (Houser et al.: ~31% nature)")
     summer_weather: dict[int, float] = Field(
         default_factory=dict,
         description="weather factor of the summer harvest (winter wheat, early rice; harvested in June) by harvest year, "
@@ -205,7 +205,7 @@ class AgricultureParams(_Section):
         default_factory=dict,
         description="grain sown area by harvest year, share of 1957 (missing years = 1); the record: NBS grain sown area (data/grain_sown_area_1952_1966.csv)")
     marginal_yield: float = P(0.6, 0.2, 1.0, "yield of land leaving (or joining) grain relative to the average", "the land left unplanted first is the poorest (the 'three-three' system left 'moderately productive land' unplanted: Hinton 1984, pp. 236-245); sown area fell 13% 1957-59 while yield per sown hectare held (1.46 t in both years, NBS); calibrated")
-    disaster_severity: float = P(0.15, 0.0, 0.5, "weather factor lost by a province named as hit by drought or flood that year", "flags from the 1995 disaster report and the drought chronology (provincial_disasters_1958_1961.csv); 43% of sown area affected in 1960-61; calibrate")
+    disaster_severity: float = P(0.15, 0.0, 0.5, "weather factor lost by a province named as hit by drought or flood at that harvest", "flags from the 1995 disaster report and the drought chronology (provincial_disasters_1958_1961.csv); 43% of sown area affected in 1960-61; calibrate")
     weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year", "estimate")
     commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield", "estimate")
     seed_feed_share: float = P(0.12, 0.0, 0.4, "share of harvest kept for seed and feed", "seed 5-8 jin/mu (~3-5% of the harvest) plus feed 40 jin per ox and 200 per sow a year (Anyuan county gazetteer); estimate")

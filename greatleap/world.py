@@ -1,7 +1,7 @@
 """The world: frames of people and places and the national accounts, all with a leading member axis.
 
 A *frame* is a set of named columns of equal length with a leading member axis: ``people.reserve``
-has shape (members, capacity), ``places.stock`` (members, places), ``provinces.weather``
+has shape (members, capacity), ``places.stock`` (members, places), ``provinces.capital``
 (members, provinces); ``national`` holds per-member accounts of shape (members, ...). Mechanisms
 register the columns they own in their ``init`` (name, dtype, fill, unit, meaning), and read and
 write them in their steps. A run has one member by default; an ensemble batched into one world

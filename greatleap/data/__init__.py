@@ -199,7 +199,7 @@ def provincial_disasters(season: str | None = None) -> pd.DataFrame:
     if unknown:
         raise DataError(f"{name}: province(s) {sorted(unknown)} are not provincial units")
     for col in years:
-        codes = frame[col].fillna("").astype(str).str.strip().str.upper().replace({"1": "SA", "1.0": "SA"})
+        codes = frame[col].fillna("").astype(str).str.strip().str.upper().replace({"1": "SA", "1.0": "SA", "0": "", "0.0": ""})
         bad = ~codes.isin(("", "S", "A", "SA"))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
