@@ -37,14 +37,11 @@ FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest 
            "capital": "farm capital factor", "sown_area": "sown area factor (mean over communes)"}
 
 
-def weather_table(scenario) -> dict[int, float]:
-    """The national weather factor of each harvest year (every harvest but a differing summer one)."""
-    return scenario.agriculture.weather
-
-
-def summer_weather_table(scenario) -> dict[int, float]:
-    """The national weather factor of each year's summer harvest: the year's, unless ``summer_weather`` names it."""
-    return {**scenario.agriculture.weather, **scenario.agriculture.summer_weather}
+def national_weather(scenario, season: str) -> dict[int, float]:
+    """The national weather factor by year of a ``season``'s harvest: the year's ``weather``, or for the
+    summer harvest its own where ``summer_weather`` names the year."""
+    agri = scenario.agriculture
+    return {**agri.weather, **agri.summer_weather} if season == SUMMER else agri.weather
 
 
 def sown_area_factor(area, fallow, marginal_yield):
@@ -80,14 +77,13 @@ class Agriculture(Mechanism):
         self.first_year = start
         years = range(start, parse_month(sim.scenarios[0].run.end) // 12 + 1)
         potential_p = by_province(w.places.potential[:, : geo.n_communes], geo.commune_province, geo.n_provinces)
-        # (members, years, provinces) for the year's other harvests and for its summer harvest
-        self.weather, self.summer_weather = (
-            np.stack([self._weather(s, years, geo.n_provinces, potential_p[m] * self._season_share(season), season)
-                      for m, s in enumerate(sim.scenarios)])
+        # by province (members, years, provinces) and national (members, years): the year's other
+        # harvests, then its summer harvest
+        (self.weather, self.weather_national), (self.summer_weather, self.summer_weather_national) = (
+            (np.stack([self._weather(s, years, geo.n_provinces, potential_p[m] * self._season_share(season), season)
+                       for m, s in enumerate(sim.scenarios)]),
+             np.array([[national_weather(s, season).get(y, 1.0) for y in years] for s in sim.scenarios]))
             for season in ("autumn", SUMMER))
-        self.weather_national, self.summer_weather_national = (
-            np.array([[table(s).get(y, 1.0) for y in years] for s in sim.scenarios])
-            for table in (weather_table, summer_weather_table))
         self.summer_month = self.calendar.harvest_month[self.calendar.seasons.index(SUMMER)]  # by province
         self.sown_area = np.array([[s.agriculture.sown_area.get(y, 1.0) for y in years] for s in sim.scenarios])
         for key, meaning in FACTORS.items():
@@ -102,11 +98,11 @@ class Agriculture(Mechanism):
     @staticmethod
     def _weather(scenario, years, n_provinces: int, potential: np.ndarray, season: str = "autumn") -> np.ndarray:
         """Weather factor of a ``season``'s harvest by year and province: the national factor of that harvest
-        (:func:`weather_table`, :func:`summer_weather_table`) shared out by the provinces named as hit by drought
+        (:func:`national_weather`) shared out by the provinces named as hit by drought
         or flood at that harvest (``disaster_severity`` lower where named, the grain-weighted national mean kept),
         x provincial lognormal noise (the same draw for both harvests of a year)."""
         agri = scenario.agriculture
-        national = summer_weather_table(scenario) if season == SUMMER else weather_table(scenario)
+        national = national_weather(scenario, season)
         sd, flags = agri.weather_province_sd, data.provincial_disasters(season)
         out = []
         for year in years:
