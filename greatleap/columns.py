@@ -120,6 +120,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "weather": (R, "national weather factor of the harvest (its season's, 1 = normal)"),
     "capital": (R, "farm capital (draught animals, tools) / 1957"),
     "sown_area": (R, "yield factor of the grain sown area (the record's area and land left fallow, at marginal yield)"),
+    "fertiliser": (R, "yield factor of chemical fertiliser: 1 + kg grain per kg of nutrients x nutrients applied beyond "
+                      "1957's / the 1957 output"),
 }
 
 

@@ -25,6 +25,7 @@ RUN_MONTHS = ("1957-01", "1970-12")
 BY_YEAR_LIMITS = {"weather": (0.2, 2.0, "harvest factor, 1 = normal"),
                   "summer_weather": (0.2, 2.0, "harvest factor, 1 = normal"),
                   "sown_area": (0.5, 1.5, "share of the 1957 grain sown area"),
+                  "chemical_fertiliser": (0.0, 20.0, "Mt of nutrients applied"),
                   "death_completeness": (0.05, 1.0, "share of deaths registered"),
                   "birth_completeness": (0.05, 1.0, "share of births registered")}
 
@@ -192,7 +193,7 @@ class AgricultureParams(_Section):
     capital_elasticity: float = P(0.3, 0.0, 1.0, "yield elasticity to farm capital", "estimate")
     capital_furnace_loss: float = P(0.04, 0.0, 1.0, "capital share melted per month at full furnace labor", "pots and tools melted (DESIGN item 3); estimate")
     capital_hunger_loss: float = P(0.04, 0.0, 1.0, "capital share lost per month per unit of rural depletion above 0.1", "draught animals 53.8 M (1957) -> 38.3 M (1961); calibrate")
-    capital_recovery_per_year: float = P(0.12, 0.0, 2.0, "per year toward the 1957 level", "estimate")
+    capital_recovery_per_year: float = P(0.12, 0.0, 2.0, "per year toward the 1957 level", "large animals 83.8 M (end 1957), 69.5 M (1961), 84.2 M (1965): the 1957 level again in four years (NBS via a textbook excerpt, daowen.com); calibrate")
     weather: dict[int, float] = Field(
         default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
         description="national weather factor by harvest year (1 = normal; missing years = 1), of every harvest but a summer harvest that summer_weather names; calibrate (Houser et al.: ~31% nature)")
@@ -204,6 +205,14 @@ class AgricultureParams(_Section):
     sown_area: dict[int, float] = Field(
         default_factory=dict,
         description="grain sown area by harvest year, share of 1957 (missing years = 1); the record: NBS grain sown area (data/grain_sown_area_1952_1966.csv)")
+    chemical_fertiliser: dict[int, float] = Field(
+        default_factory=dict,
+        description="chemical fertiliser applied by harvest year, Mt of nutrients (N + P2O5 + K2O; missing years = 1957's, "
+                    "no table = no change); the record: NBS (data/chemical_fertiliser_1952_1966.csv)")
+    fertiliser_response: float = P(10.0, 5.0, 20.0, "kg grain per kg of nutrients applied",
+                                   "N fertiliser gained 11.7, 10.8 and 12.2 kg of rice, wheat and maize per kg of N in China's "
+                                   "2000-06 trials (Jin Jiyun 2012, J Sci Food Agric, doi:10.1002/jsfa.4700); the 1958-62 national trials found P and "
+                                   "K wanting too, and part of the fertiliser went to cotton and other crops; calibrate within 5-15")
     marginal_yield: float = P(0.6, 0.2, 1.0, "yield of land leaving (or joining) grain relative to the average", "the land left unplanted first is the poorest (the 'three-three' system left 'moderately productive land' unplanted: Hinton 1984, pp. 236-245); sown area fell 13% 1957-59 while yield per sown hectare held (1.46 t in both years, NBS); calibrated")
     disaster_severity: float = P(0.15, 0.0, 0.5, "weather factor lost by a province named as hit by drought or flood at that harvest", "flags from the 1995 disaster report and the drought chronology (provincial_disasters_1958_1961.csv); 43% of sown area affected in 1960-61; calibrate")
     weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year", "estimate")

@@ -218,11 +218,13 @@ class Results:
 
     @property
     def harvest_factors(self) -> pd.DataFrame:
-        """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss, sown area."""
+        """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss, sown area,
+        chemical fertiliser."""
         n = self.recorder.national
         rows = np.flatnonzero(n["harvested"] == 1)
         frame = pd.DataFrame({"month": self.month_dates[rows]})
-        for key in ("technique", "pests", "incentive", "harvest_loss", "season_labor", "weather", "capital", "sown_area"):
+        for key in ("technique", "pests", "incentive", "harvest_loss", "season_labor", "weather", "capital", "sown_area",
+                    "fertiliser"):
             frame[key] = n[f"factor_{key}"][rows]
         return frame
 

@@ -178,6 +178,16 @@ def sown_area() -> pd.Series:
     return area / float(area.loc[1957])
 
 
+@lru_cache(maxsize=None)
+def chemical_fertiliser() -> pd.Series:
+    """Chemical fertiliser consumed by year, Mt of nutrients (FAO per hectare of arable land x arable land; 1961-66)."""
+    name = "chemical_fertiliser_1961_1966.csv"
+    cols = ("year", "kg_per_ha_arable", "arable_ha")
+    frame = _numeric(read_sourced_csv(name, cols), name, cols)
+    return pd.Series((frame.kg_per_ha_arable * frame.arable_ha / 1e9).to_numpy(), index=frame.year.astype(int).to_numpy(),
+                     name="chemical_fertiliser_mt")
+
+
 DISASTER_SEASONS = {"summer": "S", "autumn": "A"}  # the harvest a flag names: S summer, A autumn, 1 or SA both
 
 

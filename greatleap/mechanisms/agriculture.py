@@ -1,8 +1,10 @@
 """Agriculture: harvests from land, labor, weather, techniques, pests and incentives.
 
 At each harvest of a province's calendar (``data/harvest_calendar.csv``):
-Y_c = potential_c x season share x weather_{p,y,s} x trend x technique x pests x incentive
+Y_c = potential_c x season share x weather_{p,y,s} x trend x fertiliser_y x technique x pests x incentive
       x capital^capital_elasticity x sown area x (L_season / L_norm)^alpha x (1 - harvest loss),
+fertiliser_y = 1 + response x (F_y - F_1957) / Y_1957: F the chemical fertiliser applied in the harvest
+year (Mt of nutrients, the record), response kg of grain per kg of nutrients, Y_1957 the 1957 output (Mt),
 sown area = (1 - (1 - A_y) m) (1 - fallow_c m): A_y the grain sown area of the harvest year (share of
 1957, the record in ``data/sources/grain_sown_area_1952_1966.csv``), fallow the land the Leap left
 unplanted (the 'three-three' system), m ``marginal_yield`` (land leaves grain poorest first),
@@ -34,7 +36,8 @@ MAX_CAPITAL_LOSS = 0.5      # share of farm capital that can be lost in one mont
 FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
            "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
            "season_labor": "season labor ratio (mean over communes)", "weather": "national weather factor",
-           "capital": "farm capital factor", "sown_area": "sown area factor (mean over communes)"}
+           "capital": "farm capital factor", "sown_area": "sown area factor (mean over communes)",
+           "fertiliser": "chemical fertiliser factor"}
 
 
 def national_weather(scenario, season: str) -> dict[int, float]:
@@ -49,6 +52,21 @@ def sown_area_factor(area, fallow, marginal_yield):
     communes) share of that land the Leap left unplanted; the land that leaves (or joins) grain yields
     ``marginal_yield`` (members, 1) x the average."""
     return (1.0 - (1.0 - per_member(area)) * marginal_yield) * (1.0 - fallow * marginal_yield)
+
+
+def fertiliser_factor(applied_mt, applied_1957_mt, response_kg_per_kg, output_1957_mt):
+    """Output factor of chemical fertiliser: 1 + ``response_kg_per_kg`` (kg grain per kg of nutrients) x the
+    nutrients applied beyond 1957's (Mt) / the 1957 output (Mt)."""
+    return 1.0 + response_kg_per_kg * (applied_mt - applied_1957_mt) / output_1957_mt
+
+
+def fertiliser_by_year(scenario, years) -> np.ndarray:
+    """The fertiliser factor of each harvest year (1 where the scenario has no fertiliser table)."""
+    agri = scenario.agriculture
+    table = agri.chemical_fertiliser
+    base = table.get(1957, 0.0)
+    return np.array([fertiliser_factor(table.get(y, base), base, agri.fertiliser_response, agri.grain_base_mt)
+                     for y in years])
 
 
 class Agriculture(Mechanism):
@@ -86,6 +104,7 @@ class Agriculture(Mechanism):
             for season in ("autumn", SUMMER))
         self.summer_month = self.calendar.harvest_month[self.calendar.seasons.index(SUMMER)]  # by province
         self.sown_area = np.array([[s.agriculture.sown_area.get(y, 1.0) for y in years] for s in sim.scenarios])
+        self.fertiliser = np.stack([fertiliser_by_year(s, years) for s in sim.scenarios])
         for key, meaning in FACTORS.items():
             w.national.add(f"factor_{key}", fill=1.0, unit="ratio",
                            meaning=f"the last harvest's {meaning}", owner=self.name)
@@ -162,7 +181,8 @@ class Agriculture(Mechanism):
         capital = scalar_pow(pv.capital, p.capital_elasticity)
         summer = self.summer_month == month.month  # by province: this is its summer harvest
         weather = np.where(summer, self.summer_weather[:, year], self.weather[:, year])
-        y = (pl.potential[:, :nc] * share * weather[:, prov] * per_member(trend) * technique * pests[:, prov]
+        fertiliser = self.fertiliser[:, year]
+        y = (pl.potential[:, :nc] * share * weather[:, prov] * per_member(trend * fertiliser) * technique * pests[:, prov]
              * incentive[:, prov] * capital[:, prov] * area * member_power(season_labor, p.labor_elasticity)
              * (1.0 - loss))
         on = harvesting[prov]
@@ -180,6 +200,7 @@ class Agriculture(Mechanism):
         n.factor_weather[:] = np.where(summer.any(), self.summer_weather_national[:, year], self.weather_national[:, year])
         n.factor_capital[:] = uniform_or_mean(pv.capital)
         n.factor_sown_area[:] = area.mean(axis=1)
+        n.factor_fertiliser[:] = fertiliser
 
     def series(self) -> list[Series]:
         return [Series("harvest", "kg", "grain harvested this month", "province_sector", lambda w: w.places.harvest),
