@@ -2,7 +2,7 @@
 import pytest
 
 from greatleap import Sim, data, load_scenario
-from greatleap.mechanisms.agriculture import fertiliser_by_year, fertiliser_factor
+from greatleap.mechanisms.agriculture import MIN_FERTILISER_FACTOR, fertiliser_by_year, fertiliser_factor
 from greatleap.scenario import ScenarioError
 
 
@@ -10,6 +10,8 @@ def test_the_factor_is_the_extra_grain_over_the_1957_output():
     # 10 kg of grain per kg of nutrients, 1.88 Mt more nutrients than in 1957: +18.8 Mt on 195 Mt
     assert fertiliser_factor(2.6045, 0.7279, 10.0, 195.05) == pytest.approx(1 + 18.766 / 195.05)
     assert fertiliser_factor(0.7279, 0.7279, 15.0, 195.05) == 1.0
+    # a scenario whose 1957 fertiliser would out-produce its 1957 harvest cannot make a harvest negative
+    assert fertiliser_factor(8.6, 18.8, 10.3, 97.6) == MIN_FERTILISER_FACTOR
 
 
 def test_the_historical_table_is_the_record_held_at_1961_before():

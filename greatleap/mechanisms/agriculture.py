@@ -1,4 +1,4 @@
-"""Agriculture: harvests from land, labor, weather, techniques, pests and incentives.
+"""Agriculture: harvests from land, labor, weather, fertiliser, techniques, pests and incentives.
 
 At each harvest of a province's calendar (``data/harvest_calendar.csv``):
 Y_c = potential_c x season share x weather_{p,y,s} x trend x fertiliser_y x technique x pests x incentive
@@ -33,6 +33,10 @@ ADOPTION_BASE = 0.5         # techniques adopted at 0.5 + radicalism (capped at 
 SUMMER = "summer"           # the calendar's season whose weather ``summer_weather`` may set apart
 HUNGER_CAPITAL_THRESHOLD = 0.1  # rural depletion above which draught animals are eaten or die
 MAX_CAPITAL_LOSS = 0.5      # share of farm capital that can be lost in one month
+# Less fertiliser than in 1957 takes away at most half a harvest. It binds only where a scenario's own numbers
+# contradict each other (1957's fertiliser x the response above the 1957 output): the record's 0.73 Mt gives at
+# most ~6% of output at any response in range.
+MIN_FERTILISER_FACTOR = 0.5
 FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
            "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
            "season_labor": "season labor ratio (mean over communes)", "weather": "national weather factor",
@@ -56,8 +60,8 @@ def sown_area_factor(area, fallow, marginal_yield):
 
 def fertiliser_factor(applied_mt, applied_1957_mt, response_kg_per_kg, output_1957_mt):
     """Output factor of chemical fertiliser: 1 + ``response_kg_per_kg`` (kg grain per kg of nutrients) x the
-    nutrients applied beyond 1957's (Mt) / the 1957 output (Mt)."""
-    return 1.0 + response_kg_per_kg * (applied_mt - applied_1957_mt) / output_1957_mt
+    nutrients applied beyond 1957's (Mt) / the 1957 output (Mt), at least ``MIN_FERTILISER_FACTOR``."""
+    return max(MIN_FERTILISER_FACTOR, 1.0 + response_kg_per_kg * (applied_mt - applied_1957_mt) / output_1957_mt)
 
 
 def fertiliser_by_year(scenario, years) -> np.ndarray:
