@@ -31,6 +31,13 @@ def test_grain_falls_and_reports_run_ahead(historical_annual):
     assert abs(a.grain_harvest_mt.loc[1957] - 195.05) < 0.05 * 195.05
 
 
+def test_harvests_recover_steeply_after_the_famine(historical_annual):
+    """The record: 154 Mt in 1962, 214 Mt in 1966 (+39%), the rise of fertiliser and the land back in use."""
+    g = historical_annual.grain_harvest_mt
+    assert g.loc[1962] < 0.9 * g.loc[1957]
+    assert g.loc[1966] > 1.25 * g.loc[1962] and g.loc[1966] > g.loc[1957]
+
+
 def test_procurement_share_peaks_in_1959(historical_annual):
     share = historical_annual.procurement_share
     assert share.idxmax() == 1959
