@@ -208,7 +208,8 @@ class AgricultureParams(_Section):
     chemical_fertiliser: dict[int, float] = Field(
         default_factory=dict,
         description="chemical fertiliser applied by harvest year, Mt of nutrients (N + P2O5 + K2O; missing years = 1957's, "
-                    "no table = no change); the record: NBS (data/chemical_fertiliser_1952_1966.csv)")
+                    "no table = no change); the record from 1961: FAO per hectare of arable land x arable land "
+                    "(data/sources/chemical_fertiliser_1961_1966.csv)")
     fertiliser_response: float = P(10.0, 5.0, 20.0, "kg grain per kg of nutrients applied",
                                    "N fertiliser gained 11.7, 10.8 and 12.2 kg of rice, wheat and maize per kg of N in China's "
                                    "2000-06 trials (Jin Jiyun 2012, J Sci Food Agric, doi:10.1002/jsfa.4700); the 1958-62 national trials found P and "

@@ -13,6 +13,7 @@ import pandas as pd
 
 from greatleap.io import atomic_folder
 from greatleap.levers import month_label
+from greatleap.mechanisms.agriculture import FACTORS as HARVEST_FACTORS
 from greatleap.mechanisms.classes import CLASSES
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.mortality import CAUSES
@@ -223,8 +224,7 @@ class Results:
         n = self.recorder.national
         rows = np.flatnonzero(n["harvested"] == 1)
         frame = pd.DataFrame({"month": self.month_dates[rows]})
-        for key in ("technique", "pests", "incentive", "harvest_loss", "season_labor", "weather", "capital", "sown_area",
-                    "fertiliser"):
+        for key in HARVEST_FACTORS:
             frame[key] = n[f"factor_{key}"][rows]
         return frame
 
