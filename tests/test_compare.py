@@ -174,3 +174,16 @@ def test_honest_reporting_lowers_excess_deaths():
     excess = {name: np.mean([run_metrics(run_one(load_scenario(name).to_dict(), s, 50000).tables)["excess_deaths_true"]
                              for s in (1, 2)]) for name in ("historical", "honest_reporting")}
     assert excess["honest_reporting"] < 0.95 * excess["historical"]
+
+
+def test_exports_switched_off_as_the_no_exports_scenario_and_1957_58_trade_kept():
+    """The decomposition's 'exports' and the no_exports counterfactual answer one question: the
+    same levers every month; 1957's routine trade and 1958's exports are as in history."""
+    from greatleap.scenario import Scenario
+    history = load_scenario("historical")
+    off = lever_matrix(Scenario.model_validate(dec.switch_off(history.to_dict(), ["exports"])))
+    assert np.array_equal(off, lever_matrix(load_scenario("no_exports")))
+    exports = LEVER_INDEX["exports"]
+    assert np.array_equal(off[:24, exports], lever_matrix(history)[:24, exports])  # 1957-58
+    assert off[0, exports, 0] == 190.0 and off[12, exports, 0] == pytest.approx(240.4)
+    assert (off[24:, exports] == 0.0).all()
