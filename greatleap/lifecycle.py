@@ -99,8 +99,11 @@ def census_person(m, i, P, C, q, T):
                 P.place[m, i] = C.province_city[p]
                 t = with_code(with_code(t, HUKOU, 1), ACTIVITY, URBAN_WORK)
             else:
-                t = with_code(t, ACTIVITY, rural_activity(uniform(seed, STREAM_LABOR, step, uid), C.furnace_share[m, p],
-                                                    C.water_share[m, p]))
+                furnace, water = C.furnace_share[m, p], C.water_share[m, p]
+                # no campaign this month: everyone farms, and the draw (which could not change that) is skipped
+                work = rural_activity(uniform(seed, STREAM_LABOR, step, uid), furnace, water) if furnace + water > 0.0 \
+                    else FARM
+                t = with_code(t, ACTIVITY, work)
         elif moves_this_month(C.senddown[m, p], seed, step, uid):
             P.place[m, i] = send_down_place(uniform(seed, STREAM_DESTINATION, step, uid),
                                             C.province_first_commune[p], C.province_n_communes[p])
@@ -161,7 +164,10 @@ def live_person(m, i, P, L, q, T):
     violent = violence_hazard(hukou, age_y, klass, L.violence_pressure[m, c], q.violence_rate,
                               q.black_element_factor)
     total = natural + famine + violent
-    if uniform(seed, STREAM_DEATH, step, uid) < death_probability(total):
+    # death_probability(total) <= total, so a draw at or above the hazard survives without the exp:
+    # the same decision, and most people (hazard ~1e-3 a month) skip the exact probability
+    u = uniform(seed, STREAM_DEATH, step, uid)
+    if u < total and u < death_probability(total):
         status = cause_of_death(uniform(seed, STREAM_DEATH_CAUSE, step, uid) * total, natural, famine)
         book = death_on_register(code_of(t, ON_REGISTER), uniform(seed, STREAM_DEATH_REGISTERED, step, uid),
                                  L.death_completeness[m, c], q.famine_death_penalty, d)

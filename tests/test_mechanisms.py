@@ -190,6 +190,11 @@ def test_mortality_rises_as_reserve_falls():
     assert h[5] < 0.01  # half-depleted adults: higher, but not yet starving
     for total in (1e-6, 5e-4, 9.99e-4, 1e-3, 0.2, 3.0):
         assert mortality.death_probability(total) == pytest.approx(1 - np.exp(-total), rel=1e-9)
+    # the person pass skips the exact probability when the draw is at or above the hazard: exact only
+    # because the probability never exceeds the hazard, in floating point too (both branches, the switch)
+    edge = np.nextafter(1e-3, [0.0, 1.0])
+    for total in np.concatenate([[0.0, 5e-324, 1e-300], np.geomspace(1e-12, 50.0, 20001), edge]):
+        assert mortality.death_probability(float(total)) <= total
     assert mortality.cause_of_death(0.5, 1.0, 2.0) == mortality.NATURAL
     assert mortality.cause_of_death(2.5, 1.0, 2.0) == mortality.FAMINE
     assert mortality.cause_of_death(3.5, 1.0, 2.0) == mortality.VIOLENCE
