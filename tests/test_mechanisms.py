@@ -5,6 +5,7 @@ the same source is compiled into the backend's loops (tested through the passes 
 """
 import numpy as np
 import pytest
+from numba import njit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -193,8 +194,14 @@ def test_mortality_rises_as_reserve_falls():
     # the person pass skips the exact probability when the draw is at or above the hazard: exact only
     # because the probability never exceeds the hazard, in floating point too (both branches, the switch)
     edge = np.nextafter(1e-3, [0.0, 1.0])
-    for total in np.concatenate([[0.0, 5e-324, 1e-300], np.geomspace(1e-12, 50.0, 20001), edge]):
+    hazards = np.concatenate([[0.0, 5e-324, 1e-300], np.geomspace(1e-12, 50.0, 20001), edge])
+    for total in hazards:
         assert mortality.death_probability(float(total)) <= total
+
+    @njit
+    def compiled(h):  # as the kernels compile it
+        return np.array([mortality.death_probability(x) for x in h])
+    assert (compiled(hazards) <= hazards).all()
     assert mortality.cause_of_death(0.5, 1.0, 2.0) == mortality.NATURAL
     assert mortality.cause_of_death(2.5, 1.0, 2.0) == mortality.FAMINE
     assert mortality.cause_of_death(3.5, 1.0, 2.0) == mortality.VIOLENCE
