@@ -215,7 +215,10 @@ class AgricultureParams(_Section):
                                    "2000-06 trials (Jin Jiyun 2012, J Sci Food Agric, doi:10.1002/jsfa.4700); the 1958-62 national trials found P and "
                                    "K wanting too, and part of the fertiliser went to cotton and other crops; calibrate within 5-15")
     marginal_yield: float = P(0.6, 0.2, 1.0, "yield of land leaving (or joining) grain relative to the average", "the land left unplanted first is the poorest (the 'three-three' system left 'moderately productive land' unplanted: Hinton 1984, pp. 236-245); sown area fell 13% 1957-59 while yield per sown hectare held (1.46 t in both years, NBS); calibrated")
-    disaster_severity: float = P(0.15, 0.0, 0.5, "weather factor lost by a province named as hit by drought or flood at that harvest", "flags from the 1995 disaster report and the drought chronology (provincial_disasters_1958_1961.csv); 43% of sown area affected in 1960-61; calibrate")
+    severe_hit_yield_loss: float = P(0.5, 0.0, 0.9, "share of yield lost on the severely hit sown area",
+                                     "the record counts as severely hit (成灾) sown area whose harvest fell by 30% or more and as lost "
+                                     "(绝收) by 80% or more (1995 disaster report); Guangdong's severely hit counties lost 60% on "
+                                     "average in the 1955 drought (drought chronology, China Weather); calibrate within 0.3-0.8")
     weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year", "estimate")
     commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield", "estimate")
     seed_feed_share: float = P(0.12, 0.0, 0.4, "share of harvest kept for seed and feed", "seed 5-8 jin/mu (~3-5% of the harvest) plus feed 40 jin per ox and 200 per sow a year (Anyuan county gazetteer); estimate")

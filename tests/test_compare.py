@@ -118,7 +118,7 @@ def test_switch_off_is_a_copy_and_rejects_unknown_mechanisms():
     assert len(data["events"]) == n_events and data["agriculture"]["weather"]
     assert off["agriculture"]["weather"] == {} and off["reporting"]["inflation_max"] == 0.0
     # normal weather: every harvest's, and no province singled out by the disaster record
-    assert off["agriculture"]["summer_weather"] == {} and off["agriculture"]["disaster_severity"] == 0.0
+    assert off["agriculture"]["summer_weather"] == {} and off["agriculture"]["severe_hit_yield_loss"] == 0.0
     with pytest.raises(ValueError, match="allowed"):
         dec.switch_off(data, ["sparrows"])
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from greatleap import Sim, data, load_scenario
-from greatleap.mechanisms.agriculture import Agriculture
+from greatleap.calendar import harvest_calendar
+from greatleap.mechanisms.agriculture import Agriculture, disaster_severity
 from greatleap.mechanisms.communes import layout
 from greatleap.mechanisms.granaries import draw, planned_resales, relief_claims
 
@@ -37,18 +38,42 @@ def test_planned_resales_go_pro_rata_to_rural_people_and_never_negative():
 
 @pytest.mark.parametrize("season", ["autumn", "summer"])
 def test_disaster_flags_spread_the_national_weather_and_keep_its_grain_weighted_mean(season):
-    scen = load_scenario("historical", **{"agriculture.weather_province_sd": 0.0, "agriculture.disaster_severity": 0.2})
+    scen = load_scenario("historical", **{"agriculture.weather_province_sd": 0.0})
     flags = data.provincial_disasters(season)
     n = len(data.provinces())
     potential = data.provinces().pop_start.to_numpy(float)
-    w = Agriculture._weather(scen, range(1957, 1963), n, potential, season)
+    severity = {1958: 0.1, 1959: 0.2, 1960: 0.3, 1961: 0.4}
+    w = Agriculture._weather(scen, range(1957, 1963), n, potential, season, severity)
     table = {**scen.agriculture.weather, **(scen.agriculture.summer_weather if season == "summer" else {})}
     for k, year in enumerate(range(1957, 1963)):
         assert np.sum(w[k] * potential) / potential.sum() == pytest.approx(table.get(year, 1.0))
         if year in flags.columns and flags[year].any() and not flags[year].all():
             hit = flags[year].to_numpy().astype(bool)
-            # a named province loses the severity relative to one not named
-            assert w[k][hit].max() / w[k][~hit].min() == pytest.approx(0.8)
+            # a named province loses the year's severity relative to one not named
+            assert w[k][hit].max() / w[k][~hit].min() == pytest.approx(1.0 - severity[year])
+
+
+def test_disaster_severity_spreads_the_severely_hit_area_over_the_named_harvests():
+    """1960: 16.6% of the sown area severely hit (24,977 of 150,575 kha). Named province-harvests growing a quarter
+    of the grain lose 0.5 x 0.166 / 0.25 of their yield; named ones growing less than the hit area lose the whole
+    ``severe_hit_yield_loss``; years without a record lose nothing."""
+    assert data.severely_hit_share()[1960] == pytest.approx(24977 / 150575)
+    cal = harvest_calendar()
+    n = len(cal.provinces)
+    named = (data.provincial_disasters("summer")[1960].to_numpy() * cal.share[cal.seasons.index("summer")]
+             + data.provincial_disasters("autumn")[1960].to_numpy() * cal.share[cal.seasons.index("autumn")])
+    potential = np.ones(n)
+    share_named = named.sum() / n
+    got = disaster_severity(0.5, range(1957, 1963), potential, cal)
+    assert set(got) == {1958, 1959, 1960, 1961}
+    assert got[1960] == pytest.approx(0.5 * (24977 / 150575) / share_named)
+    # all the grain in a named province: it holds the whole hit area, 16.6% of its sown area
+    henan = np.where(np.array(cal.provinces) == "Henan", 1.0, 1e-9)
+    assert disaster_severity(0.5, [1960], henan, cal)[1960] == pytest.approx(0.5 * 24977 / 150575, rel=1e-6)
+    # almost all the grain in a province not named (Guangdong, 1960): the named ones are all hit, and lose 0.5
+    guangdong = np.where(np.array(cal.provinces) == "Guangdong", 1.0, 1e-6)
+    assert disaster_severity(0.5, [1960], guangdong, cal)[1960] == 0.5
+    assert disaster_severity(0.0, [1960], potential, cal)[1960] == 0.0
 
 
 def test_disasters_name_the_harvest_they_hit():

@@ -145,11 +145,11 @@ def test_unknown_preset_is_refused():
 
 def test_normal_weather_makes_every_harvest_normal_everywhere():
     history = load_scenario("historical").to_dict()["agriculture"]
-    assert history["summer_weather"] and history["disaster_severity"] > 0
+    assert history["summer_weather"] and history["severe_hit_yield_loss"] > 0
     agri = apply_levers("historical", {"normal_weather": True})["agriculture"]
     assert set(agri["weather"]) == set(history["weather"]) and set(agri["weather"].values()) == {1.0}
     assert set(agri["summer_weather"]) == set(history["summer_weather"]) and set(agri["summer_weather"].values()) == {1.0}
-    assert agri["disaster_severity"] == 0.0
+    assert agri["severe_hit_yield_loss"] == 0.0
 
 
 def test_lever_values_stay_inside_the_engine_ranges():

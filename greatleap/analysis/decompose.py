@@ -48,7 +48,7 @@ MECHANISMS: dict[str, tuple[str, list[dict], dict[str, object]]] = {
     "pests": ("no sparrow campaign", _off_events(("sparrow_campaign", 0.0)), {}),
     "canteens": ("no canteens or free eating", _off_events(("canteen", 0.0), ("free_eating", 0.0)), {}),
     "weather": ("normal weather every year", [], {"agriculture.weather": {}, "agriculture.summer_weather": {},
-                                                "agriculture.disaster_severity": 0.0}),
+                                                "agriculture.severe_hit_yield_loss": 0.0}),
     "political_campaign": ("no campaign pressure, Anti-Right struggle, hard enforcement or relief suppression",
                            _off_events(("campaign", 0.1), ("anti_right", 0.0), ("enforcement", 0.0),
                                        ("relief", 0.8), ("search", 0.2), ("ambition", 0.05)), {}),

@@ -188,6 +188,22 @@ def chemical_fertiliser() -> pd.Series:
                      name="chemical_fertiliser_mt")
 
 
+@lru_cache(maxsize=None)
+def severely_hit_share() -> pd.Series:
+    """Share of the crop sown area severely hit by natural disasters (harvest down by 30% or more) by year, 1958-1961
+    (NBS yearbook and the 1995 disaster report)."""
+    name = "crop_disaster_area_1958_1961.csv"
+    cols = ("year", "severely_hit_kha", "sown_kha")
+    frame = _numeric(read_sourced_csv(name, cols), name, cols)
+    bad = ((frame.severely_hit_kha < 0) | (frame.severely_hit_kha > frame.sown_kha)).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"data file {name!r}: row {row + 1}, column 'severely_hit_kha': value {frame.severely_hit_kha.iloc[row]!r}; "
+                        "allowed: 0 to the row's sown_kha")
+    return pd.Series((frame.severely_hit_kha / frame.sown_kha).to_numpy(), index=frame.year.astype(int).to_numpy(),
+                     name="severely_hit_share")
+
+
 DISASTER_SEASONS = {"summer": "S", "autumn": "A"}  # the harvest a flag names: S summer, A autumn, 1 or SA both
 
 

@@ -8,6 +8,8 @@ year (Mt of nutrients, the record), response kg of grain per kg of nutrients, Y_
 sown area = (1 - (1 - A_y) m) (1 - fallow_c m): A_y the grain sown area of the harvest year (share of
 1957, the record in ``data/sources/grain_sown_area_1952_1966.csv``), fallow the land the Leap left
 unplanted (the 'three-three' system), m ``marginal_yield`` (land leaves grain poorest first),
+weather_{p,y,s} the national factor of the harvest shared out by the disaster record (the provinces it names lose
+the severely hit share of the year's sown area x the yield lost there, spread over the named harvests' grain),
 where L is effective farm labor (workers x work capacity), weighted by the cultivation labor
 demand of each month of the season (``data/farm_labor_calendar.csv``), and the harvest loss grows
 with the labor shortfall in the harvest month. Techniques, fallowing and pests act through the
@@ -49,6 +51,26 @@ def national_weather(scenario, season: str) -> dict[int, float]:
     summer harvest its own where ``summer_weather`` names the year."""
     agri = scenario.agriculture
     return {**agri.weather, **agri.summer_weather} if season == SUMMER else agri.weather
+
+
+def disaster_severity(severe_hit_yield_loss: float, years, potential: np.ndarray, calendar) -> dict[int, float]:
+    """Share of its harvest's yield a province named by the disaster record loses, by year: ``severe_hit_yield_loss``
+    (share of yield lost on the severely hit area) x the year's severely hit share of the sown area
+    (:func:`greatleap.data.severely_hit_share`) / the share of the year's grain ``potential`` (kg, by province) that
+    the named province-harvests grow, the hit area at most all of it. Years without a record lose nothing."""
+    hit_share = data.severely_hit_share()
+    flags = {season: data.provincial_disasters(season) for season in data.DISASTER_SEASONS}
+    total = float(np.sum(potential))
+    out = {}
+    for year in years:
+        if year not in hit_share.index:
+            continue
+        named = sum(float(np.sum(flags[season][year].to_numpy() * potential
+                                 * calendar.share[calendar.seasons.index(season)]))
+                    for season in flags if year in flags[season].columns)
+        if named > 0.0:
+            out[year] = severe_hit_yield_loss * min(1.0, float(hit_share[year]) * total / named)
+    return out
 
 
 def sown_area_factor(area, fallow, marginal_yield):
@@ -101,8 +123,11 @@ class Agriculture(Mechanism):
         potential_p = by_province(w.places.potential[:, : geo.n_communes], geo.commune_province, geo.n_provinces)
         # by province (members, years, provinces) and national (members, years): the year's other
         # harvests, then its summer harvest
+        severity = [disaster_severity(s.agriculture.severe_hit_yield_loss, years, potential_p[m], self.calendar)
+                    for m, s in enumerate(sim.scenarios)]
         (self.weather, self.weather_national), (self.summer_weather, self.summer_weather_national) = (
-            (np.stack([self._weather(s, years, geo.n_provinces, potential_p[m] * self._season_share(season), season)
+            (np.stack([self._weather(s, years, geo.n_provinces, potential_p[m] * self._season_share(season), season,
+                                     severity[m])
                        for m, s in enumerate(sim.scenarios)]),
              np.array([[national_weather(s, season).get(y, 1.0) for y in years] for s in sim.scenarios]))
             for season in ("autumn", SUMMER))
@@ -119,17 +144,17 @@ class Agriculture(Mechanism):
         return self.calendar.share[self.calendar.seasons.index(season)]
 
     @staticmethod
-    def _weather(scenario, years, n_provinces: int, potential: np.ndarray, season: str = "autumn") -> np.ndarray:
+    def _weather(scenario, years, n_provinces: int, potential: np.ndarray, season: str,
+                 severity: dict[int, float]) -> np.ndarray:
         """Weather factor of a ``season``'s harvest by year and province: the national factor of that harvest
-        (:func:`national_weather`) shared out by the provinces named as hit by drought
-        or flood at that harvest (``disaster_severity`` lower where named, the grain-weighted national mean kept),
+        (:func:`national_weather`) shared out by the provinces named as hit by drought or flood at that
+        harvest (``severity`` of the year lower where named, the grain-weighted national mean kept),
         x provincial lognormal noise (the same draw for both harvests of a year)."""
-        agri = scenario.agriculture
         national = national_weather(scenario, season)
-        sd, flags = agri.weather_province_sd, data.provincial_disasters(season)
+        sd, flags = scenario.agriculture.weather_province_sd, data.provincial_disasters(season)
         out = []
         for year in years:
-            hit = 1.0 - agri.disaster_severity * (flags[year].to_numpy() if year in flags.columns else np.zeros(n_provinces))
+            hit = 1.0 - severity.get(year, 0.0) * (flags[year].to_numpy() if year in flags.columns else np.zeros(n_provinces))
             share = hit / (np.sum(hit * potential) / np.sum(potential))
             z = normal_array(scenario.run.seed, STREAM_WEATHER, year, np.arange(n_provinces, dtype=np.int64))
             out.append(national.get(year, 1.0) * share * np.exp(sd * z - 0.5 * sd * sd))

@@ -183,7 +183,7 @@ def _weather(name: str, data: dict, ctx: Context) -> None:
     if ctx.values[name]:
         for key in ("agriculture.weather", "agriculture.summer_weather"):
             _set(data, key, {year: 1.0 for year in _get(ctx.history, key) or {}})
-        _set(data, "agriculture.disaster_severity", 0.0)  # and no province singled out by a drought or flood
+        _set(data, "agriculture.severe_hit_yield_loss", 0.0)  # and no province singled out by a drought or flood
 
 
 def _hukou(name: str, data: dict, ctx: Context) -> None:
@@ -338,7 +338,7 @@ LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
     _toggle("normal_weather", "Normal weather", "Politics",
             "On: every year's weather is normal. Off (history): the good 1958 and the drought and floods of 1959-61.",
             "Share of the collapse due to weather disputed: Liu Shaoqi '30% nature'; Houser et al. ~31%.",
-            ("agriculture.weather", "agriculture.summer_weather", "agriculture.disaster_severity"), _const(False),
+            ("agriculture.weather", "agriculture.summer_weather", "agriculture.severe_hit_yield_loss"), _const(False),
             _weather),
     _L("retreat", "Date of the retreat", "Politics", "month", "month", "1959-03", "1962-06", 1,
        "When the centre retreats: procurement cut, canteens closed, private plots back, relief sent.",
