@@ -5,7 +5,8 @@ rules of the mechanism modules; this backend compiles it with ``njit`` and adds 
 returns. People are split into a FIXED number of chunks per member (not per thread); each chunk
 sums into its own row and rows are added in chunk order, so float sums do not depend on the
 thread count. Chunks are dealt to the threads in turn (see ``_workers``). Passes that allocate slots
-(births) run serially in index order.
+(births) give the k-th newborn of the month the k-th free slot in index order, each chunk starting
+from its running total of mothers and free slots, so slots do not depend on the thread count either.
 """
 from __future__ import annotations
 
@@ -155,48 +156,115 @@ def live(P, L, par, T, n_places):
 
 
 @njit(cache=True)
-def finish_month(alive, status):
-    """Mark the dead; list each member's mothers giving birth, in index order (serial).
-
-    Returns (mothers (members, most births) padded with -1, births per member, alive per member).
-    """
-    members, n = alive.shape
-    counts = np.zeros(members, np.int64)
-    alive_after = np.zeros(members, np.int64)
-    for m in range(members):
-        for i in range(n):
-            st = status[m, i]
-            if st & DEATH_MASK:
-                alive[m, i] = 0
-            elif st & GIVES_BIRTH:
-                counts[m] += 1
-            alive_after[m] += alive[m, i]
-    mothers = np.full((members, max(counts.max(), 1)), -1, np.int64)
-    for m in range(members):
-        k = 0
-        for i in range(n):
-            if status[m, i] & GIVES_BIRTH:
-                mothers[m, k] = i
-                k += 1
-    return mothers, counts, alive_after
+def _finish_chunk(lo, hi, alive, status, out):
+    """Mark the chunk's dead; out = (mothers giving birth, people alive after)."""
+    births, living = 0, 0
+    for i in range(lo, hi):
+        st = status[i]
+        if st & DEATH_MASK:
+            alive[i] = 0
+        elif st & GIVES_BIRTH:
+            births += 1
+        living += alive[i]
+    out[0], out[1] = births, living
 
 
 @njit(cache=True)
+def _list_mothers(lo, hi, status, mothers, k):
+    """Write the chunk's mothers giving birth, in index order, from ``mothers[k]`` on."""
+    for i in range(lo, hi):
+        if status[i] & GIVES_BIRTH:
+            mothers[k] = i
+            k += 1
+
+
+@njit(cache=True)
+def _chunk_offsets(per_chunk, members):
+    """Per member: the total over chunks, and each chunk's running total before it (chunk order)."""
+    total = np.zeros(members, np.int64)
+    first = np.zeros(members * N_CHUNKS, np.int64)
+    for m in range(members):
+        for c in range(N_CHUNKS):
+            first[m * N_CHUNKS + c] = total[m]
+            total[m] += per_chunk[m * N_CHUNKS + c]
+    return total, first
+
+
+@njit(parallel=True, cache=True)
+def _finish_month(alive, status, workers):
+    members, n = alive.shape
+    per_chunk = np.zeros((members * N_CHUNKS, 2), np.int64)
+    for w in prange(workers):
+        for mc in range(w, members * N_CHUNKS, workers):
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            _finish_chunk(lo, hi, alive[mc // N_CHUNKS], status[mc // N_CHUNKS], per_chunk[mc])
+    counts, first = _chunk_offsets(per_chunk[:, 0].copy(), members)
+    alive_after, _ = _chunk_offsets(per_chunk[:, 1].copy(), members)
+    mothers = np.full((members, max(counts.max(), 1)), -1, np.int64)
+    for w in prange(workers):
+        for mc in range(w, members * N_CHUNKS, workers):
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            _list_mothers(lo, hi, status[mc // N_CHUNKS], mothers[mc // N_CHUNKS], first[mc])
+    return mothers, counts, alive_after
+
+
+def finish_month(alive, status):
+    """Mark the dead; list each member's mothers giving birth, in index order (chunks in parallel, each
+    writing from its running total of mothers: the same list on any thread count).
+
+    Returns (mothers (members, most births) padded with -1, births per member, alive per member).
+    """
+    return _finish_month(alive, status, _workers(alive.shape[0]))
+
+
+@njit(cache=True)
+def _free_slots(lo, hi, alive):
+    free = 0
+    for i in range(lo, hi):
+        if alive[i] == 0:
+            free += 1
+    return free
+
+
+@njit(cache=True)
+def _births_chunk(m, lo, k, stop, P, B, mothers, male_probability, births, births_reg):
+    """Mothers ``k``..``stop - 1`` of member ``m`` give birth into the chunk's free slots from ``lo`` on."""
+    slot = lo
+    for j in range(k, stop):
+        mother = mothers[j]
+        while P.alive[m, slot] == 1:
+            slot += 1
+        registered = newborn(m, slot, mother, P, B, male_probability)
+        births[P.place[m, mother]] += 1
+        births_reg[P.place[m, mother]] += registered
+
+
+@njit(parallel=True, cache=True)
+def _give_births(P, B, mothers, counts, male_probability, n_places, workers):
+    members, n = P.alive.shape
+    free = np.zeros(members * N_CHUNKS, np.int64)
+    for w in prange(workers):
+        for mc in range(w, members * N_CHUNKS, workers):
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            free[mc] = _free_slots(lo, hi, P.alive[mc // N_CHUNKS])
+    _, first = _chunk_offsets(free, members)
+    births = np.zeros((members * N_CHUNKS, n_places), np.int64)
+    births_reg = np.zeros((members * N_CHUNKS, n_places), np.int64)
+    for w in prange(workers):
+        for mc in range(w, members * N_CHUNKS, workers):
+            m = mc // N_CHUNKS
+            stop = min(counts[m], first[mc] + free[mc])
+            if first[mc] < stop:
+                lo, _hi = _chunk(mc % N_CHUNKS, n)
+                _births_chunk(m, lo, first[mc], stop, P, B, mothers[m], male_probability[m], births[mc], births_reg[mc])
+    return sum_chunks(births, members), sum_chunks(births_reg, members)
+
+
 def give_births(P, B, mothers, counts, male_probability, n_places):
-    """Place each newborn in the lowest free slot (serial, in index order: slots do not depend on threads).
+    """The k-th mother in index order fills the k-th free slot in index order (chunks in parallel, from
+    their running totals of free slots: the same slots on any thread count; the frame holds at least
+    ``counts`` free slots).
 
     Returns births and registered births per member and place.
     """
-    members = P.alive.shape[0]
-    births = np.zeros((members, n_places), np.int64)
-    births_reg = np.zeros((members, n_places), np.int64)
-    for m in range(members):
-        slot = 0
-        for k in range(counts[m]):
-            mother = mothers[m, k]
-            while P.alive[m, slot] == 1:
-                slot += 1
-            registered = newborn(m, slot, mother, P, B, male_probability[m])
-            births[m, P.place[m, mother]] += 1
-            births_reg[m, P.place[m, mother]] += registered
-    return births, births_reg
+    return _give_births(P, B, mothers, counts, male_probability, n_places, _workers(P.alive.shape[0]))
