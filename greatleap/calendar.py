@@ -32,6 +32,10 @@ class HarvestCalendar:
         """Share of each province's annual grain harvested in calendar ``month`` (0 where none)."""
         return np.where(self.harvest_month == month, self.share, 0.0).sum(axis=0)
 
+    def season_share(self, season: str) -> np.ndarray:
+        """Each province's share of its annual grain harvested in ``season``."""
+        return self.share[self.seasons.index(season)]
+
     def harvesting(self, month: int) -> np.ndarray:
         """Bool per province: a harvest comes in this month."""
         return (self.harvest_month == month).any(axis=0)

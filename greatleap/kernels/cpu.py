@@ -180,14 +180,14 @@ def _list_mothers(lo, hi, status, mothers, k):
 
 @njit(cache=True)
 def _chunk_offsets(per_chunk, members):
-    """Per member: the total over chunks, and each chunk's running total before it (chunk order)."""
-    total = np.zeros(members, np.int64)
+    """Each chunk's running total of its member's earlier chunks (chunk order)."""
     first = np.zeros(members * N_CHUNKS, np.int64)
     for m in range(members):
+        total = 0
         for c in range(N_CHUNKS):
-            first[m * N_CHUNKS + c] = total[m]
-            total[m] += per_chunk[m * N_CHUNKS + c]
-    return total, first
+            first[m * N_CHUNKS + c] = total
+            total += per_chunk[m * N_CHUNKS + c]
+    return first
 
 
 @njit(parallel=True, cache=True)
@@ -198,8 +198,9 @@ def _finish_month(alive, status, workers):
         for mc in range(w, members * N_CHUNKS, workers):
             lo, hi = _chunk(mc % N_CHUNKS, n)
             _finish_chunk(lo, hi, alive[mc // N_CHUNKS], status[mc // N_CHUNKS], per_chunk[mc])
-    counts, first = _chunk_offsets(per_chunk[:, 0].copy(), members)
-    alive_after, _ = _chunk_offsets(per_chunk[:, 1].copy(), members)
+    totals = sum_chunks(per_chunk, members)
+    counts, alive_after = totals[:, 0].copy(), totals[:, 1].copy()
+    first = _chunk_offsets(per_chunk[:, 0].copy(), members)
     mothers = np.full((members, max(counts.max(), 1)), -1, np.int64)
     for w in prange(workers):
         for mc in range(w, members * N_CHUNKS, workers):
@@ -247,7 +248,7 @@ def _give_births(P, B, mothers, counts, male_probability, n_places, workers):
         for mc in range(w, members * N_CHUNKS, workers):
             lo, hi = _chunk(mc % N_CHUNKS, n)
             free[mc] = _free_slots(lo, hi, P.alive[mc // N_CHUNKS])
-    _, first = _chunk_offsets(free, members)
+    first = _chunk_offsets(free, members)
     births = np.zeros((members * N_CHUNKS, n_places), np.int64)
     births_reg = np.zeros((members * N_CHUNKS, n_places), np.int64)
     for w in prange(workers):

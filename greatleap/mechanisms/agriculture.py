@@ -65,8 +65,7 @@ def disaster_severity(severe_hit_yield_loss: float, years, potential: np.ndarray
     for year in years:
         if year not in hit_share.index:
             continue
-        named = sum(float(np.sum(flags[season][year].to_numpy() * potential
-                                 * calendar.share[calendar.seasons.index(season)]))
+        named = sum(float(np.sum(flags[season][year].to_numpy() * potential * calendar.season_share(season)))
                     for season in flags if year in flags[season].columns)
         if named > 0.0:
             out[year] = severe_hit_yield_loss * min(1.0, float(hit_share[year]) * total / named)
@@ -126,7 +125,7 @@ class Agriculture(Mechanism):
         severity = [disaster_severity(s.agriculture.severe_hit_yield_loss, years, potential_p[m], self.calendar)
                     for m, s in enumerate(sim.scenarios)]
         (self.weather, self.weather_national), (self.summer_weather, self.summer_weather_national) = (
-            (np.stack([self._weather(s, years, geo.n_provinces, potential_p[m] * self._season_share(season), season,
+            (np.stack([self._weather(s, years, geo.n_provinces, potential_p[m] * self.calendar.season_share(season), season,
                                      severity[m])
                        for m, s in enumerate(sim.scenarios)]),
              np.array([[national_weather(s, season).get(y, 1.0) for y in years] for s in sim.scenarios]))
@@ -138,10 +137,6 @@ class Agriculture(Mechanism):
             w.national.add(f"factor_{key}", fill=1.0, unit="ratio",
                            meaning=f"the last harvest's {meaning}", owner=self.name)
         w.national.add("harvested", np.uint8, 0, "flag", "1 if a harvest came in this month", self.name)
-
-    def _season_share(self, season: str) -> np.ndarray:
-        """Each province's share of its annual grain harvested in ``season`` (the weights of that harvest's mean)."""
-        return self.calendar.share[self.calendar.seasons.index(season)]
 
     @staticmethod
     def _weather(scenario, years, n_provinces: int, potential: np.ndarray, season: str,
