@@ -26,7 +26,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "year": ("year", "calendar year"),
     "province": ("name", "provincial unit of 1958"),
     "sector": ("name", "rural (communes), urban (the province's city) or total"),
-    "age_group": ("years", "age group: 0, 1-4, 5-14, 15-59, 60+"),
+    "age_group": ("years", "age group: 0, 1-4, 5-9, 10-14, 15-59, 60+"),
     "class": ("name", "class label: ordinary, cadre, black_element"),
     "cause": ("name", "cause of death: natural (baseline), famine (hunger), violence"),
     "sex": ("name", "male or female"),

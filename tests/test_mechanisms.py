@@ -207,6 +207,37 @@ def test_mortality_rises_as_reserve_falls():
     assert mortality.cause_of_death(3.5, 1.0, 2.0) == mortality.VIOLENCE
 
 
+def test_age_groups_split_at_ten_and_take_their_hunger_multiplier():
+    from greatleap.mechanisms.demography import AGE_GROUPS, age_group
+    assert AGE_GROUPS == ("0", "1-4", "5-9", "10-14", "15-59", "60+")
+    assert [age_group(a) for a in (0, 1, 4, 5, 9, 10, 14, 15, 59, 60, 110)] == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    m = SC.mortality
+    expected = [m.hunger_beta_child, m.hunger_beta_child, m.hunger_beta_adult, m.hunger_beta_adult,
+                m.hunger_beta_adult, m.hunger_beta_old]
+    assert [mortality.HUNGER_BETA_OF_GROUP[g] for g in AGE_GROUPS] == ["child", "child", "adult", "adult", "adult", "old"]
+    beta = np.stack([{"child": P.mortality.hunger_beta_child, "adult": P.mortality.hunger_beta_adult,
+                      "old": P.mortality.hunger_beta_old}[mortality.HUNGER_BETA_OF_GROUP[g]] for g in AGE_GROUPS], axis=1)
+    assert beta[0].tolist() == pytest.approx(expected)
+
+
+def test_famine_deaths_under_10_share_counts_hunger_and_violence_1958_61():
+    import pandas as pd
+    from greatleap.analysis.targets import famine_deaths_under_10_share, headline_values
+    rows = [(1960, "0", "famine", 30.0), (1960, "1-4", "famine", 20.0), (1960, "5-9", "violence", 10.0),
+            (1960, "10-14", "famine", 15.0), (1961, "60+", "famine", 25.0),
+            (1960, "0", "natural", 500.0),   # not the famine's
+            (1962, "0", "famine", 400.0)]    # outside 1958-61
+    d = pd.DataFrame(rows, columns=["year", "age_group", "cause", "deaths"])
+    assert famine_deaths_under_10_share(d) == pytest.approx(60.0 / 100.0)
+    assert famine_deaths_under_10_share(d[d.cause == "natural"]) is None  # no famine deaths: undefined
+    assert famine_deaths_under_10_share(None) is None
+    annual = pd.DataFrame({"year": [1957, 1958, 1959, 1960, 1961], "deaths": [10.0] * 5,
+                           "cdr_true": [10.0] * 5, "population_mean": [1000.0] * 5})
+    heads = headline_values({"annual_national": annual, "deaths_by_age_class": d})
+    assert heads["famine_deaths_under_10_share_1958_1961"] == pytest.approx(0.6)
+    assert heads["excess_deaths_true_1958_1961"] == pytest.approx(0.0)
+
+
 def test_violence_strikes_rural_working_age_and_black_elements_most():
     assert violence_hazard(0, 30, ORDINARY, 0.5, 0.001, 3.0) == pytest.approx(0.0005)
     assert violence_hazard(0, 30, BLACK_ELEMENT, 0.5, 0.001, 3.0) == pytest.approx(0.0015)

@@ -19,7 +19,8 @@ from greatleap import data
 
 TARGETS_FILE = resources.files("greatleap.data") / "targets.toml"
 VINTAGES = ("official", "banister", "wpp")
-HEADLINE_COLUMNS = ("excess_deaths_true_1958_1961",)
+HEADLINE_COLUMNS = ("excess_deaths_true_1958_1961", "famine_deaths_under_10_share_1958_1961")
+UNDER_10 = ("0", "1-4", "5-9")  # age groups (greatleap.mechanisms.demography.AGE_GROUPS) below age 10
 _SERIES_KEYS = {"name", "vintage", "column", "table", "province", "sector", "file", "field", "multiply", "divide_by",
                 "wide_variable", "long_province", "years", "tolerance", "tolerance_by_year", "relative", "weight", "unit",
                 "counted", "provinces", "min_tolerance", "long_filter"}
@@ -219,13 +220,31 @@ def simulated_values(targets: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> 
 
 def headline_values(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     """Scalar outcomes of a run that targets may name (table = "headline"): true excess deaths
-    1958-61 in millions against the run's 1957 death rate (the demographic reconstructions' period)."""
+    1958-61 in millions against the run's 1957 death rate (the demographic reconstructions' period),
+    and the share of the famine's dead (deaths from hunger and violence, 1958-61) under age 10."""
+    out = {}
     a = tables["annual_national"].set_index("year")
-    if not {1957, 1958, 1961} <= set(a.index) or not {"deaths", "cdr_true", "population_mean"} <= set(a.columns):
-        return {}
-    sel = a.loc[1958:1961]
-    excess = sel.deaths.sum() - a.at[1957, "cdr_true"] / 1000 * sel.population_mean.sum()
-    return {"excess_deaths_true_1958_1961": float(excess) / 1e6}
+    if {1957, 1958, 1961} <= set(a.index) and {"deaths", "cdr_true", "population_mean"} <= set(a.columns):
+        sel = a.loc[1958:1961]
+        excess = sel.deaths.sum() - a.at[1957, "cdr_true"] / 1000 * sel.population_mean.sum()
+        out["excess_deaths_true_1958_1961"] = float(excess) / 1e6
+    share = famine_deaths_under_10_share(tables.get("deaths_by_age_class"))
+    if share is not None:
+        out["famine_deaths_under_10_share_1958_1961"] = share
+    return out
+
+
+def famine_deaths_under_10_share(deaths: pd.DataFrame | None) -> float | None:
+    """Share of the deaths from hunger and violence in 1958-61 that were of children under 10 (None without
+    such deaths or the table): the model's counterpart of the age split of the demographic reconstructions'
+    excess deaths (Ashton et al. 1984: 12.2 M of 29.5 M under age 10)."""
+    if deaths is None or not {"year", "age_group", "cause", "deaths"} <= set(deaths.columns):
+        return None
+    famine = deaths[deaths.cause.isin(("famine", "violence")) & deaths.year.between(1958, 1961)]
+    total = float(famine.deaths.sum())
+    if total <= 0:
+        return None
+    return float(famine.deaths[famine.age_group.isin(UNDER_10)].sum()) / total
 
 
 def evaluate(targets: pd.DataFrame, runs: Sequence[dict[str, pd.DataFrame]]) -> pd.DataFrame:

@@ -17,21 +17,24 @@ from greatleap.streams import STREAM_INITIAL_AGE, STREAM_SEX, uniform, uniform_a
 from greatleap.traits import SEX, with_code
 from greatleap.world import setup_slices
 
-AGE_GROUPS = ("0", "1-4", "5-14", "15-59", "60+")
+# 5-9 and 10-14 apart: the demographic reconstructions count the famine's excess deaths under and over age 10
+AGE_GROUPS = ("0", "1-4", "5-9", "10-14", "15-59", "60+")
 
 
 @rule
 def age_group(age_years):
-    """Index of the age group (0, 1-4, 5-14, 15-59, 60+) of an age in whole years."""
+    """Index of the age group (0, 1-4, 5-9, 10-14, 15-59, 60+) of an age in whole years."""
     if age_years < 1:
         return 0
     if age_years < 5:
         return 1
-    if age_years < 15:
+    if age_years < 10:
         return 2
-    if age_years < 60:
+    if age_years < 15:
         return 3
-    return 4
+    if age_years < 60:
+        return 4
+    return 5
 
 
 UID_STRIDE = 2 ** 40  # ids of the initial population are below this; a newborn's id encodes its birth month

@@ -14,12 +14,15 @@ import math
 import numpy as np
 
 from greatleap import data
+from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 
 NATURAL, FAMINE, VIOLENCE = 1, 2, 3  # causes of death
 CAUSES = ("natural", "famine", "violence")
 NURSING_AGE = 2  # years: a child this young shares its mother's hunger
+# which hunger multiplier each age group of greatleap.mechanisms.demography.AGE_GROUPS takes
+HUNGER_BETA_OF_GROUP = {"0": "child", "1-4": "child", "5-9": "adult", "10-14": "adult", "15-59": "adult", "60+": "old"}
 
 
 @rule
@@ -77,15 +80,15 @@ class Mortality(Mechanism):
                              ("deaths_famine", "deaths from hunger"), ("deaths_violence", "violent deaths")):
             w.places.add(key, np.int64, 0, "agents", meaning, self.name)
         w.national.add("deaths_detail", np.int64, 0, "agents", "deaths by age group, class, hukou and cause",
-                       self.name, extra=(5, 3, 2, 3))
+                       self.name, extra=(len(AGE_GROUPS), 3, 2, 3))
         w.national.add("hazard_decline", fill=1.0, unit="ratio", meaning="baseline mortality relative to 1957", owner=self.name)
         lay = sim.layout
         urban_share = float(lay.urban.sum() / lay.n_agents)
         pyramid = sim.mechanism("demography").pyramid
         self.base_hazard = np.stack([baseline_hazard(s, pyramid, urban_share) for s in sim.scenarios])
         mo = sim.params.mortality
-        self.hunger_beta = np.stack([mo.hunger_beta_child, mo.hunger_beta_child, mo.hunger_beta_adult,
-                                     mo.hunger_beta_adult, mo.hunger_beta_old], axis=1)
+        beta = {"child": mo.hunger_beta_child, "adult": mo.hunger_beta_adult, "old": mo.hunger_beta_old}
+        self.hunger_beta = np.stack([beta[HUNGER_BETA_OF_GROUP[g]] for g in AGE_GROUPS], axis=1)
         self.decline = sim.params.population.mortality_decline_per_year.tolist()
 
     def hazards(self, world, month) -> None:

@@ -126,14 +126,14 @@ function drawProvinces(div, now, base, band) {   // band: over the runs, in now.
 const CLASS_LABEL = { ordinary: "ordinary", cadre: "cadres", black_element: "black elements" };
 const CLASS_COLOR = { ordinary: "#d6604d", cadre: "#4393c3", black_element: "#333" };
 
-const AGE_GROUPS = ["0", "1-4", "5-14", "15-59", "60+"];
+const AGE_GROUPS = ["0", "1-4", "5-9", "10-14", "15-59", "60+"];
 const ageSum = (d, g, c) => d.deaths.reduce((t, v, i) => t + ((d.age_group[i] === g && (!c || d.class[i] === c)) ? v : 0), 0);
 // deaths from hunger and violence by age group, all classes (what app.js records per run for the range)
 const ageTotals = (d) => AGE_GROUPS.map((g) => ageSum(d, g));
 
 function drawAgeClass(div, now, base, band) {   // band: over the runs, of ageTotals
-  const groups = AGE_GROUPS, sum = ageSum, label = { "0": "infants", "1-4": "1-4", "5-14": "5-14",
-    "15-59": "15-59", "60+": "60 and over" };
+  const groups = AGE_GROUPS, sum = ageSum, label = { "0": "infants", "1-4": "1-4", "5-9": "5-9",
+    "10-14": "10-14", "15-59": "15-59", "60+": "60 and over" };
   const traces = Object.keys(CLASS_LABEL).map(c => ({
     type: "bar", name: CLASS_LABEL[c], x: groups.map(g => label[g]), y: groups.map(g => sum(now.age_class, g, c) / 1e6),
     marker: { color: CLASS_COLOR[c] }, hovertemplate: "%{y:.2f} M" }));
