@@ -208,16 +208,14 @@ def test_mortality_rises_as_reserve_falls():
 
 
 def test_age_groups_split_at_ten_and_take_their_hunger_multiplier():
+    from greatleap import Sim
     from greatleap.mechanisms.demography import AGE_GROUPS, age_group
     assert AGE_GROUPS == ("0", "1-4", "5-9", "10-14", "15-59", "60+")
     assert [age_group(a) for a in (0, 1, 4, 5, 9, 10, 14, 15, 59, 60, 110)] == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    m = SC.mortality
-    expected = [m.hunger_beta_child, m.hunger_beta_child, m.hunger_beta_adult, m.hunger_beta_adult,
-                m.hunger_beta_adult, m.hunger_beta_old]
-    assert [mortality.HUNGER_BETA_OF_GROUP[g] for g in AGE_GROUPS] == ["child", "child", "adult", "adult", "adult", "old"]
-    beta = np.stack([{"child": P.mortality.hunger_beta_child, "adult": P.mortality.hunger_beta_adult,
-                      "old": P.mortality.hunger_beta_old}[mortality.HUNGER_BETA_OF_GROUP[g]] for g in AGE_GROUPS], axis=1)
-    assert beta[0].tolist() == pytest.approx(expected)
+    sim = Sim(load_scenario("historical", **{"run.end": "1957-01", "run.scale": 100000,
+                                               "mortality.hunger_beta_child": 9.0, "mortality.hunger_beta_adult": 4.0,
+                                               "mortality.hunger_beta_old": 13.0}))
+    assert sim.tables.hunger_beta.tolist() == [[9.0, 9.0, 4.0, 4.0, 4.0, 13.0]]  # what the person pass reads by group
 
 
 def test_famine_deaths_under_10_share_counts_hunger_and_violence_1958_61():

@@ -14,8 +14,8 @@ import math
 import numpy as np
 
 from greatleap import data
-from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.mechanisms.base import Mechanism, Series
+from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.rules import rule
 
 NATURAL, FAMINE, VIOLENCE = 1, 2, 3  # causes of death
