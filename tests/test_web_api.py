@@ -73,7 +73,7 @@ def test_run_returns_series_and_is_cached(client):
     i1960 = a["year"].index(1960)
     assert a["cdr_true"][i1960] > 2 * a["cdr_true"][0]  # the famine is there
     assert a["grain_reported_province_mt"][1] > 1.3 * a["grain_harvest_mt"][1]  # 1958 reports inflated
-    assert len(d["provinces"]["province"]) == 29 and len(d["age_class"]["deaths"]) == 15
+    assert len(d["provinces"]["province"]) == 29 and len(d["age_class"]["deaths"]) == 6 * 3  # age groups x classes
     assert d["metrics"]["excess_deaths_true"] > 5e6
     by_province = d["provinces"]["excess_deaths"]
     assert by_province == sorted(by_province, reverse=True)

@@ -171,7 +171,7 @@ def _assert_every_chart_shows_the_range(page, over: str) -> None:
 
     ages = _traces(page, "chart-ageclass")
     total = ages[f"all classes: range over {over}"]
-    stacked = [sum(ages[c]["y"][i] for c in ("ordinary", "cadres", "black elements")) for i in range(5)]
+    stacked = [sum(ages[c]["y"][i] for c in ("ordinary", "cadres", "black elements")) for i in range(6)]  # age groups
     assert total["y"] == pytest.approx(stacked, rel=1e-9)  # the whiskers sit on the stack's top
     lo, hi = _whiskers(total["y"], total["ey"])
     for i, (a, v, b) in enumerate(zip(lo, total["y"], hi)):
