@@ -75,6 +75,20 @@ def test_historical_passes_validate_with_loosened_tolerances(historical):
     assert ev.passed.mean() >= 0.85, ev[~ev.passed][["name", "year", "observed", "sim_mean"]].to_string()
 
 
+def test_a_one_off_target_is_drawn_on_its_own_scale_not_a_year_axis():
+    from greatleap.analysis.validate import national_figure
+    one = pd.DataFrame([{"name": "famine_deaths_under_10_share", "year": 1961, "observed": 0.41, "lower": 0.33,
+                         "upper": 0.49, "sim_mean": 0.35, "sim_p05": 0.34, "sim_p95": 0.36, "passed": True,
+                         "unit": "share of deaths from hunger and violence, 1958-61, under age 10"}])
+    ax = national_figure("famine_deaths_under_10_share", one).axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo <= 0.33 and hi >= 0.49 and hi - lo < 1.0  # the values' scale, not 1875-2050
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["simulated", "record (1961)"]
+    assert "1958-61, under age 10" in ax.get_title().replace("\n", " ")  # the unit wrapped, not cut off
+    series = one.assign(year=1960).pipe(lambda d: pd.concat([d, one]))
+    assert national_figure("x", series).axes[0].get_xlim()[0] < 1961  # a series keeps its year axis
+
+
 def test_validate_cli_writes_report(tmp_path):
     out = tmp_path / "val"
     result = CliRunner().invoke(app, ["validate", "--seeds", "2", "--jobs", "1", "--scale", "100000", "--out", str(out),

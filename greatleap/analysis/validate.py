@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,6 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
     ``passed`` and ``targets`` count the counted targets (the set the score uses); ``reported``
     lists those shown but not counted (inputs such as net grain trade). Figures are drawn on
     their own canvas: the caller's matplotlib backend is left alone."""
-    from matplotlib.figure import Figure
-
     passed, counted_total = passed_count(evaluated)
     with atomic_folder(out_dir) as tmp:
         evaluated.to_csv(tmp / "targets.csv", index=False)
@@ -42,17 +41,8 @@ def validation_report(evaluated: pd.DataFrame, runs: list[dict], meta: dict, out
             provincial_figure(name, group).savefig(tmp / fname, dpi=80)
             images.append(fname)
         for name, group in national.groupby("name", sort=False):
-            fig = Figure(figsize=(6, 3.4), constrained_layout=True)
-            ax = fig.subplots()
-            g = group.sort_values("year")
-            ax.fill_between(g.year, g.sim_p05, g.sim_p95, alpha=0.3, label="simulated 5-95%")
-            ax.plot(g.year, g.sim_mean, "-o", ms=3, label="simulated mean")
-            ax.errorbar(g.year, g.observed, yerr=[g.observed - g.lower, g.upper - g.observed], fmt="kx",
-                        capsize=3, label="observed ± tolerance")
-            ax.set_title(f"{name} ({g.unit.iloc[0]}): {int(g.passed.sum())}/{len(g)} pass", fontsize=9)
-            ax.legend(fontsize=7)
             fname = f"{name}.png"
-            fig.savefig(tmp / fname, dpi=90)
+            national_figure(name, group).savefig(tmp / fname, dpi=90)
             images.append(fname)
         cols = ["name", "year", "observed", "lower", "upper", "sim_mean", "sim_p05", "sim_p95", "error", "passed"]
         rows = "\n".join(
@@ -101,6 +91,39 @@ def fit_by_group(evaluated: pd.DataFrame, vintage: str = "") -> pd.DataFrame:
     return out.assign(share=out.passed / out.targets.clip(lower=1))
 
 
+def _title(name: str, group: pd.DataFrame) -> str:
+    """'name (unit): k/n pass', wrapped to the figure's width (long units of one-off targets were cut off)."""
+    text = f"{name} ({group.unit.iloc[0]}): {int(group.passed.sum())}/{len(group)} pass"
+    return "\n".join(textwrap.wrap(text, 70, break_on_hyphens=False))
+
+
+def national_figure(name: str, group: pd.DataFrame):
+    """A national series by year (simulated 5-95% band and mean against the record); a one-off target
+    (one year) as two intervals side by side, the record's tolerance and the simulated 5-95%, on the
+    target's own scale rather than at one point of a century-wide year axis."""
+    from matplotlib.figure import Figure
+    g = group.sort_values("year")
+    fig = Figure(figsize=(6, 3.4 if len(g) > 1 else 2.2), constrained_layout=True)
+    ax = fig.subplots()
+    if len(g) > 1:
+        ax.fill_between(g.year, g.sim_p05, g.sim_p95, alpha=0.3, label="simulated 5-95%")
+        ax.plot(g.year, g.sim_mean, "-o", ms=3, label="simulated mean")
+        ax.errorbar(g.year, g.observed, yerr=[g.observed - g.lower, g.upper - g.observed], fmt="kx",
+                    capsize=3, label="observed ± tolerance")
+        ax.legend(fontsize=7)
+    else:
+        r = g.iloc[0]
+        ax.errorbar([r.observed], [1], xerr=[[r.observed - r.lower], [r.upper - r.observed]], fmt="kx", capsize=4,
+                    label="observed ± tolerance")
+        ax.errorbar([r.sim_mean], [0], xerr=[[r.sim_mean - r.sim_p05], [r.sim_p95 - r.sim_mean]], fmt="o",
+                    color="C0" if r.passed else "C3", capsize=4, label="simulated mean, 5-95%")
+        ax.set_yticks([0, 1], ["simulated", f"record ({int(r.year)})"], fontsize=8)
+        ax.set_ylim(-0.6, 1.6)
+        ax.tick_params(axis="x", labelsize=8)
+    ax.set_title(_title(name, g), fontsize=9)
+    return fig
+
+
 def provincial_figure(name: str, group: pd.DataFrame):
     """Small multiples: one panel per province, simulated 5-95% and mean against the record."""
     from matplotlib.figure import Figure
@@ -119,7 +142,7 @@ def provincial_figure(name: str, group: pd.DataFrame):
         ax.tick_params(labelsize=6)
     for ax in axes[len(provinces):]:
         ax.set_visible(False)
-    fig.suptitle(f"{name} ({group.unit.iloc[0]}): {int(group.passed.sum())}/{len(group)} pass", fontsize=9)
+    fig.suptitle(_title(name, group), fontsize=9)
     return fig
 
 
