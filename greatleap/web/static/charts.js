@@ -132,8 +132,8 @@ const ageSum = (d, g, c) => d.deaths.reduce((t, v, i) => t + ((d.age_group[i] ==
 const ageTotals = (d) => AGE_GROUPS.map((g) => ageSum(d, g));
 
 function drawAgeClass(div, now, base, band) {   // band: over the runs, of ageTotals
-  const groups = AGE_GROUPS, sum = ageSum, label = { "0": "infants", "1-4": "1-4", "5-9": "5-9",
-    "10-14": "10-14", "15-59": "15-59", "60+": "60 and over" };
+  const sum = ageSum, names = { "0": "infants", "60+": "60 and over" };  // the other groups by their own label
+  const groups = AGE_GROUPS, label = Object.fromEntries(groups.map((g) => [g, names[g] || g]));
   const traces = Object.keys(CLASS_LABEL).map(c => ({
     type: "bar", name: CLASS_LABEL[c], x: groups.map(g => label[g]), y: groups.map(g => sum(now.age_class, g, c) / 1e6),
     marker: { color: CLASS_COLOR[c] }, hovertemplate: "%{y:.2f} M" }));
