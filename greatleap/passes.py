@@ -123,16 +123,17 @@ class BirthsPass(Mechanism):
     def births(self, world, month) -> None:
         """Mark the dead; newborns take the lowest free slots."""
         sim, pl, pe = self.sim, world.places, world.people
-        mothers, counts, alive_after = sim.backend.finish_month(pe.alive, pe.status)
-        free = pe.size - alive_after
+        mothers, counts, living = sim.backend.finish_month(pe.alive, pe.status)
+        free = pe.size - living.sum(axis=1)
         if (free < counts + 1).any():
             pe.grow(int(pe.size * GROWTH) + int(counts.max()))
+            living = None  # counted over the old frame's blocks
         births, births_reg = sim.backend.give_births(people_view(world), BirthInputs(sim.seeds, month.t, pl.birth_completeness),
-                                                     mothers, counts, self.male_probability, world.geo.n_places)
+                                                     mothers, counts, living, self.male_probability, world.geo.n_places)
         pl.births[:], pl.births_registered[:] = births, births_reg
         pl.expected_pop[:] = pl.pop + pl.births - pl.deaths + pl.escapes_in - pl.escapes_out
         if sim.check_ledgers:
-            check_people_national(month.label, pe.alive.sum(axis=1, dtype=np.int64), pl.pop.sum(axis=1),
+            check_people_national(month.label, sim.backend.count_alive(pe.alive), pl.pop.sum(axis=1),
                                   pl.births.sum(axis=1), pl.deaths.sum(axis=1))
 
 

@@ -136,6 +136,8 @@ COMPARE = """
     assert [c[0] for c in calls["cpu"]] == [c[0] for c in calls["cuda"]]
     for (name, n, xs), (_, _, ys) in zip(calls["cpu"], calls["cuda"]):
         for k, (x, y) in enumerate(zip(xs, ys)):
+            if name == "finish_month" and k == 2:  # the living per block: the CPU's chunks, the GPU's tiles
+                x, y = x.sum(axis=1), y.sum(axis=1)
             if x.dtype.kind in "iub":
                 if not np.array_equal(x, y):
                     over.append(f"{name}[{k}] integers")

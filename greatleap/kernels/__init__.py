@@ -1,6 +1,6 @@
 """Compute backends. ``get_backend("cpu")`` returns the module of compiled CPU loops.
 
-A backend exposes ``census``, ``live``, ``finish_month`` and ``give_births``: loops over people,
+A backend exposes ``census``, ``live``, ``finish_month``, ``give_births`` and ``count_alive``: loops over people,
 reductions and slot allocation around the person-level rules of :mod:`greatleap.lifecycle`,
 which every backend compiles from the same source. It holds no model rule of its own.
 ``"cuda"`` (:mod:`greatleap.kernels.cuda`, optional extra ``gpu``) runs them on an NVIDIA GPU;

@@ -170,6 +170,14 @@ def _finish_chunk(lo, hi, alive, status, out):
 
 
 @njit(cache=True)
+def _living(lo, hi, alive):
+    living = 0
+    for i in range(lo, hi):
+        living += alive[i]
+    return living
+
+
+@njit(cache=True)
 def _list_mothers(lo, hi, status, mothers, k):
     """Write the chunk's mothers giving birth, in index order, from ``mothers[k]`` on."""
     for i in range(lo, hi):
@@ -198,33 +206,24 @@ def _finish_month(alive, status, workers):
         for mc in range(w, members * N_CHUNKS, workers):
             lo, hi = _chunk(mc % N_CHUNKS, n)
             _finish_chunk(lo, hi, alive[mc // N_CHUNKS], status[mc // N_CHUNKS], per_chunk[mc])
-    totals = sum_chunks(per_chunk, members)
-    counts, alive_after = totals[:, 0].copy(), totals[:, 1].copy()
+    counts = sum_chunks(per_chunk, members)[:, 0].copy()
     first = _chunk_offsets(per_chunk[:, 0].copy(), members)
     mothers = np.full((members, max(counts.max(), 1)), -1, np.int64)
     for w in prange(workers):
         for mc in range(w, members * N_CHUNKS, workers):
             lo, hi = _chunk(mc % N_CHUNKS, n)
             _list_mothers(lo, hi, status[mc // N_CHUNKS], mothers[mc // N_CHUNKS], first[mc])
-    return mothers, counts, alive_after
+    return mothers, counts, per_chunk[:, 1].copy().reshape(members, N_CHUNKS)
 
 
 def finish_month(alive, status):
     """Mark the dead; list each member's mothers giving birth, in index order (chunks in parallel, each
     writing from its running total of mothers: the same list on any thread count).
 
-    Returns (mothers (members, most births) padded with -1, births per member, alive per member).
+    Returns (mothers (members, most births) padded with -1, births per member, the living after the
+    deaths per member and chunk (summed over axis 1: per member); :func:`give_births` takes these).
     """
     return _finish_month(alive, status, _workers(alive.shape[0]))
-
-
-@njit(cache=True)
-def _free_slots(lo, hi, alive):
-    free = 0
-    for i in range(lo, hi):
-        if alive[i] == 0:
-            free += 1
-    return free
 
 
 @njit(cache=True)
@@ -241,13 +240,12 @@ def _births_chunk(m, lo, k, stop, P, B, mothers, male_probability, births, birth
 
 
 @njit(parallel=True, cache=True)
-def _give_births(P, B, mothers, counts, male_probability, n_places, workers):
+def _give_births(P, B, mothers, counts, living, male_probability, n_places, workers):
     members, n = P.alive.shape
-    free = np.zeros(members * N_CHUNKS, np.int64)
-    for w in prange(workers):
-        for mc in range(w, members * N_CHUNKS, workers):
-            lo, hi = _chunk(mc % N_CHUNKS, n)
-            free[mc] = _free_slots(lo, hi, P.alive[mc // N_CHUNKS])
+    free = np.empty(members * N_CHUNKS, np.int64)
+    for mc in range(members * N_CHUNKS):
+        lo, hi = _chunk(mc % N_CHUNKS, n)
+        free[mc] = hi - lo - living[mc // N_CHUNKS, mc % N_CHUNKS]
     first = _chunk_offsets(free, members)
     births = np.zeros((members * N_CHUNKS, n_places), np.int64)
     births_reg = np.zeros((members * N_CHUNKS, n_places), np.int64)
@@ -261,11 +259,34 @@ def _give_births(P, B, mothers, counts, male_probability, n_places, workers):
     return sum_chunks(births, members), sum_chunks(births_reg, members)
 
 
-def give_births(P, B, mothers, counts, male_probability, n_places):
+def give_births(P, B, mothers, counts, living, male_probability, n_places):
     """The k-th mother in index order fills the k-th free slot in index order (chunks in parallel, from
     their running totals of free slots: the same slots on any thread count; the frame holds at least
-    ``counts`` free slots).
+    ``counts`` free slots). ``living``: :func:`finish_month`'s, or None if the frame grew since.
 
     Returns births and registered births per member and place.
     """
-    return _give_births(P, B, mothers, counts, male_probability, n_places, _workers(P.alive.shape[0]))
+    if living is None:
+        living = living_per_chunk(P.alive)
+    return _give_births(P, B, mothers, counts, living, male_probability, n_places, _workers(P.alive.shape[0]))
+
+
+@njit(parallel=True, cache=True)
+def _living_per_chunk(alive, workers):
+    members, n = alive.shape
+    living = np.zeros((members, N_CHUNKS), np.int64)
+    for w in prange(workers):
+        for mc in range(w, members * N_CHUNKS, workers):
+            lo, hi = _chunk(mc % N_CHUNKS, n)
+            living[mc // N_CHUNKS, mc % N_CHUNKS] = _living(lo, hi, alive[mc // N_CHUNKS])
+    return living
+
+
+def living_per_chunk(alive):
+    """People alive per member and chunk, counted over the frame (chunks in parallel)."""
+    return _living_per_chunk(alive, _workers(alive.shape[0]))
+
+
+def count_alive(alive):
+    """People alive per member, counted over the frame: the people ledger's own count."""
+    return living_per_chunk(alive).sum(axis=1)

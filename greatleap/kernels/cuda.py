@@ -356,20 +356,24 @@ def finish_month(alive, status):
     d_mothers = FRAME.upload(np.full((members, max(int(counts.max()), 1)), -1, np.int64))
     _run(_list_matches, members * tiles, d_status, GIVES_BIRTH, GIVES_BIRTH, FRAME.upload(_offsets(per_tile)),
          FRAME.upload(counts), d_mothers)
-    return FRAME.fetch(d_mothers), counts, FRAME.fetch(d_alive_per_tile).sum(axis=1)
+    return FRAME.fetch(d_mothers), counts, FRAME.fetch(d_alive_per_tile)
 
 
-def give_births(P, B, mothers, counts, male_probability, n_places):
-    """See :func:`greatleap.kernels.cpu.give_births` (same arguments and returns)."""
+def give_births(P, B, mothers, counts, living, male_probability, n_places):
+    """See :func:`greatleap.kernels.cpu.give_births` (same arguments and returns; ``living`` per tile)."""
     members, n = P.alive.shape
     tiles = -(-n // TILE)
     d = FRAME.people(P)
-    d_free = FRAME.upload(np.zeros((members, tiles), np.int64))
-    _run(_count_free, members * n, d.alive, d_free)
+    if living is None:
+        d_free = FRAME.upload(np.zeros((members, tiles), np.int64))
+        _run(_count_free, members * n, d.alive, d_free)
+        free = FRAME.fetch(d_free)
+    else:
+        free = np.minimum(TILE, n - TILE * np.arange(tiles))[None, :] - living
     most = mothers.shape[1]
     d_slots = FRAME.upload(np.full((members, most), -1, np.int64))
     d_counts = FRAME.upload(np.asarray(counts, np.int64))
-    offsets = FRAME.upload(_offsets(FRAME.fetch(d_free)))
+    offsets = FRAME.upload(_offsets(free))
     _run(_list_matches, members * tiles, d.alive, 1, 0, offsets, d_counts, d_slots)  # free: alive == 0
     births = FRAME.upload(np.zeros((members, n_places), np.int64))
     births_reg = FRAME.upload(np.zeros((members, n_places), np.int64))
@@ -435,3 +439,8 @@ def compile_kernels(sim, cc: tuple[int, int] = (9, 0)) -> dict[str, int]:
         return {k: v for k, v in _COMPILED.items() if k != "cc"}
     finally:
         FRAME, _COMPILED, dispatcher.get_current_device, sim.backend = saved
+
+
+def count_alive(alive):
+    """People alive per member, counted over the host's frame (see :func:`greatleap.kernels.cpu.count_alive`)."""
+    return alive.sum(axis=1, dtype=np.int64)
