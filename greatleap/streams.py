@@ -64,16 +64,16 @@ def normal(seed, stream, step, key):
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def uniform_array(seed, stream, step, keys):
-    """Uniform draws for an array of keys (place-level or initial-population draws)."""
+    """Uniform draws for an array of keys (place-level or initial-population draws; releases the GIL)."""
     out = np.empty(keys.shape[0])
     for i in range(keys.shape[0]):
         out[i] = uniform(seed, stream, step, keys[i])
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def normal_array(seed, stream, step, keys):
     """Standard normal draws for an array of keys."""
     out = np.empty(keys.shape[0])

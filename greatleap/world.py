@@ -13,11 +13,14 @@ the records); ``World.restore()`` puts it back, so a run can be continued or bra
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
+import numba
 import numpy as np
 
-
+T = TypeVar("T")
 SETUP_CHUNK = 1 << 22  # initial agents per slice of the setup's array math
 
 
@@ -26,6 +29,24 @@ def setup_slices(n: int) -> list[slice]:
     population slice by slice, so the temporaries of that array math stay small at any scale
     (whole-population temporaries took ~50 bytes an agent, more than the people frame)."""
     return [slice(lo, min(lo + SETUP_CHUNK, n)) for lo in range(0, n, SETUP_CHUNK)]
+
+
+def map_slices(n: int, fn: Callable[[slice], T]) -> list[T]:
+    """``fn`` over the setup slices of agents 0..n; the results in slice order.
+
+    Slices run on up to Numba's thread count of Python threads (NumPy's array math and the
+    counter-based draws release the GIL). ``fn`` must write only its own slice's agents; what it
+    returns is combined by the caller in slice order, so the setup is the same on any thread count.
+    """
+    slices = setup_slices(n)
+    workers = min(len(slices), numba.get_num_threads())
+    if workers <= 1:
+        return [fn(s) for s in slices]
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="setup")
+    try:
+        return list(pool.map(fn, slices))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: finish the slices running, start no more
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from greatleap.mechanisms.base import Mechanism
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_CLASS, uniform_array
 from greatleap.traits import HUKOU, KLASS, code_of, with_code
-from greatleap.world import setup_slices
+from greatleap.world import map_slices
 
 ORDINARY, CADRE, BLACK_ELEMENT = 0, 1, 2
 CLASSES = ("ordinary", "cadre", "black_element")
@@ -44,10 +44,11 @@ class Classes(Mechanism):
     def init(self, sim) -> None:
         w = sim.world
         for m, scen in enumerate(sim.scenarios):  # setup only: once per member and slice of agents
-            for s in setup_slices(sim.layout.n_agents):
+            def draw(s: slice, m=m, scen=scen) -> None:
                 u = uniform_array(scen.run.seed, STREAM_INITIAL_CLASS, 0, np.arange(s.start, s.stop, dtype=np.int64))
                 rural = code_of(w.people.traits[m, s], HUKOU) == 0
                 klass = np.zeros(u.shape[0], np.uint8)
                 klass[rural & (u < scen.population.cadre_share)] = CADRE
                 klass[u >= 1.0 - scen.population.black_element_share] = BLACK_ELEMENT
                 w.people.traits[m, s] = with_code(w.people.traits[m, s], KLASS, klass)
+            map_slices(sim.layout.n_agents, draw)

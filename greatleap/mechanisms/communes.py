@@ -20,7 +20,7 @@ from greatleap.levers import parse_month
 from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.streams import STREAM_COMMUNE_YIELD, normal_array
 from greatleap.traits import HUKOU, code_of
-from greatleap.world import Geography, setup_slices
+from greatleap.world import Geography, map_slices
 
 MIN_AGENTS_PER_PROVINCE = 200  # fewer agents than this per province make provincial rates noise
 GRAIN_PER_PERSON_MONTH_KG = 18.0  # initial stocks: ~216 kg/person/year of unhusked grain
@@ -112,13 +112,16 @@ class Communes(Mechanism):
         for m, scen in enumerate(sim.scenarios):  # setup only: once per member
             agri = scen.agriculture
             noise = normal_array(scen.run.seed, STREAM_COMMUNE_YIELD, 0, np.arange(nc, dtype=np.int64))
-            rural_agents = np.zeros(geo.n_places, np.int64)
-            farm_norm = np.zeros(geo.n_places)
-            for s in setup_slices(n):  # per slice of agents: small temporaries
+            def count(s: slice, m=m) -> tuple[np.ndarray, np.ndarray]:  # per slice of agents: small temporaries
                 place, age = people.place[m, s], people.age_m[m, s]
                 rural_mask = code_of(people.traits[m, s], HUKOU) == 0
-                rural_agents += np.bincount(place[rural_mask], minlength=geo.n_places)
-                farm_norm += np.bincount(place[(age >= 180) & (age < 720) & rural_mask], minlength=geo.n_places)
+                return (np.bincount(place[rural_mask], minlength=geo.n_places),
+                        np.bincount(place[(age >= 180) & (age < 720) & rural_mask], minlength=geo.n_places))
+            rural_agents = np.zeros(geo.n_places, np.int64)
+            farm_norm = np.zeros(geo.n_places)
+            for rural, working in map_slices(n, count):  # in slice order
+                rural_agents += rural
+                farm_norm += working
             rural_agents = rural_agents[:nc]
             raw = rural_agents * prov.yield_index.to_numpy(float)[geo.commune_province] * np.exp(
                 agri.commune_yield_sd * noise - 0.5 * agri.commune_yield_sd ** 2)

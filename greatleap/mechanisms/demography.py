@@ -15,7 +15,7 @@ from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_AGE, STREAM_SEX, uniform, uniform_array
 from greatleap.traits import SEX, with_code
-from greatleap.world import setup_slices
+from greatleap.world import map_slices
 
 # 5-9 and 10-14 apart: the demographic reconstructions count the famine's excess deaths under and over age 10
 AGE_GROUPS = ("0", "1-4", "5-9", "10-14", "15-59", "60+")
@@ -106,7 +106,8 @@ class Demography(Mechanism):
         cdf = np.cumsum(self.pyramid.ravel())
         for m, scen in enumerate(sim.scenarios):  # setup only: once per member and slice of agents
             seed = scen.run.seed
-            for s in setup_slices(sim.layout.n_agents):
+
+            def draw(s: slice, m=m, seed=seed) -> None:
                 ids = np.arange(s.start, s.stop, dtype=np.int64)
                 u = uniform_array(seed, STREAM_INITIAL_AGE, 0, ids)
                 cell = np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), cdf.size - 1)
@@ -115,6 +116,7 @@ class Demography(Mechanism):
                 pe.alive[m, s] = 1
                 pe.traits[m, s] = with_code(pe.traits[m, s], SEX, sex)
                 pe.age_m[m, s] = age_y * 12 + np.floor(frac * 12).astype(np.int64)
+            map_slices(sim.layout.n_agents, draw)
         w.national.add("pyramid", np.int64, 0, "agents", "population by sex and age 0..100 (July census)",
                        self.name, extra=(2, 101))
 

@@ -21,7 +21,7 @@ from greatleap.mechanisms.mortality import urban_mix
 from greatleap.rules import rule
 from greatleap.streams import STREAM_INITIAL_PREGNANCY, uniform_array
 from greatleap.traits import SEX, code_of
-from greatleap.world import setup_slices
+from greatleap.world import map_slices
 
 GESTATION = 9          # months
 MAX_CATCHUP = 1.8      # conception is never raised more than this by postponed births
@@ -110,12 +110,13 @@ class Fertility(Mechanism):
         tables = [conception_table(s, pyramid, urban_share) for s in sim.scenarios]
         self.conception = np.stack([monthly for monthly, _ in tables])
         for m, scen in enumerate(sim.scenarios):  # setup only: once per member and slice of agents
-            for s in setup_slices(lay.n_agents):
+            def draw(s: slice, m=m, scen=scen) -> None:
                 u = uniform_array(scen.run.seed, STREAM_INITIAL_PREGNANCY, 0, np.arange(s.start, s.stop, dtype=np.int64))
                 age_y = w.people.age_m[m, s] // 12
                 female = code_of(w.people.traits[m, s], SEX) == 1
                 w.people.preg[m, s] = initial_pregnancies(tables[m][1], age_y.astype(np.int64), female,
                                                           u, scen.fertility.postpartum_months)
+            map_slices(lay.n_agents, draw)
         self.amenorrhoea = np.stack([
             tabulate(lambda d, z=s.fertility.hunger_zero_depletion, e=s.fertility.hunger_exponent: max(0.0, 1.0 - d / z) ** e)
             for s in sim.scenarios])

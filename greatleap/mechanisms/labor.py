@@ -15,7 +15,7 @@ from greatleap.curves import tabulate
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.traits import HUKOU, code_of
-from greatleap.world import setup_slices
+from greatleap.world import map_slices
 
 NONE, FARM, FURNACE, WATERWORKS, URBAN_WORK = 0, 1, 2, 3, 4
 ACTIVITIES = ("none", "farm", "furnace", "water works", "urban work")
@@ -62,11 +62,13 @@ class Labor(Mechanism):
         thetas = sim.params.nutrition.work_capacity_theta
         self.work_capacity = np.stack([tabulate(lambda r, th=th: r ** th) for th in thetas.tolist()])
         pe = w.people
-        self.urban_workers_start = np.zeros(w.members)
-        for s in setup_slices(sim.layout.n_agents):
+        def urban_workers(s: slice) -> np.ndarray:
             urban = code_of(pe.traits[:, s], HUKOU) == 1
             work = (pe.alive[:, s] == 1) & urban & (pe.age_m[:, s] >= 180) & (pe.age_m[:, s] < 720)
-            self.urban_workers_start += work.sum(axis=1)
+            return work.sum(axis=1)
+        self.urban_workers_start = np.zeros(w.members)
+        for count in map_slices(sim.layout.n_agents, urban_workers):  # in slice order
+            self.urban_workers_start += count
         ind = sim.params.industry
         self.kg_per_labor_month, self.unusable = ind.furnace_steel_kg_per_labor_month, ind.furnace_unusable_share
         self.modern_1957 = ind.modern_steel_mt_1957

@@ -17,7 +17,7 @@ from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.rules import rule
 from greatleap.streams import STREAM_RECRUITMENT, uniform
 from greatleap.traits import HUKOU, with_code
-from greatleap.world import setup_slices
+from greatleap.world import map_slices
 
 FLIGHT_DEPLETION = 0.2   # depletion (1 - reserve share) below which nobody flees
 FLIGHT_CANDIDATES = 3    # communes a fugitive compares
@@ -71,10 +71,11 @@ class Migration(Mechanism):
         w.people.add("place", place_dtype(sim.geo.n_places), 0, "place index", "commune or city the person lives in",
                      self.name)
         from greatleap.mechanisms.communes import initial_places
-        for s in setup_slices(sim.layout.n_agents):  # setup only: once per slice of agents
+        def settle(s: slice) -> None:  # setup only: once per slice of agents
             place = initial_places(sim.layout, s)
             w.people.place[:, s] = place
             w.people.traits[:, s] = with_code(w.people.traits[:, s], HUKOU, sim.geo.place_is_city[place])  # 1: urban hukou
+        map_slices(sim.layout.n_agents, settle)
         w.provinces.add("recruitment", unit="per month", meaning="share of rural working-age recruited to town", owner=self.name)
         w.provinces.add("senddown", unit="per month", meaning="share of urban working-age sent down", owner=self.name)
         w.provinces.add("escape_success", unit="probability", meaning="chance that an attempted flight succeeds", owner=self.name)

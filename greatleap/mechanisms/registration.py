@@ -19,7 +19,7 @@ import numpy as np
 from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.rules import rule
 from greatleap.traits import ON_REGISTER, with_code
-from greatleap.world import setup_slices
+from greatleap.world import map_slices
 
 
 def completeness(table: dict[int, float], year: int) -> float:
@@ -57,8 +57,9 @@ class Registration(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        for s in setup_slices(sim.layout.n_agents):  # everyone alive at the start is on the register
+        def register(s: slice) -> None:  # everyone alive at the start is on the register
             w.people.traits[:, s] = with_code(w.people.traits[:, s], ON_REGISTER, 1)
+        map_slices(sim.layout.n_agents, register)
         for key, meaning in (("on_register", "living people on the register at the census"),
                              ("ghost_deaths", "unregistered deaths of people on the register"),
                              ("absentees", "people on the register who fled")):
