@@ -61,7 +61,8 @@ def sum_chunks(per_chunk, members):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _census_chunk(m, lo, hi, P, C, par, T, ints, floats, pyr, want_pyramid):
     q = census_scalars(m, C, par)
-    for i in range(lo, hi):
+    for j in range(lo, hi):
+        i = np.uint64(j)  # unsigned: the compiled indexing skips the wraparound of negative indices
         if P.alive[m, i] == 0:
             continue
         age_y = P.age_m[m, i] // 12
@@ -108,7 +109,8 @@ def census(P, C, par, T, n_places, want_pyramid):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _live_chunk(m, lo, hi, P, L, par, T, ints, eaten, detail):
     q = live_scalars(m, L, par)
-    for i in range(lo, hi):
+    for j in range(lo, hi):
+        i = np.uint64(j)  # unsigned: see _census_chunk
         P.status[m, i] = 0
         if P.alive[m, i] == 0:
             continue

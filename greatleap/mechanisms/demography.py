@@ -62,7 +62,7 @@ def person_uid(slot, mother, age_m, step):
     :func:`newborn_uid` of its mother's slot and that month.
     """
     if mother < 0:
-        return slot
+        return np.int64(slot)
     return newborn_uid(np.int64(mother), np.int64(step) - 1 - age_m)  # 64-bit: ids exceed 2^40
 
 
