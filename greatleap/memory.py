@@ -28,7 +28,7 @@ PILOT_SCALE = 20000.0      # persons per agent of the pilot run (~31,000 agents;
 PILOT_MIN_AGENTS = 2_000_000  # smaller frames (scale above ~300) are sized by run.capacity_factor
 SPARE = 0.02               # slots above the pilot's peak, per initial agent (the pilot's own noise is ~0.3%)
 RUNTIME_BYTES = 400 * 2**20  # interpreter, NumPy, Numba and the compiled kernels, measured ~250 MiB
-SETUP_BYTES_PER_AGENT = 80   # temporaries of the setup, per agent of one setup slice (world.SETUP_CHUNK)
+SETUP_BYTES_PER_AGENT = 80   # temporaries of the setup, per agent of a setup slice (world.SETUP_CHUNK) being set up
 PLACE_BYTES = 8 * 200        # per member and place: the places frame and the passes' per-chunk tallies
 AVAILABLE_ENV = "GREATLEAP_AVAILABLE_MEMORY"
 
@@ -102,7 +102,7 @@ def estimate(scenarios: Sequence, mechanisms: Sequence[type] | None = None) -> E
     from greatleap.mechanisms.communes import ScaleError, layout
     from greatleap.mechanisms.migration import place_dtype
     from greatleap.passes import GROWTH
-    from greatleap.world import SETUP_CHUNK
+    from greatleap.world import SETUP_CHUNK, setup_workers
 
     mechanisms = tuple(DEFAULT if mechanisms is None else mechanisms)
     try:
@@ -116,8 +116,8 @@ def estimate(scenarios: Sequence, mechanisms: Sequence[type] | None = None) -> E
     per_slot, members = sum(itemsize.values()), len(scenarios)
     people = members * slots * per_slot
     growth = int(people * (GROWTH - 1.0)) + members * slots * max(itemsize.values())
-    other = (members * lay.geography.n_places * PLACE_BYTES + min(lay.n_agents, SETUP_CHUNK) * SETUP_BYTES_PER_AGENT
-             + RUNTIME_BYTES)
+    setup = setup_workers(lay.n_agents) * min(lay.n_agents, SETUP_CHUNK) * SETUP_BYTES_PER_AGENT  # slices at once
+    other = members * lay.geography.n_places * PLACE_BYTES + setup + RUNTIME_BYTES
     return Estimate(lay.n_agents, slots, per_slot, people, growth, other)
 
 

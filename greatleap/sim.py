@@ -81,15 +81,15 @@ class Sim:
         self.levers = np.stack([lever_matrix(s, self.geo.province_names) for s in scenarios])
         capacity = people_capacity(scenarios, self.layout.n_agents, tuple(mechanisms))
         self.world = World(self.geo, len(scenarios), capacity, self.n_months, self.start, float(self.scenario.run.scale))
+        self.threads = threads if threads is not None else (1 if capacity * len(scenarios) < SMALL_RUN_SLOTS else None)
         self.mechanisms = [cls() for cls in tuple(mechanisms) + ENGINE_PARTS]
-        for mech in self.mechanisms:
-            mech.init(self)
+        with _numba_threads(self.threads):  # the setup's slices too (world.map_slices)
+            for mech in self.mechanisms:
+                mech.init(self)
         self.tables = self._tables()
         self.plan = build_plan(self.mechanisms)
         self.timings = {step.name: 0.0 for step in self.plan}
         self.compile_seconds = 0.0
-        slots = self.world.people.size * self.world.members
-        self.threads = threads if threads is not None else (1 if slots < SMALL_RUN_SLOTS else None)
 
     @staticmethod
     def _prepare(scenario, scale, seed) -> Scenario:

@@ -22,24 +22,31 @@ import numpy as np
 
 T = TypeVar("T")
 SETUP_CHUNK = 1 << 22  # initial agents per slice of the setup's array math
+MAX_SETUP_WORKERS = 4  # slices set up at once, at most (their temporaries add up; memory bandwidth caps the gain)
 
 
 def setup_slices(n: int) -> list[slice]:
     """Slices of the initial agents 0..n, ``SETUP_CHUNK`` each: mechanisms set up the initial
     population slice by slice, so the temporaries of that array math stay small at any scale
-    (whole-population temporaries took ~50 bytes an agent, more than the people frame)."""
+    (whole-population temporaries took ~50 bytes an agent, more than the people frame); at most
+    :func:`setup_workers` slices at once."""
     return [slice(lo, min(lo + SETUP_CHUNK, n)) for lo in range(0, n, SETUP_CHUNK)]
+
+
+def setup_workers(n: int) -> int:
+    """How many setup slices of agents 0..n run at once: Numba's thread count, at most ``MAX_SETUP_WORKERS``."""
+    return max(1, min(len(setup_slices(n)), numba.get_num_threads(), MAX_SETUP_WORKERS))
 
 
 def map_slices(n: int, fn: Callable[[slice], T]) -> list[T]:
     """``fn`` over the setup slices of agents 0..n; the results in slice order.
 
-    Slices run on up to Numba's thread count of Python threads (NumPy's array math and the
-    counter-based draws release the GIL). ``fn`` must write only its own slice's agents; what it
-    returns is combined by the caller in slice order, so the setup is the same on any thread count.
+    Slices run on :func:`setup_workers` Python threads (NumPy's array math and the counter-based
+    draws release the GIL). ``fn`` must write only its own slice's agents; what it returns is
+    combined by the caller in slice order, so the setup is the same on any thread count.
     """
     slices = setup_slices(n)
-    workers = min(len(slices), numba.get_num_threads())
+    workers = setup_workers(n)
     if workers <= 1:
         return [fn(s) for s in slices]
     pool = ThreadPoolExecutor(workers, thread_name_prefix="setup")

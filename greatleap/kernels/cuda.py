@@ -343,7 +343,8 @@ def _offsets(per_tile: np.ndarray) -> np.ndarray:
 
 
 def finish_month(alive, status):
-    """See :func:`greatleap.kernels.cpu.finish_month` (same arguments and returns)."""
+    """See :func:`greatleap.kernels.cpu.finish_month` (same arguments and returns, the living per tile
+    of ``TILE`` slots rather than per chunk)."""
     members, n = alive.shape
     tiles = -(-n // TILE)
     d_alive, d_status = FRAME.column("alive", alive), FRAME.column("status", status)
@@ -436,6 +437,8 @@ def compile_kernels(sim, cc: tuple[int, int] = (9, 0)) -> dict[str, int]:
             slots = np.zeros((column.shape[0], 1), np.int64)
             _run(_gather, 1, column, slots, np.zeros(slots.shape, column.dtype))
             _COMPILED[f"_gather[{column.dtype}]"] = _COMPILED.pop("_gather")
+        # the births pass counts free slots itself only after the frame grew (no growth here)
+        _run(_count_free, 1, people.alive, np.zeros((people.alive.shape[0], 1), np.int64))
         return {k: v for k, v in _COMPILED.items() if k != "cc"}
     finally:
         FRAME, _COMPILED, dispatcher.get_current_device, sim.backend = saved
