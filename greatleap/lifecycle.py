@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import numpy as np
+
 from greatleap.curves import interpolate
 from greatleap.mechanisms.canteens import ration_weight, weighted_grain_need
 from greatleap.mechanisms.classes import newborn_class
@@ -93,7 +95,7 @@ def census_person(m, i, P, C, q, T):
     if not working_age(age_y):
         t = with_code(t, ACTIVITY, NONE)
     else:
-        p = C.place_province[before]
+        p = np.uint64(C.place_province[before])  # unsigned indices: no negative-index wraparound
         if code_of(t, HUKOU) == 0:
             if moves_this_month(C.recruitment[m, p], seed, step, uid):
                 P.place[m, i] = C.province_city[p]
@@ -132,9 +134,9 @@ def live_person(m, i, P, L, q, T):
     seed, step, uid = q.seed, q.step, person_uid(i, P.mother[m, i], P.age_m[m, i], q.step)
     c = P.place[m, i]
     age_y = P.age_m[m, i] // 12
-    a = min(age_y, 110)
+    a = np.uint64(min(age_y, 110))  # unsigned indices: no negative-index wraparound
     t = P.traits[m, i]
-    s, act, klass, hukou = code_of(t, SEX), code_of(t, ACTIVITY), code_of(t, KLASS), code_of(t, HUKOU)
+    s, act, klass, hukou = np.uint64(code_of(t, SEX)), code_of(t, ACTIVITY), code_of(t, KLASS), code_of(t, HUKOU)
     is_city = L.place_is_city[c]
     need_kcal = need(s, age_y, T.need, T.activity_extra[m, act])
     w = ration_weight(klass, age_y, act, L.canteen_share[m, c], q.weight_cadre, q.weight_black_element,
