@@ -194,14 +194,16 @@ class ViolenceParams(_Section):
 
 class FertilityParams(_Section):
     hunger_zero_depletion: float = P(0.9, 0.1, 1.0, "depletion where conception stops", "Frisch & McArthur 1974; Frisch 1984: a loss of 10-15% of weight (about a third of body fat) stops ovulation; calibrated within depletion 0.3-0.6")
-    hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "shape of famine amenorrhoea between normal cycles and none (Frisch 1984: LH secretion falls in proportion to weight lost); calibrated")
+    hunger_exponent: float = P(1.0, 0.2, 6.0, "exponent", "shape of famine amenorrhoea, conception x 1 - (depletion / zero)^exponent: 1 linear, above 1 a threshold (Frisch & McArthur 1974; Frisch 1984: ovulation stops after a 10-15% weight loss, little change before); calibrated")
     intake_weight: float = P(0.0, 0.0, 3.0, "weight of the current energy deficit (1 - intake/need) in famine amenorrhoea", "conception answers the current energy balance as well as lost reserves (Frisch 1984); national TFR 6.41 (1957) -> 3.29 (1961), CSY 1999; calibrated")
     postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea: median 9.5 months, a third still amenorrhoeic at 12 months (WHO multicentre study, Pengxian, Sichuan); weaning later in 1958")
     separation_effect: float = P(0.5, 0.0, 1.0, "conception lost per unit share of rural labor diverted", "spouses separated by mobilisation; calibrate")
-    catchup_strength: float = P(0.25, 0.0, 2.0, "conception gain per year of postponed births", "post-famine rebound: registered CBR 37.0 (1962), 43.4 (1963), TFR 7.50 in 1963 (CSY 1999); Banister 1984: 41.0, 49.8; calibrated")
-    catchup_decay: float = P(0.04, 0.0, 0.5, "per month",
+    catchup_strength: float = P(0.25, 0.0, 1.0, "share of settled postponed births made up (the rest given up)", "post-famine rebound: TFR 6.41 (1957), 6.02 (1962), 7.50 (1963), 6.18 (1964) (CSY 1999): ~1 year's births above trend against ~1.2 years lost in 1959-61; calibrated")
+    catchup_fecundability: float = P(0.2, 0.05, 0.5, "per month", "monthly conception probability of couples making up a postponed birth (newly married or reunited): fecundability of young married women ~0.15-0.3 (Bongaarts & Potter 1983, ch. 2; Wood 1994) (R)")
+    catchup_decay: float = P(0.04, 0.0, 0.5, "per month: share of the postponed stock settled (made up or given up) at full release",
                              "rebound confined to 1962-63: registered CBR 37.0, 43.4, then 39.1 (1964), TFR 7.50 -> 6.18 (1963-64) (CSY 1999; "
-                             "Banister 1984: CBR 41.0, 49.8, 40.3): postponed conceptions made up within ~1-1.5 years; cf. Dyson 1991 (R); estimate")
+                             "Banister 1984: CBR 41.0, 49.8, 40.3): postponed conceptions made up within ~1-1.5 years of food's return; "
+                             "cf. Dyson 1991 (R); calibrated within 0.02-0.2")
     fetal_loss_hunger: float = P(0.05, 0.0, 0.5, "monthly fetal-loss probability at full depletion",
                                  "Cai & Wang 2005 (Demography 42:301-322; 0.5 M pregnancy histories, 1988 survey): miscarriage and stillbirth risks "
                                  "rose in the 1959-61 famine (odds ~1.5-2x at the peak (R)); Leningrad 1942 likewise (Antonov 1947) (R); estimate")

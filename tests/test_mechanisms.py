@@ -245,29 +245,46 @@ def test_violence_strikes_rural_working_age_and_black_elements_most():
 
 def test_births_fall_with_hunger():
     f = SC.fertility
-    curve = tabulate(lambda d: max(0.0, 1.0 - d / f.hunger_zero_depletion) ** f.hunger_exponent)[None, :]
+    curve = tabulate(lambda d: fertility.amenorrhoea(d, f.hunger_zero_depletion, f.hunger_exponent))[None, :]
     p = [fertility.conception_probability(0.05, 1.0, 0, 1.0, d, 0.0, 1.0, curve, 0) for d in (0.0, 0.2, 0.4, 0.6, 0.95)]
-    assert p[0] == pytest.approx(0.05) and np.all(np.diff(p) <= 0) and p[-1] == 0.0 and p[2] < 0.6 * p[0]
+    assert p[0] == pytest.approx(0.05) and np.all(np.diff(p) <= 0) and p[-1] == 0.0
     # the current energy deficit counts when the fertility intake weight is on
     assert fertility.conception_probability(0.05, 1.0, 0, 1.0, 0.0, 1.0, 0.5, curve, 0) < p[1]
     assert fertility.conception_probability(0.0, 1.0, 0, 1.0, 0.0, 0.0, 1.0, curve, 0) == 0.0
     assert fertility.fetal_loss_probability(0.05, 0.5) == pytest.approx(0.0125)
 
 
-def test_separation_lowers_and_catch_up_raises_conception():
-    base = 0.0035
-    sep, catch, decay = 0.5, 0.25, 0.04  # illustrative values (the scenario's are calibrated)
-    assert fertility.timing_multiplier(sep, catch, 0.0, 0.0, base, 1e6) == 1.0
-    assert fertility.timing_multiplier(sep, catch, 0.3, 0.0, base, 1e6) == pytest.approx(1 - sep * 0.3)
-    postponed = 0.0
-    for _ in range(24):  # two famine years with half the expected births
-        postponed = fertility.postponed_after(decay, postponed, base, 1e6, 0.5 * base * 1e6)
-    assert fertility.timing_multiplier(sep, catch, 0.0, postponed, base, 1e6) > 1.1
+def test_famine_amenorrhoea_is_a_threshold_above_exponent_one():
+    # exponent 1: linear to none at the zero point; exponent 3: a 10% loss barely touches conception (Frisch)
+    assert fertility.amenorrhoea(0.25, 0.5, 1.0) == pytest.approx(0.5)
+    assert fertility.amenorrhoea(0.1, 0.5, 3.0) == pytest.approx(1 - 0.2 ** 3)
+    assert fertility.amenorrhoea(0.4, 0.5, 3.0) == pytest.approx(1 - 0.8 ** 3)
+    assert fertility.amenorrhoea(0.5, 0.5, 3.0) == 0.0 and fertility.amenorrhoea(0.9, 0.5, 0.5) == 0.0
+
+
+def test_separation_lowers_conception_and_postponed_births_wait_for_food():
+    base, pop, sep, f = 0.0035, 1e6, 0.5, 0.2  # births per person-month; illustrative values
+    strength, decay = 0.5, 0.1
+    assert fertility.timing_multiplier(sep, 0.0, 0.0, f, base, pop) == 1.0
+    assert fertility.timing_multiplier(sep, 0.3, 0.0, f, base, pop) == pytest.approx(1 - sep * 0.3)
+    # release: 1 with no depletion, 0 where conception stops
+    assert fertility.catchup_release(np.array([0.0, 0.25, 0.5, 0.8]), 0.5).tolist() == [1.0, 0.5, 0.0, 0.0]
+    postponed = trying = 0.0
+    for _ in range(24):  # two famine years, conception stopped, half the expected births
+        postponed, trying = fertility.postponed_after(decay, strength, f, postponed, trying, base, pop, 0.5 * base * pop, 0.0)
+    assert postponed == pytest.approx(24 * 0.5 * base * pop) and trying == 0.0  # nothing settles in the famine
+    assert fertility.timing_multiplier(sep, 0.0, trying, f, base, pop) == 1.0  # no catch-up while starving
+    # food returns: a tenth of the stock settles, half of that tries, the rest is given up
+    after, trying = fertility.postponed_after(decay, strength, f, postponed, 0.0, base, pop, base * pop, 1.0)
+    assert after == pytest.approx(0.9 * postponed) and trying == pytest.approx(0.05 * postponed)
+    assert fertility.timing_multiplier(sep, 0.0, trying, f, base, pop) == pytest.approx(1 + f * trying / (base * pop))
+    # births below the baseline with food (spouses apart, not hunger) are not postponed
+    assert fertility.postponed_after(decay, strength, f, 0.0, 0.0, base, pop, 0.5 * base * pop, 1.0) == (0.0, 0.0)
+    # the couples trying leave as they conceive
+    assert fertility.postponed_after(decay, strength, f, 0.0, trying, base, pop, base * pop, 1.0)[1] == pytest.approx(0.8 * trying)
     # per place: arrays broadcast, each place keeps its own timing
-    diverted = np.array([0.0, 0.3])
-    both = fertility.timing_multiplier(sep, catch, diverted, np.array([0.0, postponed]), base, np.array([1e6, 1e6]))
-    assert both[0] == 1.0 and both[1] == pytest.approx(
-        fertility.timing_multiplier(sep, catch, 0.3, postponed, base, 1e6))
+    both = fertility.timing_multiplier(sep, np.array([0.0, 0.3]), np.array([0.0, trying]), f, base, np.array([pop, pop]))
+    assert both[0] == 1.0 and both[1] == pytest.approx(fertility.timing_multiplier(sep, 0.3, trying, f, base, pop))
 
 
 def test_lookup_tables_are_accurate():

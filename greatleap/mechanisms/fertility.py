@@ -3,12 +3,17 @@
 Annual fertility by age takes its shape from the UN WPP 2022 ASFR for 1955-60 and its level
 from the official 1957 registered CBR divided by birth-registration completeness. A woman at
 risk conceives with monthly probability p, so a birth cycle lasts 1/p + 9 + postpartum months
-(p = 1 / (12/b - 9 - postpartum)). Hunger lowers conception (famine amenorrhoea: the deeper of
-depletion and ``intake_weight`` x the current energy deficit, through ``hunger_zero_depletion``
-and ``hunger_exponent``) and raises fetal loss. Nationally, labor campaigns separate spouses
+(p = 1 / (12/b - 9 - postpartum)). Hunger lowers conception (famine amenorrhoea: conception x
+1 - (h / ``hunger_zero_depletion``)^``hunger_exponent``, h the deeper of depletion and ``intake_weight``
+x the current energy deficit; an exponent above 1 is a threshold: mild losses barely touch ovulation,
+Frisch 1984) and raises fetal loss. Nationally, labor campaigns separate spouses
 (conception falls by ``separation_effect`` x the diverted share of rural labor), and births
-that hunger prevented form a stock of postponed births that raises conception afterwards
-(``catchup_strength``, decaying at ``catchup_decay`` per month).
+that hunger prevented form a stock of postponed births. The stock waits for food: each month
+``catchup_decay`` x release of it is settled, release = 1 - depletion / ``hunger_zero_depletion``
+(the province's mean; 0 where conception stops). A share ``catchup_strength`` of what is settled
+is made up: those couples (married late, or together again) try at ``catchup_fecundability`` a
+month and raise conception while they try; the rest is given up. Marriages put off in 1959-61
+were made in 1962 and their first births came in 1963 (Ashton et al. 1984; Peng 1987).
 """
 from __future__ import annotations
 
@@ -47,19 +52,40 @@ def conception_probability(base, multiplier, is_city, urban_factor, depletion, i
     return p * interpolate(amenorrhoea_curves, member, hunger)
 
 
-def timing_multiplier(separation_effect, catchup_strength, diverted_share, postponed, baseline, population):
+def amenorrhoea(hunger, hunger_zero_depletion, hunger_exponent):
+    """Share of conception famine amenorrhoea leaves at ``hunger`` (0-1):
+    1 - (hunger / ``hunger_zero_depletion``)^``hunger_exponent``, none from ``hunger_zero_depletion`` on."""
+    return 1.0 - min(1.0, hunger / hunger_zero_depletion) ** hunger_exponent
+
+
+def catchup_release(depletion, hunger_zero_depletion):
+    """Share of the settling rate that acts (0-1): 1 - mean ``depletion`` (0-1) / ``hunger_zero_depletion``,
+    at least 0. Postponed births wait until food returns."""
+    return np.clip(1.0 - depletion / hunger_zero_depletion, 0.0, 1.0)
+
+
+def timing_multiplier(separation_effect, diverted_share, trying, fecundability, baseline, population):
     """Multiplier on conception: spouses apart on the campaigns, catch-up of postponed births.
 
-    Arrays broadcast together; ``baseline``: births per person-month at 1957 fertility;
-    ``population``: agents now; ``postponed``: births put off (agents).
+    Arrays broadcast together; ``trying``: postponed births whose couples now try (agents), each
+    conceiving at ``fecundability`` a month; ``baseline``: births per person-month at 1957 fertility;
+    ``population``: agents now.
     """
-    catchup = 1.0 + catchup_strength * postponed / (baseline * 12.0 * np.maximum(population, 1.0))
+    catchup = 1.0 + fecundability * trying / (baseline * np.maximum(population, 1.0))
     return np.maximum(0.0, 1.0 - separation_effect * diverted_share) * np.minimum(catchup, MAX_CATCHUP)
 
 
-def postponed_after(catchup_decay, postponed, baseline, population, births):
-    """Postponed births after a month: the stock decays; births hunger prevented join it."""
-    return postponed * (1.0 - catchup_decay) + np.maximum(0.0, baseline * population - births)
+def postponed_after(catchup_decay, catchup_strength, fecundability, postponed, trying, baseline, population, births,
+                    release):
+    """The stocks after a month (agents): (postponed births, couples trying to make them up).
+
+    ``catchup_decay`` x ``release`` of the postponed stock is settled, ``catchup_strength`` of that
+    joins the couples trying, who leave as they conceive (``fecundability``); births hunger prevented
+    this month (below ``baseline`` x ``population``, x (1 - ``release``)) join the postponed stock.
+    """
+    settled = postponed * catchup_decay * release
+    return (postponed - settled + np.maximum(0.0, baseline * population - births) * (1.0 - release),
+            trying * (1.0 - fecundability) + catchup_strength * settled)
 
 
 def conception_table(scenario, pyramid: np.ndarray, urban_share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +128,9 @@ class Fertility(Mechanism):
         w, lay = sim.world, sim.layout
         w.people.add("preg", np.int8, 0, "months", ">0 months pregnant, <0 months postpartum-infecund, 0 at risk", self.name)
         w.places.add("births", np.int64, 0, "agents", "births this month", self.name)
-        w.provinces.add("postponed_births", unit="agents", meaning="births hunger put off, not yet made up", owner=self.name)
+        w.provinces.add("postponed_births", unit="agents", meaning="births hunger put off, not yet settled", owner=self.name)
+        w.provinces.add("catchup_trying", unit="agents", meaning="postponed births whose couples now try to make them up",
+                        owner=self.name)
         w.places.add("fertility_multiplier", fill=1.0, unit="ratio",
                      meaning="timing of conceptions: spouses apart, catch-up", owner=self.name)
         urban_share = float(lay.urban.sum() / lay.n_agents)
@@ -117,14 +145,15 @@ class Fertility(Mechanism):
                 w.people.preg[m, s] = initial_pregnancies(tables[m][1], age_y.astype(np.int64), female,
                                                           u, scen.fertility.postpartum_months)
             map_slices(lay.n_agents, draw)
-        self.amenorrhoea = np.stack([
-            tabulate(lambda d, z=s.fertility.hunger_zero_depletion, e=s.fertility.hunger_exponent: max(0.0, 1.0 - d / z) ** e)
+        self.amenorrhoea = np.stack([tabulate(
+            lambda d, z=s.fertility.hunger_zero_depletion, e=s.fertility.hunger_exponent: amenorrhoea(d, z, e))
             for s in sim.scenarios])
         self.baseline = per_member([s.population.registered_cbr_1957 / 1000.0 / 12.0
                                     / completeness(s.registration.birth_completeness, 1957) for s in sim.scenarios])
         fp = sim.params.fertility
         self.separation, self.catchup = per_member(fp.separation_effect), per_member(fp.catchup_strength)
-        self.decay = per_member(fp.catchup_decay)
+        self.decay, self.fecundability = per_member(fp.catchup_decay), per_member(fp.catchup_fecundability)
+        self.zero_depletion = per_member(fp.hunger_zero_depletion)
 
     def hazards(self, world, month) -> None:
         """Conception timing by place: spouses apart on the campaigns (communes), catch-up of postponed births."""
@@ -133,16 +162,20 @@ class Fertility(Mechanism):
                             (pv.furnace_share + pv.water_share)[:, geo.place_province])
         pop = by_province(world.places.pop.astype(float), geo.place_province, geo.n_provinces)
         world.places.fertility_multiplier[:] = timing_multiplier(
-            self.separation, self.catchup, diverted, pv.postponed_births[:, geo.place_province], self.baseline,
+            self.separation, diverted, pv.catchup_trying[:, geo.place_province], self.fecundability, self.baseline,
             pop[:, geo.place_province])
 
     def account(self, world, month) -> None:
-        """Births that hunger prevented join each province's stock of postponed births, which decays."""
-        geo, pl = world.geo, world.places
+        """Births that hunger prevented join each province's stock of postponed births; as food returns
+        the stock is settled, and the couples who make up their births try."""
+        geo, pl, pv = world.geo, world.places, world.provinces
         pop = by_province(pl.pop.astype(float), geo.place_province, geo.n_provinces)
         births = by_province(pl.births.astype(float), geo.place_province, geo.n_provinces)
-        world.provinces.postponed_births[:] = postponed_after(self.decay, world.provinces.postponed_births, self.baseline,
-                                                              pop, births)
+        reserve = by_province(pl.reserve_sum, geo.place_province, geo.n_provinces)
+        release = catchup_release(1.0 - reserve / np.maximum(pop, 1.0), self.zero_depletion)
+        pv.postponed_births[:], pv.catchup_trying[:] = postponed_after(
+            self.decay, self.catchup, self.fecundability, pv.postponed_births, pv.catchup_trying, self.baseline, pop,
+            births, release)
 
     def series(self) -> list[Series]:
         return [Series("births", "persons", "births this month", "province_sector", lambda w: w.places.births, per_agent=True),
