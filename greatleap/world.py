@@ -35,7 +35,7 @@ def setup_slices(n: int) -> list[slice]:
 
 def setup_workers(n: int) -> int:
     """How many setup slices of agents 0..n run at once: Numba's thread count, at most ``MAX_SETUP_WORKERS``."""
-    return max(1, min(len(setup_slices(n)), numba.get_num_threads(), MAX_SETUP_WORKERS))
+    return max(1, min(-(-n // SETUP_CHUNK), numba.get_num_threads(), MAX_SETUP_WORKERS))
 
 
 def map_slices(n: int, fn: Callable[[slice], T]) -> list[T]:
