@@ -138,7 +138,7 @@ class PopulationParams(_Section):
     mortality_decline_per_year: float = P(0.03, 0.0, 0.2, "relative decline of baseline mortality per year after 1957",
                                            "true CDR 18.99 (1957) -> 14.17 (1966) in UN WPP 2022 (3.2% a year), 18.1 -> 11.1 in Banister 1984 "
                                            "(5.3%); calibrated within 2.5-5.5%")
-    urban_mortality_factor: float = P(0.6, 0.3, 1.5, "ratio of urban to rural baseline mortality", "registered city/rural CDR 8.07/13.71 = 0.59 (1954) and 9.22/12.50 = 0.74 (1958) (Lin & Yang 2000, Table 2); urban deaths were registered more completely, so the true ratio is at the low end or below")
+    urban_mortality_factor: float = P(0.45, 0.3, 1.5, "ratio of urban to rural baseline mortality", "registered city/rural CDR 8.07/13.71 (1954) and 9.22/12.50 (1958) (Lin & Yang 2000, Table 2); true rates with the completeness used here (urban 0.95, rural 0.58-0.60, Banister 1984): 8.5/22.9 = 0.37 (1954), 9.7/21.6 = 0.45 (1958); the younger towns make the crude ratio lower than the age-specific one, so 0.45")
     urban_fertility_factor: float = P(1.0, 0.3, 1.5, "ratio of urban to rural fertility", "registered city CBR 42.45 against rural 37.51 in 1954 (Lin & Yang 2000, Table 2); with rural births ~80% registered (Banister 1984, Table 5) the true ratio is near 1")
 
 
