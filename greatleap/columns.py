@@ -93,8 +93,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "reported_commune_mt": (MT, "harvest as communes reported it"),
     "reported_province_mt": (MT, "harvest as provinces reported it to the centre"),
     "grain_believed_mt": (MT, "harvest the centre believed (reports less its scepticism)"),
+    "grain_claimed_mt": (MT, "the year's output as the provinces compiled it in December (the year's claim)"),
     "procurement_share": (SH, "procurement / harvest"),
-    "reported_to_actual": (R, "provincial reports / true harvest"),
+    "reported_to_actual": (R, "the year's claim (compiled in December) / true harvest"),
     "rural_retention_kg": ("kg/rural person/year", "(harvest - procurement) per rural person; undefined (NaN) "
                                                    "where nobody lives in the countryside"),
     "ration_ratio_rural": (R, "grain eaten / weighted grain need in communes (population-weighted)"),

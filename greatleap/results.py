@@ -72,7 +72,7 @@ class Results:
                   "state_stock": "state_stock_mt", "losses": "storage_losses_mt", "urban_supply": "urban_supply_mt",
                   "exports": "exports_mt", "imports": "imports_mt", "state_other_use": "state_other_use_mt",
                   "reported_commune": "grain_reported_commune_mt", "reported_province": "grain_reported_province_mt",
-                  "believed": "grain_believed_mt"}
+                  "believed": "grain_believed_mt", "claimed": "grain_claimed_mt"}
             for key, col in mt.items():
                 df[col] = n[key] / 1e9
             for key in ("steel_modern", "steel_furnace_usable", "steel_unusable"):
@@ -144,13 +144,13 @@ class Results:
             for col in ("grain_harvest_mt", "seed_feed_mt", "procurement_mt", "relief_mt", "eaten_rural_mt",
                         "eaten_urban_mt", "canteen_waste_mt", "storage_losses_mt", "urban_supply_mt", "exports_mt",
                         "imports_mt", "grain_reported_commune_mt", "grain_reported_province_mt", "grain_believed_mt",
-                        "steel_modern_mt", "steel_furnace_usable_mt", "steel_unusable_mt"):
+                        "grain_claimed_mt", "steel_modern_mt", "steel_furnace_usable_mt", "steel_unusable_mt"):
                 df[col] = g[col].sum()
             df["net_exports_mt"] = df["exports_mt"] - df["imports_mt"]
             df["steel_total_mt"] = pd.concat([df["steel_modern_mt"], df["steel_furnace_usable_mt"], df["steel_unusable_mt"]],
                                              axis=1).sum(axis=1)
             df["procurement_share"] = df["procurement_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
-            df["reported_to_actual"] = df["grain_reported_province_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
+            df["reported_to_actual"] = df["grain_claimed_mt"] / df["grain_harvest_mt"].where(df["grain_harvest_mt"] > 0)
             rural_mean = g["population_rural"].mean()
             # undefined (NaN), not infinite, where nobody lives in the countryside
             df["rural_retention_kg"] = (df["grain_harvest_mt"] - df["procurement_mt"]) * 1e9 / rural_mean.where(rural_mean > 0)

@@ -34,6 +34,19 @@ def test_grain_falls_and_reports_run_ahead(historical_annual):
     assert abs(a.grain_harvest_mt.loc[1957] - 195.05) < 0.05 * 195.05
 
 
+def test_the_years_claim_is_compiled_in_december(historical):
+    """The year's claim is compiled in December, in that month's climate: 1958's amid the Leap (the record ~1.9x),
+    1960's in the retreat, close to the harvest (~1.05-1.3x) although June's and October's reports of 1960 were made
+    in the Anti-Right climate; the next year's plan is drawn on it."""
+    m = historical.monthly_national
+    claimed = m.set_index("month").grain_claimed_mt
+    assert (claimed[claimed.index.month != 12] == 0).all() and (claimed[claimed.index.month == 12] > 0).all()
+    a = historical.annual_national.set_index("year")
+    assert a.reported_to_actual.loc[1958] > 1.5
+    assert a.reported_to_actual.loc[1960] < 1.4 < a.grain_reported_province_mt.loc[1960] / a.grain_harvest_mt.loc[1960]
+    assert a.reported_to_actual.loc[1960] < a.reported_to_actual.loc[1959] - 0.25
+
+
 def test_harvests_recover_steeply_after_the_famine(historical_annual):
     """The record: 154 Mt in 1962, 214 Mt in 1966 (+39%), the rise of fertiliser and the land back in use."""
     g = historical_annual.grain_harvest_mt

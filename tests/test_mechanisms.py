@@ -54,6 +54,23 @@ def test_inflation_rises_with_pressure_campaign_and_anti_right():
     assert one(1.0, 0.5, 0.95, 0.0) > leap
 
 
+def test_the_years_claim_answers_the_december_climate_and_sets_the_next_plan():
+    """Two runs alike until December 1960 but for its climate: the Anti-Right climate kept through December
+    (campaign 0.9, anti-right 1) against the retreat's (campaign 0.5 from November). October's reports are
+    the same; the claim compiled in December is higher in the first, and so is the plan drawn on it for 1961."""
+    from greatleap import Sim
+    from greatleap.scenario import validate_scenario
+    kept = validate_scenario({"extends": "historical", "name": "kept", "events": [
+        {"lever": "campaign", "start": "1960-11", "end": "1960-12", "value": 0.9},
+        {"lever": "anti_right", "start": "1960-11", "end": "1960-12", "value": 1.0}]})
+    runs = {name: Sim(s, scale=100000.0).run(until="1961-01") for name, s in (("retreat", load_scenario("historical")),
+                                                                                ("kept", kept))}
+    year = {k: r.annual_national.set_index("year").loc[1960] for k, r in runs.items()}
+    assert year["kept"].grain_reported_province_mt == pytest.approx(year["retreat"].grain_reported_province_mt)
+    assert year["kept"].grain_claimed_mt > 1.1 * year["retreat"].grain_claimed_mt
+    assert year["kept"].reported_to_actual > year["retreat"].reported_to_actual + 0.1
+
+
 def test_quotas_are_progressive_and_sum_to_the_plan():
     believed = np.array([[100.0, 200.0, 300.0, 400.0]]) * 1e6
     people = np.full((1, 4), 1e6)

@@ -8,7 +8,10 @@ fixed for the commune, sd ``cap_sd``): some cadres claimed ten times the harvest
 Where people are visibly starving (the commune's mean depletion), claims fall back toward the
 truth (``k_hunger`` < 0): 1959's claims were ~1.6x the harvest, 1960's close to it.
 Provinces add their own inflation; the centre believes the sum of provincial reports x
-(1 - scepticism). Each January the centre plans the year from last year's believed output:
+(1 - scepticism). In December each commune compiles its year's output anew in the climate of
+that month (the year's claim: 375 Mt compiled at Wuchang in December 1958, 270 Mt for 1959, the
+1960 figure in the retreat of early 1961), and next year's plan is drawn on that claim. Each
+January the centre plans the year from last year's believed output (the claims x (1 - scepticism)):
 planned_c = believed_c x (1 + ambition) (the target cadres report against); the national quota
 is procurement_rate x believed output, but at least ``commitment_cover`` x what the state plans to
 pay out over the year (urban rations, exports net of imports, other use, grossed up for resales,
@@ -22,7 +25,7 @@ import numpy as np
 
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, member_power, per_member, scalar_pow
-from greatleap.streams import STREAM_REPORT_CAP, STREAM_REPORT_NOISE, normal_array
+from greatleap.streams import STREAM_CLAIM_NOISE, STREAM_REPORT_CAP, STREAM_REPORT_NOISE, normal_array
 
 TARGET_RATIO_RANGE = (-1.0, 5.0)  # target/harvest - 1 is clipped to this range in the inflation logit
 
@@ -73,18 +76,18 @@ class Hierarchy(Mechanism):
                   ("last_true", "kg", "last year's true harvests"),
                   ("reported", "kg", "the commune's report of this month's harvest"),
                   ("year_true", "kg", "harvests so far this year"),
-                  ("year_reported", "kg", "commune reports so far this year"),
-                  ("last_reported", "kg", "last year's commune reports"),
+                  ("last_reported", "kg", "last year's commune claim (compiled in December)"),
                   ("believed_inflation", "ratio", "inflation the centre reads into the commune's last report"))
         for key, unit, meaning in places:
             w.places.add(key, unit=unit, meaning=meaning, owner=self.name)
         for key, fill, meaning in (("peer", 0.0, "mean relative inflation of the province's communes"),
                                    ("reported", 0.0, "the province's report of this month's harvest"),
-                                   ("year_reported", 0.0, "province reports so far this year"),
-                                   ("report_factor", 1.0, "last year's province report / commune reports")):
+                                   ("report_factor", 1.0, "last year's province claim / commune claims")):
             w.provinces.add(key, fill=fill, unit="kg" if "report" in key and key != "report_factor" else "ratio",
                             meaning=meaning, owner=self.name)
         w.national.add("believed", unit="kg", meaning="output the centre believes, this month's harvest", owner=self.name)
+        w.national.add("claimed", unit="kg", meaning="the year's output as the provinces compiled it in December",
+                       owner=self.name)
         w.national.add("believed_year", unit="kg", meaning="output the centre believes, this year", owner=self.name)
         for key, plan in (("committed_share", "the plan"), ("committed_share_true", "a plan drawn on the truth")):
             w.national.add(key, unit="share", meaning=f"share of the national quota in {plan} that pays the "
@@ -118,22 +121,9 @@ class Hierarchy(Mechanism):
         on = harvesting[prov]
         true_c = pl.harvest[:, :nc]
         target = pl.planned[:, :nc] * self.calendar.harvest_share(month.month)[prov]
-        ratio = target / np.maximum(true_c, 1.0)
-        noise = np.stack([normal_array(seed, STREAM_REPORT_NOISE, month.t, np.arange(nc, dtype=np.int64))
-                          for seed in self.seeds])
-        campaign, anti_right = month.lever("campaign"), month.lever("anti_right")
-        radicalism = pv.radicalism
-        depletion = 1.0 - pl.reserve_sum[:, :nc] / np.maximum(pl.pop[:, :nc], 1)
-        pi = inflation(self.rp, ratio, campaign[:, prov], pv.peer[:, prov], radicalism[:, prov], anti_right[:, prov], noise,
-                       depletion, pl.inflation_cap[:, :nc])
-        commune_reports = np.where(on, true_c * (1.0 + pi), 0.0)
-        rp = self.rp
-        depletion_p = 1.0 - (by_province(pl.reserve_sum[:, :nc], prov, geo.n_provinces)
-                             / np.maximum(by_province(pl.pop[:, :nc].astype(float), prov, geo.n_provinces), 1.0))
-        pi_prov = per_member(rp.province_inflation_max) * _sigmoid(
-            per_member(rp.bias) + per_member(rp.k_campaign) * campaign + per_member(rp.k_radicalism) * radicalism
-            + per_member(rp.k_anti_right) * anti_right + per_member(rp.k_hunger) * depletion_p)
-        province_reports = np.where(harvesting, by_province(commune_reports, prov, geo.n_provinces) * (1.0 + pi_prov), 0.0)
+        pi, commune_reports, province_reports = self._inflate(world, month, true_c, target, STREAM_REPORT_NOISE)
+        commune_reports = np.where(on, commune_reports, 0.0)
+        province_reports = np.where(harvesting, province_reports, 0.0)
         scepticism = month.national("scepticism")
         believed = province_reports.sum(axis=1) * (1.0 - scepticism)
         counts = np.maximum(np.bincount(prov, minlength=geo.n_provinces), 1)
@@ -145,9 +135,25 @@ class Hierarchy(Mechanism):
         pv.reported[:] = province_reports
         world.national.believed[:] = believed
         pl.year_true[:, :nc] += np.where(on, true_c, 0.0)
-        pl.year_reported[:, :nc] += commune_reports
-        pv.year_reported[:] += province_reports
         world.national.believed_year[:] += believed
+
+    def _inflate(self, world, month, true_c, target, stream: int):
+        """Reports of true output ``true_c`` (kg, (members, communes)) made against ``target`` (kg) in
+        this month's climate: the communes' inflation, their reports and the provinces' (kg)."""
+        pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
+        prov, rp = geo.commune_province, self.rp
+        noise = np.stack([normal_array(seed, stream, month.t, np.arange(nc, dtype=np.int64)) for seed in self.seeds])
+        campaign, anti_right, radicalism = month.lever("campaign"), month.lever("anti_right"), pv.radicalism
+        depletion = 1.0 - pl.reserve_sum[:, :nc] / np.maximum(pl.pop[:, :nc], 1)
+        pi = inflation(rp, target / np.maximum(true_c, 1.0), campaign[:, prov], pv.peer[:, prov], radicalism[:, prov],
+                       anti_right[:, prov], noise, depletion, pl.inflation_cap[:, :nc])
+        commune_reports = true_c * (1.0 + pi)
+        depletion_p = 1.0 - (by_province(pl.reserve_sum[:, :nc], prov, geo.n_provinces)
+                             / np.maximum(by_province(pl.pop[:, :nc].astype(float), prov, geo.n_provinces), 1.0))
+        pi_prov = per_member(rp.province_inflation_max) * _sigmoid(
+            per_member(rp.bias) + per_member(rp.k_campaign) * campaign + per_member(rp.k_radicalism) * radicalism
+            + per_member(rp.k_anti_right) * anti_right + per_member(rp.k_hunger) * depletion_p)
+        return pi, commune_reports, by_province(commune_reports, prov, geo.n_provinces) * (1.0 + pi_prov)
 
     def _plan_year(self, world, month) -> None:
         """Planned output and the inflexible annual procurement quota of every commune."""
@@ -184,19 +190,22 @@ class Hierarchy(Mechanism):
         return self.cover * gross
 
     def account(self, world, month) -> None:
-        """December: keep the year's reports for next year's plan."""
+        """December: the year's output compiled in this month's climate (the year's claim), kept
+        for next year's plan."""
+        world.national.claimed[:] = 0.0
         if not (month.month == 12 or month.last):
             return
         pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
-        commune_sum = by_province(pl.year_reported[:, :nc], geo.commune_province, geo.n_provinces)
-        has = pl.year_reported[:, :nc].sum(axis=1) > 0
-        pl.last_reported[:, :nc] = np.where(has[:, None], pl.year_reported[:, :nc], pl.last_reported[:, :nc])
+        has = pl.year_true[:, :nc].sum(axis=1) > 0
+        _, claims, province_claims = self._inflate(world, month, pl.year_true[:, :nc], pl.planned[:, :nc],
+                                                   STREAM_CLAIM_NOISE)
+        commune_sum = by_province(claims, geo.commune_province, geo.n_provinces)
+        pl.last_reported[:, :nc] = np.where(has[:, None], claims, pl.last_reported[:, :nc])
         pl.last_true[:, :nc] = np.where(has[:, None], pl.year_true[:, :nc], pl.last_true[:, :nc])
-        pv.report_factor[:] = np.where(has[:, None], pv.year_reported / np.maximum(commune_sum, 1.0), pv.report_factor)
+        pv.report_factor[:] = np.where(has[:, None], province_claims / np.maximum(commune_sum, 1.0), pv.report_factor)
+        world.national.claimed[:] = np.where(has, province_claims.sum(axis=1), 0.0)
         world.national.plans_from_reports[:] = world.national.plans_from_reports | has
         pl.year_true[:] = 0.0
-        pl.year_reported[:] = 0.0
-        pv.year_reported[:] = 0.0
         world.national.believed_year[:] = 0.0
 
     def series(self) -> list[Series]:
@@ -210,4 +219,6 @@ class Hierarchy(Mechanism):
                 Series("reported_province", "kg", "provinces' reports of this month's harvest", "national",
                        lambda w: w.provinces.reported.sum(axis=1)),
                 Series("believed", "kg", "output the centre believes from this month's reports", "national",
-                       lambda w: w.national.believed)]
+                       lambda w: w.national.believed),
+                Series("claimed", "kg", "the year's output as the provinces compiled it in December", "national",
+                       lambda w: w.national.claimed)]
