@@ -29,7 +29,7 @@ from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probabilit
 from greatleap.mechanisms.mortality import NURSING_AGE, cause_of_death, death_probability, famine_hazard
 from greatleap.mechanisms.nutrition import (NEWBORN_RESERVE, intake, intake_ratio_of, need, reserve_after, reserve_share,
                                             stored_intake, stored_reserve)
-from greatleap.mechanisms.registration import GHOST, REGISTERED, death_on_register
+from greatleap.mechanisms.registration import GHOST, REGISTERED, death_on_register, registered_late
 from greatleap.mechanisms.violence import violence_hazard
 from greatleap.rules import person_step
 from greatleap.streams import (ESCAPE_CANDIDATE_STRIDE, STREAM_BIRTH_REGISTERED, STREAM_CONCEPTION, STREAM_DEATH,
@@ -44,7 +44,7 @@ DEATH_MASK, REGISTERED_DEATH, GIVES_BIRTH, ESCAPED, GHOST_DEATH, ABSENTEE = 3, 4
 People = namedtuple("People", "alive age_m traits place reserve reserve_start intake_ratio preg mother status")
 CensusInputs = namedtuple("CensusInputs", "seed step place_province province_city province_first_commune "
                                           "province_n_communes furnace_share water_share recruitment senddown "
-                                          "nongrain_share canteen_share")
+                                          "nongrain_share canteen_share late_registration")
 LiveInputs = namedtuple("LiveInputs", "seed step n_communes place_province place_is_city nongrain_share canteen_share "
                                       "ration_ratio violence_pressure hazard_decline fertility_multiplier "
                                       "death_completeness escape_success")
@@ -53,7 +53,7 @@ Tables = namedtuple("Tables", "need activity_extra capacity base_hazard concepti
 # The scalars a pass reads for every person, copied once per chunk out of the parameter record and
 # the month's inputs: kept in registers, not reloaded from memory after every write to a column.
 CensusScalars = namedtuple("CensusScalars", "seed step weight_cadre weight_black_element weight_non_worker "
-                                            "household_damping")
+                                            "household_damping late_registration")
 LiveScalars = namedtuple("LiveScalars", "seed step kcal_per_kg substitute_kcal adaptation recovery urban_mortality "
                                         "orphan_multiplier gamma starvation_hazard starvation_threshold violence_rate "
                                         "black_element_factor famine_death_penalty fetal_loss_hunger postpartum_months "
@@ -65,7 +65,7 @@ LiveScalars = namedtuple("LiveScalars", "seed step kcal_per_kg substitute_kcal a
 def census_scalars(m, C, par):
     """The census pass's per-member scalars (see ``CensusScalars``)."""
     return CensusScalars(C.seed[m], C.step, par.canteens_weight_cadre, par.canteens_weight_black_element,
-                         par.canteens_weight_non_worker, par.canteens_household_weight_damping)
+                         par.canteens_weight_non_worker, par.canteens_household_weight_damping, C.late_registration[m])
 
 
 @person_step
@@ -92,6 +92,8 @@ def census_person(m, i, P, C, q, T):
     age_y = P.age_m[m, i] // 12
     before = P.place[m, i]
     t = P.traits[m, i]  # sex, hukou, registered, class, activity (greatleap.traits)
+    if registered_late(code_of(t, ON_REGISTER), q.late_registration, seed, step, uid):
+        t = with_code(t, ON_REGISTER, 1)
     if not working_age(age_y):
         t = with_code(t, ACTIVITY, NONE)
     else:

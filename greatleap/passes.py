@@ -53,7 +53,7 @@ class CensusPass(Mechanism):
         sim, geo, pl, pv = self.sim, world.geo, world.places, world.provinces
         inputs = CensusInputs(sim.seeds, month.t, geo.place_province, geo.province_city, geo.province_first_commune,
                               geo.province_n_communes, pv.furnace_share, pv.water_share, pv.recruitment, pv.senddown,
-                              pl.nongrain_share, pl.canteen_share)
+                              pl.nongrain_share, pl.canteen_share, world.national.late_registration)
         ints, floats, pyramid = sim.backend.census(people_view(world), inputs, sim.params.record, sim.tables,
                                                    geo.n_places, month.month == 7)
         pl.pop[:], pl.working[:], pl.moved_in[:], pl.moved_out[:] = ints[:, 0], ints[:, 1], ints[:, 2], ints[:, 3]

@@ -165,7 +165,7 @@ COMPARE = """
         geo, pl, pv = gpu.world.geo, gpu.world.places, gpu.world.provinces
         inputs = CensusInputs(gpu.seeds, 7, geo.place_province, geo.province_city, geo.province_first_commune,
                               geo.province_n_communes, pv.furnace_share, pv.water_share, pv.recruitment,
-                              pv.senddown, pl.nongrain_share, pl.canteen_share)
+                              pv.senddown, pl.nongrain_share, pl.canteen_share, gpu.world.national.late_registration)
         K.census(tiny, inputs, gpu.params.record, gpu.tables, geo.n_places, False)
         refused = ""
     except K.FixedPointError as exc:

@@ -80,3 +80,15 @@ def test_violence_and_black_elements(historical):
     assert famine_years[famine_years.cause == "violence"].deaths.sum() > 0
     by_class = famine_years.groupby("class").deaths.sum()
     assert by_class["black_element"] > 0
+
+
+def test_the_registers_carry_ghosts_until_the_1964_census(historical):
+    """The registers run ahead of the living through the famine (deaths not registered; the official year-end
+    population is the registers' count) and are reconciled with the count in the census of July 1964."""
+    m = historical.monthly_national.set_index("month")
+    gap = (m.registered_population - m.population) / m.population
+    month = lambda label: gap[gap.index.strftime("%Y-%m") == label].iloc[0]  # noqa: E731
+    assert month("1961-12") > 0.005 and month("1961-12") > month("1958-12") + 0.005
+    # the census month: everyone on the register and no ghost at the count; the month's own unregistered
+    # deaths and births after it leave a gap of about a month's deaths
+    assert abs(month("1964-07")) < 0.0025 and abs(month("1964-07")) < 0.4 * abs(month("1964-06"))

@@ -17,7 +17,8 @@ from greatleap.mechanisms.classes import BLACK_ELEMENT, CADRE, ORDINARY
 from greatleap.mechanisms.granaries import relief_claims
 from greatleap.mechanisms.hierarchy import inflation, plan_quotas
 from greatleap.mechanisms.labor import FARM, FURNACE, NONE, WATERWORKS, diversion_shares, rural_activity
-from greatleap.mechanisms.registration import completeness, death_registered_probability
+from greatleap.mechanisms.registration import (completeness, death_registered_probability, late_registration_probability,
+                                               registered_late)
 from greatleap.mechanisms.violence import violence_hazard
 from greatleap.params import Params
 from greatleap.streams import normal_array, uniform_array
@@ -329,3 +330,13 @@ def test_registration_completeness_lookup_and_the_famine_penalty():
     assert completeness(table, 1960) == 0.57
     assert completeness(table, 1950) == table[1957] and completeness(table, 1970) == table[1966]
     assert death_registered_probability(0.6, 0.25, 0.8) == pytest.approx(0.48)
+
+
+def test_late_registration_spreads_the_yearly_rate_and_a_census_registers_everyone():
+    p = late_registration_probability(np.array([0.5, 0.5, 0.0]), np.array([False, True, False]))
+    assert (1.0 - p[0]) ** 12 == pytest.approx(0.5)  # half the missing are on the register after a year
+    assert p[1] == 1.0 and p[2] == 0.0
+    assert registered_late(0, 1.0, 7, 3, 11) and not registered_late(1, 1.0, 7, 3, 11)  # census: all the missing
+    assert not registered_late(0, 0.0, 7, 3, 11)
+    draws = [registered_late(0, 0.2, 7, 3, uid) for uid in range(20_000)]
+    assert abs(np.mean(draws) - 0.2) < 0.01

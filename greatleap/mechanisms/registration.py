@@ -7,8 +7,11 @@ c_d(year) x (1 - ``famine_death_penalty`` x depletion) (completeness by year is 
 1984 implied under-registration, lower still for the starving, who died on the road, in empty
 houses, or whose deaths cadres hid to keep their rations); an unregistered death leaves a
 *ghost* on the register, and so does a registered person who flees (absent, still counted at
-home). Ghosts leave the register at ``ghost_removal_per_year``. Recruitment and send-downs move
-the register with the person. The registered population of a place = living people on its
+home). Ghosts leave the register at ``ghost_removal_per_year``; the living missing from it (births
+not registered, people who fled) are put on it at ``late_registration_per_year`` (wherever they now
+live); a census (``census`` months: July 1964) puts every living person on the register and strikes
+off every ghost. A late registration adds to the registered population, not to registered births.
+Recruitment and send-downs move the register with the person. The registered population of a place = living people on its
 register + its ghosts; communes report head counts inflated by ``population_inflation`` to draw
 rations (DESIGN item 14). Registered rates are registered events over the registered population.
 """
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from greatleap.levers import parse_month
 from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.rules import rule
+from greatleap.streams import STREAM_LATE_REGISTRATION, uniform
 from greatleap.traits import ON_REGISTER, with_code
 from greatleap.world import map_slices
 
@@ -31,6 +36,19 @@ def completeness(table: dict[int, float], year: int) -> float:
 
 
 NOT_ON_REGISTER, REGISTERED, GHOST = 0, 1, 2  # what the register makes of a death
+
+
+@rule
+def registered_late(on_register, probability, seed, step, uid):
+    """True if a living person missing from the register is put on it this month (``probability``:
+    the month's chance, 1 in a census month); draws from the person's late-registration stream."""
+    return on_register == 0 and probability > 0.0 and uniform(seed, STREAM_LATE_REGISTRATION, step, uid) < probability
+
+
+def late_registration_probability(per_year, census_month):
+    """The month's chance (members,) that a living person missing from the register is put on it:
+    ``per_year`` spread over twelve months, 1 in a census month (``census_month``: (members,) bool)."""
+    return np.where(census_month, 1.0, 1.0 - (1.0 - per_year) ** (1.0 / 12.0))
 
 
 @rule
@@ -53,7 +71,7 @@ def death_on_register(on_register, u, completeness_of_year, famine_death_penalty
 class Registration(Mechanism):
     """Registration completeness of the year; registered events and the registered population."""
     name = "registration"
-    phases = ("hazards", "account")
+    phases = ("prepare", "hazards", "account")
 
     def init(self, sim) -> None:
         w = sim.world
@@ -75,8 +93,19 @@ class Registration(Mechanism):
         self.urban_deaths, self.urban_births = per_member(rp.urban_death_completeness), per_member(rp.urban_birth_completeness)
         self.deaths = [s.registration.death_completeness for s in sim.scenarios]
         self.births = [s.registration.birth_completeness for s in sim.scenarios]
+        self.late_per_year = sim.params.registration.late_registration_per_year
+        self.census_months = [{parse_month(c) for c in s.registration.census} for s in sim.scenarios]
+        w.national.add("late_registration", unit="probability", owner=self.name,
+                       meaning="chance this month that a living person missing from the register is put on it")
+        w.national.add("census_month", np.uint8, 0, "flag", "1 in a month a census reconciles the registers", self.name)
         inflation = sim.params.registration.population_inflation
         self.count_inflation = np.where(sim.geo.place_is_city[None, :] == 1, 1.0, 1.0 + inflation[:, None])
+
+    def prepare(self, world, month) -> None:
+        """Late registrations of the month; a census puts everyone on the register (census pass)."""
+        n = world.national
+        n.census_month[:] = [month.index in months for months in self.census_months]
+        n.late_registration[:] = late_registration_probability(self.late_per_year, n.census_month == 1)
 
     def hazards(self, world, month) -> None:
         """Completeness of death and birth registration in this year."""
@@ -87,9 +116,10 @@ class Registration(Mechanism):
         world.places.birth_completeness[:] = np.where(city, np.maximum(rural_b, self.urban_births), rural_b)
 
     def account(self, world, month) -> None:
-        """Registered population: living people on the register plus its ghosts."""
+        """Registered population: living people on the register plus its ghosts (struck off by a census)."""
         pl = world.places
-        pl.ghosts[:] = pl.ghosts * self.ghost_removal + pl.ghost_deaths + pl.absentees
+        kept = np.where(per_member(world.national.census_month) == 1, 0.0, self.ghost_removal)
+        pl.ghosts[:] = pl.ghosts * kept + pl.ghost_deaths + pl.absentees
         living = pl.on_register - pl.deaths_registered - pl.ghost_deaths - pl.absentees + pl.births_registered
         pl.registered_pop[:] = living + pl.ghosts
 
