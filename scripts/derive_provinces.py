@@ -115,11 +115,22 @@ for k in UNITS:
     if all(v is not None for v in g):
         per_rural[k] = sum(g) / 2 * 1e4 / (pop56[k] * (1 - share[k]))
 mean_pr = sum(per_rural[k] * pop56[k] * (1 - share[k]) for k in per_rural) / sum(pop56[k] * (1 - share[k]) for k in per_rural)
+# Sichuan (not in the mean): the panel has no 1956-57 output, but its 1958 output per head (636 jin: provincial_grain_panel.csv,
+# grain_per_capita) x the mean registered population of 1958 (Tombstone Table 222), brought back to 1956-57 by the
+# nation's revised output (1958 / mean of 1956-57: china_grain_output_1949_1967_revised_nbs.csv)
+national = {r["year"]: float(r["grain_output_10kt"]) for r in rows("china_grain_output_1949_1967_revised_nbs.csv")}
+sichuan_pc = first([r for r in rows("provincial_grain_panel.csv") if r["indicator"] == "grain_per_capita"],
+                   ("province", "year"), "value")[("Sichuan", "1958")]
+sichuan_pop = {r["variable"]: r for r in rows("tombstone_table222_provincial_sichuan_henan_1955_1966.csv")
+               if r["province"] == "Sichuan"}["pop_10k"]
+sichuan_1958 = sichuan_pc / 2 * (float(sichuan_pop["1957"]) + float(sichuan_pop["1958"])) / 2 / 1e3  # 10k t
+SICHUAN_1956_57 = sichuan_1958 / (national["1958"] / ((national["1956"] + national["1957"]) / 2))
+per_rural["Sichuan"] = SICHUAN_1956_57 * 1e4 / (pop56["Sichuan"] * (1 - share["Sichuan"]))
 yield_index = {}
 for k, (_, _, _, est, _, _) in UNITS.items():
     if k in per_rural:
         yield_index[k] = per_rural[k] / mean_pr
-        basis[k].append("yield sourced (grain 1956-57)")
+        basis[k].append("yield sourced (grain 1958 per head)" if k == "Sichuan" else "yield sourced (grain 1956-57)")
     else:
         yield_index[k] = est
         basis[k].append("yield ESTIMATE")
