@@ -330,11 +330,6 @@ class ProcurementParams(_Section):
     concealment_max: float = P(0.15, 0.0, 0.6, "share of stock hidden under full pressure",
                                "concealment real but small: peasants 'hid or privately divided a little grain, not as much or as widely as Tao Zhu "
                                "imagined' (Yang 2012, Guangdong); searches began with Mao's 22 Feb 1959 note on Zhao Ziyang's report; estimate")
-    collection_pace: float = P(1.0, 0.05, 1.0, "share of the procurement due from the last harvest and not yet demanded that the state demands each month (1: all in the harvest month); what an instalment cannot take, and what is not demanded by the next harvest, lapses",
-                               "collection ran on for months after a harvest: Henan had collected 70 bn jin by 10 Dec 1959 and Xi county "
-                               "25% of its task; Sichuan, first in the country, 90% by 9 Oct 1959 (Jinan meeting briefings no. 2 and 5, "
-                               "Dec 1959, and Wang Minsan's diary, CCRD); the campaigns against 'hidden grain' ran through the winters of "
-                               "1958-59 and 1959-60 (Yang 2012); calibrate")
     urban_levy_share: float = P(0.5, 0.0, 1.0, "share of a commune's stock the state may levy in a month for its province's cities when the granaries cannot supply them",
                                 "cities first: urban shortfalls met by transfers from the countryside (grain transport command, 21 Feb 1960: "
                                 "Bainianchao 2008(1)); registered CDR towns 9.2 -> 13.8, rural 12.5 -> 28.6 per mille 1958-60 (Lin & Yang 2000); "

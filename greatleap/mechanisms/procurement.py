@@ -1,15 +1,10 @@
-"""Procurement: the state collects its quota on real stocks after each harvest.
+"""Procurement: the state collects its quota on real stocks at each harvest.
 
 At a harvest the season's share of the annual quota (fixed in January from believed output:
-:mod:`hierarchy`) falls due, and it is demanded in instalments: each month a share
-``collection_pace`` of what has not yet been demanded (1: all in the harvest month). What an
-instalment cannot take lapses, and so does what has not been demanded by the province's next
-harvest. The collection and the searches for 'hidden grain' ran on for months, and meanwhile the
-canteens ate from grain the state would take later ('eat freely for four months, go short for eight'). Under the flexible-quota counterfactual the plan is drawn on last
+:mod:`hierarchy`) is due. Under the flexible-quota counterfactual the plan is drawn on last
 year's true output instead, and its rate (quota / that output) is taken of each true harvest: the
 state still plans to cover its cities, army and exports, but on real output. What can be taken
-is the accessible stock (a share ``concealment_max`` x pressure x (1 - search) is hidden, pressure =
-what is owed / the stock) above a
+is the accessible stock (a share ``concealment_max`` x bite x (1 - search) is hidden) above a
 protected floor that shrinks with enforcement, harder in more radical provinces:
 taken = clip(min(due, accessible - floor), 0), floor = min_retention x people x months to the
 next harvest / 12 x (1 - enforcement), enforcement = lever x (1 + gain x (radicalism - 0.5)).
@@ -18,7 +13,7 @@ The part of the quota that pays the state's commitments (urban rations, army, ex
 lower of that floor and ``commitment_floor_kg`` to the next harvest, whatever the climate: the
 cities were fed first in every year, the retreat included; the rest of the quota stops at the
 floor. The state's extra purchases for the cities (:mod:`granaries`) stop at the same lower floor.
-Where the quota bites (owed / accessible), violence follows (:mod:`violence`). Units: kg (real).
+Where the quota bites (due / accessible), violence follows (:mod:`violence`). Units: kg (real).
 """
 from __future__ import annotations
 
@@ -47,28 +42,23 @@ def commitment_floor(floor, commitment_floor_kg, people_real, months_left):
     return np.minimum(floor, protected_floor(commitment_floor_kg, people_real, months_left, 0.0))
 
 
-def collect(due, stock, people_real, months_left, enforcement_lever, search, radicalism, params, committed=0.0,
-            owed=None):
+def collect(due, stock, people_real, months_left, enforcement_lever, search, radicalism, params, committed=0.0):
     """Grain taken from each commune (kg) and the bite x enforcement that drives violence.
 
-    ``due``: what the state demands this month (kg); ``owed``: all it still claims from the last
-    harvest, this month's instalment included (default ``due``), which sets the pressure to hide
-    grain and the bite.
     ``params``: (min_retention_kg, radical_enforcement_gain, concealment_max, commitment_floor_kg),
     each (members, 1). ``committed`` (share, (members, 1)): the part of ``due`` that pays the state's
     commitments, collected first and down to :func:`commitment_floor`; the rest stops at the floor.
     """
     min_retention_kg, gain, concealment_max, commitment_floor_kg = params
-    owed = due if owed is None else owed
     enforcement = enforcement_of(enforcement_lever, gain, radicalism)
-    pressure = np.minimum(1.0, owed / np.maximum(stock, 1.0))
+    pressure = np.minimum(1.0, due / np.maximum(stock, 1.0))
     hidden = concealment_max * pressure * (1.0 - search)
     accessible = stock * (1.0 - hidden)
     floor = protected_floor(min_retention_kg, people_real, months_left, enforcement)
     first = np.clip(np.minimum(due * committed, accessible - commitment_floor(floor, commitment_floor_kg,
                                                                                people_real, months_left)), 0.0, None)
     taken = first + np.clip(np.minimum(due - first, accessible - first - floor), 0.0, None)
-    bite = np.minimum(owed / np.maximum(accessible, 1.0), MAX_BITE)
+    bite = np.minimum(due / np.maximum(accessible, 1.0), MAX_BITE)
     return taken, bite * enforcement
 
 
@@ -81,10 +71,8 @@ class Procurement(Mechanism):
         w = sim.world
         for key, meaning in (("procured", "grain taken by the state this month"),
                              ("due", "procurement due this month"),
-                             ("owed", "procurement due from the last harvest not yet demanded"),
                              ("bite", "procurement bite x enforcement (drives violence)")):
             w.places.add(key, unit="kg" if key != "bite" else "index", meaning=meaning, owner=self.name)
-        self.pace = per_member(sim.params.procurement.collection_pace)
         pp = sim.params.procurement
         self.params = (per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain),
                        per_member(pp.concealment_max), per_member(pp.commitment_floor_kg))
@@ -93,29 +81,22 @@ class Procurement(Mechanism):
         self.scale = sim.world.scale
 
     def procure(self, world, month) -> None:
-        """The season's quota falls due where a harvest came in (what was still owed from the last
-        lapses); every month an instalment of what is owed is demanded and collected."""
+        """The season's quota is collected where a harvest came in."""
         pl, geo, nc = world.places, world.geo, world.geo.n_communes
         pl.procured[:] = 0.0
         pl.due[:] = 0.0
         pl.bite[:] = 0.0
-        prov = geo.commune_province
-        harvesting = self.calendar.harvesting(month.month)[prov]
-        owed = pl.owed[:, :nc]
-        if harvesting.any():
-            season = self.calendar.harvest_share(month.month)[prov]
-            owed[:] = np.where(harvesting, np.where(self.flexible, pl.quota_rate[:, :nc] * pl.harvest[:, :nc],
-                                                    pl.quota[:, :nc] * season), owed)
-        if not (owed > 0.0).any():
+        if not self.calendar.harvesting(month.month).any():
             return
-        due = owed * self.pace
+        prov = geo.commune_province
+        season = self.calendar.harvest_share(month.month)[prov]
+        due = np.where(self.flexible, pl.quota_rate[:, :nc] * pl.harvest[:, :nc], pl.quota[:, :nc] * season)
         committed = per_member(np.where(self.flexible[:, 0], world.national.committed_share_true,
                                         world.national.committed_share))
         months_left = self.calendar.months_to_next_harvest(month.month)[prov]
         taken, bite = collect(due, pl.stock[:, :nc], pl.pop[:, :nc] * self.scale, months_left,
                               month.lever("enforcement")[:, prov], month.lever("search")[:, prov],
-                              world.provinces.radicalism[:, prov], self.params, committed, owed)
-        owed -= due
+                              world.provinces.radicalism[:, prov], self.params, committed)
         pl.stock[:, :nc] -= taken
         pl.procured[:, :nc], pl.due[:, :nc], pl.bite[:, :nc] = taken, due, bite
 
