@@ -332,6 +332,7 @@ def test_registration_completeness_lookup_and_the_famine_penalty():
     assert death_registered_probability(0.6, 0.25, 0.8) == pytest.approx(0.48)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the hash wraps by design, as compiled
 def test_late_registration_spreads_the_yearly_rate_and_a_census_registers_everyone():
     p = late_registration_probability(np.array([0.5, 0.5, 0.0]), np.array([False, True, False]))
     assert (1.0 - p[0]) ** 12 == pytest.approx(0.5)  # half the missing are on the register after a year
