@@ -11,9 +11,10 @@ home). Ghosts leave the register at ``ghost_removal_per_year``; the living missi
 not registered, people who fled) are put on it at ``late_registration_per_year`` (wherever they now
 live); a census (``census`` months: July 1964) puts every living person on the register and strikes
 off every ghost. A late registration adds to the registered population, not to registered births.
-Recruitment and send-downs move the register with the person. The registered population of a place = living people on its
-register + its ghosts; communes report head counts inflated by ``population_inflation`` to draw
-rations (DESIGN item 14). Registered rates are registered events over the registered population.
+Recruitment and send-downs move the register with the person. The registered population of a
+place = living people on its register + its ghosts; communes report head counts inflated by
+``population_inflation`` to draw rations (DESIGN item 14). Registered rates are registered events
+over the registered population.
 """
 from __future__ import annotations
 
