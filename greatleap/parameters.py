@@ -415,6 +415,13 @@ class RegistrationParams(_Section):
                                           "1 July 1964: '1964-07')")
     population_inflation: float = P(0.0, 0.0, 0.3, "share by which communes' reported head counts exceed truth (registered population and relief claims)", "ration-seeking inflation (DESIGN item 14); calibrate")
 
+    @field_validator("census", mode="before")
+    @classmethod
+    def _census_list(cls, v: Any) -> Any:
+        if not isinstance(v, list) or not all(isinstance(m, str) for m in v):
+            raise PydanticCustomError("census_months", "not a list of months; allowed: a list such as [\"1964-07\"]")
+        return v
+
     @field_validator("census")
     @classmethod
     def _census_months(cls, v: list[str]) -> list[str]:

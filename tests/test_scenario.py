@@ -58,6 +58,9 @@ def test_overrides_by_dotted_key():
     ("[[events]]\nlever = 'canteen'\nstart = '1959-13'\nvalue = 0.1\n", ["events.0.start", "1959-13", "YYYY-MM"]),
     ("[[events]]\nlever = 'canteen'\nstart = '1959-01'\nvalue = 3.0\n", ["events.0", "3.0", "0", "1"]),
     ("[registration]\ndeath_completeness = {1960 = 1.5}\n", ["registration.death_completeness", "1.5"]),
+    ("[registration]\ncensus = '1964-07'\n", ["registration.census", "'1964-07'", "a list such as"]),
+    ("[registration]\ncensus = ['1964-13']\n", ["registration.census", "1964-13", "YYYY-MM"]),
+    ("[registration]\ncensus = ['1975-07']\n", ["registration.census", "1975-07", "1957-01 .. 1970-12"]),
     ("this is = not [toml\n", ["malformed TOML"]),
 ])
 def test_bad_scenarios_name_key_value_and_allowed(tmp_path, body, must_contain):
