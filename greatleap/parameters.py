@@ -406,25 +406,18 @@ class RegistrationParams(_Section):
                                       "dead kept on registers to draw rations (Becker 1996), head counts inflated for rations (Wikipedia GLF); "
                                       "registers reset by the 1964 census; some purging after canteens closed in 1961 possible (R); estimate")
     late_registration_per_year: float = P(0.0, 0.0, 1.0, "share of the living missing from the register (births not registered, people who fled) put on it per year",
-                                          "a child missed at birth went on the register later, when it needed a grain ration, work points or a "
-                                          "place in school, and the 1964 census put the rest on (Banister 1984 fits a 1964 birth registration "
-                                          "0.97 complete); no rate found; calibrate")
+                                          "a child missed at birth went on the register later (a grain ration, work points, school), the 1964 census "
+                                          "put the rest on (Banister 1984: 1964 births 0.97 registered); no rate found; calibrate")
     census: list[str] = Field(default_factory=list,
-                              description="months (YYYY-MM) of a census that reconciles the registers with the count: every living "
-                                          "person on the register where they live, every ghost struck off (the second national census, "
-                                          "1 July 1964: '1964-07')")
+                              description="months (YYYY-MM) of a census that reconciles the registers with the count: every living person "
+                                          "on the register where they live, every ghost struck off (the 2nd national census, 1 July 1964: '1964-07')")
     population_inflation: float = P(0.0, 0.0, 0.3, "share by which communes' reported head counts exceed truth (registered population and relief claims)", "ration-seeking inflation (DESIGN item 14); calibrate")
 
     @field_validator("census", mode="before")
     @classmethod
-    def _census_list(cls, v: Any) -> Any:
+    def _census_months(cls, v: Any) -> Any:
         if not isinstance(v, list) or not all(isinstance(m, str) for m in v):
             raise PydanticCustomError("census_months", "not a list of months; allowed: a list such as [\"1964-07\"]")
-        return v
-
-    @field_validator("census")
-    @classmethod
-    def _census_months(cls, v: list[str]) -> list[str]:
         for month in v:
             if not parse_month(RUN_MONTHS[0]) <= parse_month(month) <= parse_month(RUN_MONTHS[1]):
                 raise ValueError(f"census month {month!r} outside the data; allowed: {RUN_MONTHS[0]} .. {RUN_MONTHS[1]}")
