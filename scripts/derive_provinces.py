@@ -4,8 +4,9 @@ their population at the start of 1957, urban share, yield index and model indice
 Run from the repository root: ``python scripts/derive_provinces.py``. Sourced figures come from
 ``greatleap/data/sources/provincial_vital_rates_panel.csv`` (registered year-end population 1956),
 ``provincial_urban_population.csv`` (urban share 1956) and ``provincial_grain_panel.csv`` (official
-grain output 1956-57); the units those panels lack (Inner Mongolia, Guangxi, Ningxia, Xinjiang,
-Tibet; Sichuan's urban share and grain) keep ESTIMATES, labelled in the ``basis`` column.
+grain output 1956-57; Sichuan's from its 1958 output per head); the units those panels lack (Inner
+Mongolia, Guangxi, Ningxia, Xinjiang, Tibet; Sichuan's urban share) keep ESTIMATES, labelled in the
+``basis`` column.
 """
 import csv
 import io
@@ -124,8 +125,8 @@ sichuan_pc = first([r for r in rows("provincial_grain_panel.csv") if r["indicato
 sichuan_pop = {r["variable"]: r for r in rows("tombstone_table222_provincial_sichuan_henan_1955_1966.csv")
                if r["province"] == "Sichuan"}["pop_10k"]
 sichuan_1958 = sichuan_pc / 2 * (float(sichuan_pop["1957"]) + float(sichuan_pop["1958"])) / 2 / 1e3  # 10k t
-SICHUAN_1956_57 = sichuan_1958 / (national["1958"] / ((national["1956"] + national["1957"]) / 2))
-per_rural["Sichuan"] = SICHUAN_1956_57 * 1e4 / (pop56["Sichuan"] * (1 - share["Sichuan"]))
+sichuan_1956_57 = sichuan_1958 / (national["1958"] / ((national["1956"] + national["1957"]) / 2))
+per_rural["Sichuan"] = sichuan_1956_57 * 1e4 / (pop56["Sichuan"] * (1 - share["Sichuan"]))
 yield_index = {}
 for k, (_, _, _, est, _, _) in UNITS.items():
     if k in per_rural:
@@ -143,8 +144,9 @@ with out.open("w", encoding="utf-8", newline="") as fh:
     fh.write("#   Tombstone Table 222) x pop_scale, the factor that brings the provinces to the official national 628.28 M (provincial\n")
     fh.write("#   figures sum to less: boundaries and definitions); units without panel data are ESTIMATES (1953 census grown).\n")
     fh.write("# urban_share: 1956 share from provincial_urban_population.csv; ESTIMATES elsewhere, rescaled so the nation is 14.62%.\n")
-    fh.write("# yield_index: official grain output 1956-57 per rural person relative to the provinces with data (provincial_grain_panel.csv);\n")
-    fh.write("#   ESTIMATES where the panel has no grain (Sichuan, Zhejiang, Inner Mongolia, Guangxi, Ningxia, Xinjiang, Tibet).\n")
+    fh.write("# yield_index: official grain output 1956-57 per rural person relative to the provinces with data (provincial_grain_panel.csv;\n")
+    fh.write("#   Sichuan from its 1958 output per head); ESTIMATES where the panel has no grain (Zhejiang, Inner Mongolia, Guangxi,\n")
+    fh.write("#   Ningxia, Xinjiang, Tibet).\n")
     fh.write("# radicalism (0-1): index from PRE-FAMINE evidence only (provincial_radicalism_evidence.csv; scripts/derive_provinces.py):\n")
     fh.write("#   0.5 + 0.25 purge of 1957-58 + 0.15 Politburo promotion May 1958 - 0.2 moderate condemned at Lushan + rightists per head\n")
     fh.write("#   and 1955 cooperative share relative to the nation (+-0.1 each); 0.5 where nothing is known. Season shares: harvest_calendar.csv.\n")
