@@ -2,6 +2,7 @@
 import importlib.util
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -331,6 +332,25 @@ def test_best_toml_is_written_by_a_toml_library(tmp_path):
     doc = tomllib.loads(text)
     assert set(doc) == {"extends", "name", "reporting", "agriculture"}
     assert doc["name"] == 'x"\n[run]\nscale = 1\n# _calibrated' and doc["agriculture"]["weather"] == {"1960": 0.9}
+
+
+@needs_optuna
+def test_best_toml_sets_lever_values_as_the_search_did(tmp_path):
+    """An open-ended event calibrated in the search (enforcement from August 1959) keeps the lever's later
+    events (the retreat's 0.3 and 0.1) in best.toml: its lever matrix is the one the search ran, month by
+    month, for every lever and province."""
+    from greatleap.analysis import calibrate as cal
+    from greatleap.levers import LEVER_INDEX
+    from greatleap.scenario import validate_scenario
+    from greatleap.timeline import lever_matrix
+    hist = load_scenario("historical")
+    params = {"lever:enforcement@1959-08": 0.61, "lever:relief@1959-08": 0.2, "lever:waterworks_labor@1957-11": 0.25}
+    searched = validate_scenario(cal.apply_params(hist.to_dict(), params), "searched")
+    (tmp_path / "best.toml").write_text(cal.overlay_toml(hist, params), encoding="utf-8")
+    written = load_scenario(tmp_path / "best.toml")
+    assert np.array_equal(lever_matrix(written), lever_matrix(searched))
+    enforcement = lever_matrix(written)[:, LEVER_INDEX["enforcement"], 0]
+    assert enforcement[(1959 - 1957) * 12 + 7] == 0.61 and enforcement[-1] == 0.1  # Aug 1959; the retreat kept
 
 
 @needs_optuna

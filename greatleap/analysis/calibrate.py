@@ -313,26 +313,38 @@ def results_table(study, specs: list[dict]) -> pd.DataFrame:
 def overlay_toml(base, params: dict[str, float], header: str = "", extends: str | None = None) -> str:
     """A scenario overlay that sets the given parameter values on top of scenario ``base``.
 
-    Written with a TOML library (every string escaped); event values (``lever:NAME@YYYY-MM``)
-    become events appended over the base event's dates.
+    Written with a TOML library (every string escaped). Event values (``lever:NAME@YYYY-MM``) are set as
+    the search set them, in place: later events override earlier ones, so for each such lever the base's
+    events from the first calibrated one on are appended again in their order, the calibrated values
+    substituted. (Appending only the calibrated event would let an open-ended one override the lever's
+    later events: enforcement set in August 1959 would then hold through the retreat.)
     """
     import tomli_w
 
     doc: dict[str, Any] = {"extends": extends or base.name, "name": f"{base.name}_calibrated"}
-    events = []
+    calibrated = {}
     for key, value in params.items():
         value = float(f"{float(value):.6g}")
         if key.startswith("lever:"):
             lever, _, start = key[6:].partition("@")
-            ev = next(e for e in base.events if e.lever == lever and e.start == start)
-            events.append({"lever": lever, "start": start, **({"end": ev.end} if ev.end else {}), "value": value,
-                           "note": "calibrated", "source": "greatleap calibrate"})
+            calibrated[(lever, start)] = value
             continue
         *path, name = key.split(".")
         node = doc
         for part in path:
             node = node.setdefault(part, {})
         node[name] = value  # a year of a by-year table stays a "1960" key
+    events = []
+    for lever in dict.fromkeys(lever for lever, _ in calibrated):
+        first = min(i for i, e in enumerate(base.events) if (e.lever, e.start) in calibrated and e.lever == lever)
+        for ev in base.events[first:]:
+            if ev.lever != lever:
+                continue
+            value = calibrated.get((lever, ev.start))
+            events.append({"lever": lever, **({"where": ev.where} if ev.where else {}), "start": ev.start,
+                           **({"end": ev.end} if ev.end else {}), "value": ev.value if value is None else value,
+                           "note": "calibrated" if value is not None else ev.note,
+                           "source": "greatleap calibrate" if value is not None else ev.source})
     if events:
         doc["events"] = events
     return _comment(header) + tomli_w.dumps(doc)
