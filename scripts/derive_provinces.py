@@ -4,7 +4,8 @@ their population at the start of 1957, urban share, yield index and model indice
 Run from the repository root: ``python scripts/derive_provinces.py``. Sourced figures come from
 ``greatleap/data/sources/provincial_vital_rates_panel.csv`` (registered year-end population 1956),
 ``provincial_urban_population.csv`` (urban share 1956) and ``provincial_grain_panel.csv`` (official
-grain output 1956-57; Sichuan's from its 1958 output per head); the units those panels lack (Inner
+grain output 1956-57; Sichuan's from its 1958 output per head); Beijing and Shanghai on their enlarged
+boundaries of the end of 1958 (see ``ENLARGED``); the units those panels lack (Inner
 Mongolia, Guangxi, Ningxia, Xinjiang, Tibet; Sichuan's urban share) keep ESTIMATES, labelled in the
 ``basis`` column.
 """
@@ -85,9 +86,21 @@ UNITS = {
     "Xinjiang": ("新疆", 0.3, 0.30, 0.95, 0.15, 5.13e6),
 }
 
+# Beijing and Shanghai were enlarged in 1956-58 (counties from Hebei, and from Jiangsu in Jan and Dec 1958), and their panel
+# series are on then-current boundaries while the others' are on later ones: the annexed counties are in neither series before
+# the transfer (provincial_vital_rates_panel.csv). The run's units are those of the end of 1958, so these two start from their
+# first year-end on the enlarged boundaries, brought back to 1956 by the nation's growth (CSY year-end population), with that
+# year's urban share. The grain panel is on the enlarged boundaries throughout (Beijing's 1956-57 grain per old-boundary rural
+# person would be ~0.78 t, hence the yield indices of ~1.8-2.0 these two units had before).
+ENLARGED = {"Beijing": "1958", "Shanghai": "1959"}
+national_pop = {r["year"]: float(r["pop_yearend_10k"]) for r in rows("china_national_vital_rates_1949_1970_csy1999.csv")}
 pop56, basis = {}, {}
 for k, (_, _, _, _, _, est) in UNITS.items():
-    if (k, "1956") in pop:
+    if k in ENLARGED:
+        year = ENLARGED[k]
+        pop56[k] = pop[(k, year)] * national_pop["1956"] / national_pop[year]
+        basis[k] = [f"pop {year} on the enlarged boundaries sourced (back to 1956 by the nation's growth)"]
+    elif (k, "1956") in pop:
         pop56[k], basis[k] = pop[(k, "1956")], ["pop 1956 sourced"]
     else:
         pop56[k], basis[k] = est, ["pop ESTIMATE (1953 census grown)"]
@@ -95,18 +108,22 @@ scale = START_TOTAL / sum(pop56.values())  # provincial figures sum to less than
 
 share = {}
 for k, (_, _, _, _, est, _) in UNITS.items():
-    if (k, "1956") in urban:
+    if k in ENLARGED:  # the share in the first year-end on the enlarged boundaries
+        share[k] = urban[(k, ENLARGED[k])]
+        basis[k].append(f"urban {ENLARGED[k]} sourced")
+    elif (k, "1956") in urban:
         share[k] = urban[(k, "1956")]
         basis[k].append("urban sourced")
     else:
         share[k] = est if est is not None else URBAN_1956
         basis[k].append("urban ESTIMATE")
 # rescale the estimated urban shares so the nation is at the official 1956 share
-fixed = sum(pop56[k] * share[k] for k in UNITS if "urban sourced" in basis[k])
-estimated = sum(pop56[k] * share[k] for k in UNITS if "urban sourced" not in basis[k])
+sourced = {k for k in UNITS if any(b.startswith("urban") and b.endswith("sourced") for b in basis[k])}
+fixed = sum(pop56[k] * share[k] for k in sourced)
+estimated = sum(pop56[k] * share[k] for k in UNITS if k not in sourced)
 f = (URBAN_1956 * sum(pop56.values()) - fixed) / estimated
 for k in UNITS:
-    if "urban sourced" not in basis[k]:
+    if k not in sourced:
         share[k] = min(0.9, share[k] * f)
 
 # yield index: official grain 1956-57 per rural person, relative to the provinces with data
@@ -143,6 +160,8 @@ with out.open("w", encoding="utf-8", newline="") as fh:
     fh.write("# pop_start: persons at 1957-01 = registered year-end 1956 population (provincial_vital_rates_panel.csv; Sichuan from\n")
     fh.write("#   Tombstone Table 222) x pop_scale, the factor that brings the provinces to the official national 628.28 M (provincial\n")
     fh.write("#   figures sum to less: boundaries and definitions); units without panel data are ESTIMATES (1953 census grown).\n")
+    fh.write("#   Beijing and Shanghai on their enlarged boundaries of the end of 1958 (counties from Hebei and Jiangsu): their first\n")
+    fh.write("#   year-end on those boundaries (1958, 1959) brought back to 1956 by the nation's growth, with that year's urban share.\n")
     fh.write("# urban_share: 1956 share from provincial_urban_population.csv; ESTIMATES elsewhere, rescaled so the nation is 14.62%.\n")
     fh.write("# yield_index: official grain output 1956-57 per rural person relative to the provinces with data (provincial_grain_panel.csv;\n")
     fh.write("#   Sichuan from its 1958 output per head); ESTIMATES where the panel has no grain (Zhejiang, Inner Mongolia, Guangxi,\n")
