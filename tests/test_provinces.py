@@ -8,7 +8,7 @@ from greatleap import Sim, data, load_scenario
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.agriculture import Agriculture, disaster_severity
 from greatleap.mechanisms.communes import layout
-from greatleap.mechanisms.granaries import draw, planned_resales, relief_claims
+from greatleap.mechanisms.granaries import draw, planned_resales, relief_claims, structural_deficit
 
 SC = load_scenario("historical")
 
@@ -34,6 +34,31 @@ def test_planned_resales_go_pro_rata_to_rural_people_and_never_negative():
     out = planned_resales(np.array([40.0, 5.0]), people)
     assert out[0].tolist() == pytest.approx([10.0, 30.0]) and out[1].tolist() == [0.0, 0.0]
     assert planned_resales(np.array([-3.0, 0.0]), people).sum() == 0.0
+
+
+def test_the_fixed_plan_weighs_communes_by_how_far_normal_output_per_head_falls_short():
+    # normal output per head 300, 100, 200 and 150 kg against a mean of 750 / 4 = 187.5 kg per head
+    potential = np.array([[300.0, 100.0, 200.0, 150.0]])
+    weight = structural_deficit(potential, np.ones((1, 4)))
+    assert weight[0].tolist() == pytest.approx([0.0, 1 - 100 / 187.5, 0.0, 1 - 150 / 187.5])
+    doubled = structural_deficit(potential * [[1, 2, 1, 1]], np.array([[1.0, 2.0, 1.0, 1.0]]))
+    assert doubled[0, 1] == pytest.approx(2 * (1 - 100 / (850 / 5)))  # people count, per head decides
+    assert structural_deficit(np.zeros((1, 2)), np.zeros((1, 2))).sum() == 0.0
+
+
+def test_the_fixed_sales_plan_feeds_the_deficit_provinces_whatever_they_claim():
+    """With every routine resale on the fixed plan, a deficit province (Hebei, normal output per head ~0.7
+    of the nation's) gets more per head and a surplus one (Heilongjiang, ~2.4) gets none; on the
+    shortfall the state sees, both get some."""
+    kw = {"run.end": "1959-06", "run.scale": 100000}
+
+    def resales_per_head(share):
+        a = Sim(load_scenario("historical", **kw, **{"procurement.planned_resale_share": share})).run().annual_province
+        a = a[(a.year == 1959) & (a.sector == "rural")].set_index("province")
+        return a.relief_mt * 1e9 / a.population_mean
+    fixed, seen = resales_per_head(1.0), resales_per_head(0.0)
+    assert fixed["Hebei"] > 1.2 * seen["Hebei"]
+    assert fixed["Heilongjiang"] < 1e-6 * seen["Heilongjiang"] and seen["Heilongjiang"] > 0
 
 
 @pytest.mark.parametrize("season", ["autumn", "summer"])
@@ -192,3 +217,24 @@ def test_the_levy_for_cities_stops_at_the_commitment_floor_whatever_the_climate(
     assert kept.loc[feb, "urban_supply_mt"] == pytest.approx(hard.loc[feb, "urban_supply_mt"], rel=1e-9)
     assert floor_up.loc[feb, "procurement_mt"] < 0.9 * hard.loc[feb, "procurement_mt"]
     assert floor_up.loc[feb, "urban_supply_mt"] < 0.9 * hard.loc[feb, "urban_supply_mt"]
+
+
+def test_beijing_and_shanghai_start_on_their_enlarged_boundaries():
+    """Their panel series are on then-current boundaries (Hebei's and Jiangsu's counties joined them in
+    1956-58), so each starts from its first year-end on the enlarged boundaries brought back to 1956 by
+    the nation's growth; their grain (on the enlarged boundaries throughout) then gives a yield index in
+    the range of the other provinces', not the ~2 per rural person of the old city limits."""
+    import re
+    from importlib import resources
+    prov = data.provinces().set_index("province")
+    text = (resources.files("greatleap.data") / "provinces_1958.csv").read_text()
+    scale = float(re.search(r"^# pop_scale = ([0-9.]+)$", text, re.M).group(1))
+    panel = data.read_sourced_csv("provincial_vital_rates_panel.csv", ("province", "year"))
+    national = data.read_sourced_csv("china_national_vital_rates_1949_1970_csy1999.csv", ("year",)).set_index("year")
+    for unit, year in (("Beijing", 1958), ("Shanghai", 1959)):
+        enlarged = panel[(panel.province == unit) & (panel.year == year)].pop_yearend.dropna().iloc[0]
+        grown = national.loc[year, "pop_yearend_10k"] / national.loc[1956, "pop_yearend_10k"]
+        assert prov.loc[unit, "pop_start"] == pytest.approx(enlarged / grown * scale, rel=1e-3)
+    sourced = prov[prov.basis.str.contains("yield sourced")]
+    assert sourced.yield_index.between(0.5, 2.5).all() and prov.loc[["Beijing", "Shanghai"], "yield_index"].max() < 1.5
+

@@ -10,10 +10,11 @@ Procurement goes into the province's granary. Each month, in order of priority:
    ``state_other_use_mt``), taking from provinces' surpluses when its own stock runs short;
 3. resales to rural communes short of grain (projected shortfall until the next harvest: need x
    months left - stock): (a) routine resales, a share ``resale_share`` of all that was procured,
-   sold back over the months to the next harvest to the communes short of grain wherever they are
-   (grain moved from surplus to deficit provinces and communes, cash-crop and disaster areas:
-   Shandong, a deficit province, resold 56-71 bn jin a year in 1957-59 against 51-75 bn jin
-   procured); (b) relief beyond that, scaled by the political climate (lever ``relief``), within a
+   sold back over the months to the next harvest: a share ``planned_resale_share`` on the fixed
+   plan to the structurally deficit communes (:func:`structural_deficit`), the rest to the
+   communes short of grain wherever they are (grain moved from surplus to deficit provinces and
+   communes, cash-crop and disaster areas: Shandong, a deficit province, resold 56-71 bn jin a
+   year in 1957-59 against 51-75 bn jin procured); (b) relief beyond that, scaled by the political climate (lever ``relief``), within a
    budget of the provinces' grain above their reserves (``province_reserve_months`` of urban
    demand) and the centre's above ``state_stock_target_mt``. Both are allotted on the state's
    view of the shortfall: the commune's stock plus the grain its last harvest report claimed
@@ -53,13 +54,27 @@ def relief_claims(need_kg, months_left, stock, relief_lever, phantom_kg):
     return shortfall * relief_lever
 
 
-def planned_resales(amount, people):
-    """Routine resales the state does not see a shortfall for, allotted pro rata to rural people (kg,
-    (members, communes)): the resale plan returned grain to villages' grain-short households,
-    cash-crop and pastoral areas wherever they were, not by the hunger it could not see."""
-    total = people.sum(axis=1)
-    return np.maximum(amount, 0.0)[:, None] * np.divide(people, total[:, None], out=np.zeros(people.shape),
+def planned_resales(amount, weight):
+    """Routine resales the state does not allot by a shortfall it sees, shared pro rata to ``weight`` (kg,
+    (members, communes)): rural people, or :func:`structural_deficit` for the fixed plan. The resale plan
+    returned grain to villages' grain-short households, cash-crop and pastoral areas wherever they were,
+    not by the hunger it could not see."""
+    total = weight.sum(axis=1)
+    return np.maximum(amount, 0.0)[:, None] * np.divide(weight, total[:, None], out=np.zeros(weight.shape),
                                                         where=total[:, None] > 0)
+
+
+def structural_deficit(potential, people):
+    """Each commune's weight in the fixed sales plan (persons, (members, communes)): its people x the share by
+    which its normal output per head (``potential``, kg/year in 1957 conditions) falls short of the nation's
+    rural mean (0 at or above it). The 'three fixes' of 1955 (fixed output, purchase and sales) set the sales to
+    grain-deficit households and to cash-crop, suburban and pastoral areas on normal output, for three years,
+    and the plan went on feeding the deficit areas whatever they claimed: Shandong, a deficit province that
+    claimed a bumper 1958, resold 71.4 bn jin in 1958-59 and 66.7 in 1959-60, more than in 1957
+    (provincial_grain_panel.csv; Tombstone Table 8-1)."""
+    per_head = potential / np.maximum(people, 1.0)
+    mean = potential.sum(axis=1, keepdims=True) / np.maximum(people.sum(axis=1, keepdims=True), 1.0)
+    return people * np.maximum(0.0, 1.0 - per_head / np.maximum(mean, 1e-9))
 
 
 def draw(stock, amount):
@@ -96,7 +111,8 @@ class Granaries(Mechanism):
         self.target_kg = pp.state_stock_target_mt * 1e9
         self.relief_share = per_member(pp.relief_share_per_month)
         self.reserve_months = per_member(pp.province_reserve_months)
-        self.resale_share = per_member(pp.resale_share)
+        self.resale_share, self.planned_share = per_member(pp.resale_share), pp.planned_resale_share
+        self.deficit_weight = None  # fixed on the first month's people
         self.levy_share, self.levy_floor_kg = per_member(pp.urban_levy_share), per_member(pp.commitment_floor_kg)
         self.min_retention_kg, self.enforcement_gain = per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain)
         self.outflow_share = np.minimum(1.0, per_member(pp.outflow_share_per_month) * np.maximum(
@@ -138,10 +154,14 @@ class Granaries(Mechanism):
                                       pl.phantom[:, :nc])
         phantom = pl.phantom[:, :nc]
         shortfall_c = relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc], 1.0, phantom)
-        due_now = n.resale_due / max(int(np.max(months_left)), 1)
+        if self.deficit_weight is None:
+            self.deficit_weight = structural_deficit(pl.potential[:, :nc], pl.pop[:, :nc].astype(float))
+        due = n.resale_due / max(int(np.max(months_left)), 1)
+        fixed = planned_resales(due * self.planned_share, self.deficit_weight)
+        due_now = due - fixed.sum(axis=1)
         routine = shortfall_c * np.minimum(1.0, np.divide(due_now, shortfall_c.sum(axis=1), out=np.zeros_like(due_now),
                                                           where=shortfall_c.sum(axis=1) > 0))[:, None]
-        routine += planned_resales(due_now - routine.sum(axis=1), pl.pop[:, :nc])
+        routine += planned_resales(due_now - routine.sum(axis=1), pl.pop[:, :nc]) + fixed
         claims = np.maximum(0.0, relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc],
                                                month.lever("relief")[:, prov], phantom) - routine)
         budget = np.maximum(0.0, granary - self.reserve_months * demand).sum(axis=1) * self.relief_share[:, 0] \
