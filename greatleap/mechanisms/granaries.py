@@ -112,7 +112,8 @@ class Granaries(Mechanism):
         self.relief_share = per_member(pp.relief_share_per_month)
         self.reserve_months = per_member(pp.province_reserve_months)
         self.resale_share, self.planned_share = per_member(pp.resale_share), pp.planned_resale_share
-        self.deficit_weight = None  # fixed on the first month's people
+        w.places.add("resale_weight", unit="persons", meaning="weight in the fixed sales plan (people x shortfall of normal "
+                     "output per head), set in the first month", owner=self.name)
         self.levy_share, self.levy_floor_kg = per_member(pp.urban_levy_share), per_member(pp.commitment_floor_kg)
         self.min_retention_kg, self.enforcement_gain = per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain)
         self.outflow_share = np.minimum(1.0, per_member(pp.outflow_share_per_month) * np.maximum(
@@ -154,10 +155,10 @@ class Granaries(Mechanism):
                                       pl.phantom[:, :nc])
         phantom = pl.phantom[:, :nc]
         shortfall_c = relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc], 1.0, phantom)
-        if self.deficit_weight is None:
-            self.deficit_weight = structural_deficit(pl.potential[:, :nc], pl.pop[:, :nc].astype(float))
+        if month.t == 0:  # the plan is fixed on the first month's people (a column: snapshots carry it)
+            pl.resale_weight[:, :nc] = structural_deficit(pl.potential[:, :nc], pl.pop[:, :nc].astype(float))
         due = n.resale_due / max(int(np.max(months_left)), 1)
-        fixed = planned_resales(due * self.planned_share, self.deficit_weight)
+        fixed = planned_resales(due * self.planned_share, pl.resale_weight[:, :nc])
         due_now = due - fixed.sum(axis=1)
         routine = shortfall_c * np.minimum(1.0, np.divide(due_now, shortfall_c.sum(axis=1), out=np.zeros_like(due_now),
                                                           where=shortfall_c.sum(axis=1) > 0))[:, None]
