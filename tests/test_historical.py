@@ -1,4 +1,7 @@
 """The historical run, un-calibrated, already has the right shape (issue 2's checks)."""
+from conftest import SMALL_SCALE
+
+from greatleap import Sim, load_scenario
 
 
 def test_registered_cdr_peaks_in_1960_near_twice_1957(historical_annual):
@@ -23,7 +26,11 @@ def test_births_collapse_and_rebound(historical_annual):
     cbr = historical_annual.cbr_registered
     assert cbr.loc[1960] < 25 and cbr.loc[1961] < 25
     assert cbr.loc[1963] > cbr.loc[1961] + 12 and cbr.loc[1963] > 1.1 * cbr.loc[1957]
-    assert cbr.loc[1963] > cbr.loc[1962]
+    # the boom's year, over three seeds: one seed's 1962 and 1963 can differ by less than its noise
+    # (seed 1958: 40.6 and 40.5 per mille; at validate's 8 seeds 38.0 and 41.9)
+    runs = [cbr] + [Sim(load_scenario("historical", **{"run.seed": seed}), scale=SMALL_SCALE).run()
+                    .annual_national.set_index("year").cbr_registered for seed in (1, 2)]
+    assert sum(r.loc[1963] for r in runs) > sum(r.loc[1962] for r in runs)
 
 
 def test_grain_falls_and_reports_run_ahead(historical_annual):
