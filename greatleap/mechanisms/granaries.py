@@ -14,9 +14,10 @@ Procurement goes into the province's granary. Each month, in order of priority:
    plan to the structurally deficit communes (:func:`structural_deficit`), the rest to the
    communes short of grain wherever they are (grain moved from surplus to deficit provinces and
    communes, cash-crop and disaster areas: Shandong, a deficit province, resold 56-71 bn jin a
-   year in 1957-59 against 51-75 bn jin procured); (b) relief beyond that, scaled by the political climate (lever ``relief``), within a
-   budget of the provinces' grain above their reserves (``province_reserve_months`` of urban
-   demand) and the centre's above ``state_stock_target_mt``. Both are allotted on the state's
+   year in 1957-59 against 51-75 bn jin procured); (b) relief beyond that, scaled by the
+   political climate (lever ``relief``), within a budget of the provinces' grain above their
+   reserves (``province_reserve_months`` of urban demand) and the centre's above
+   ``state_stock_target_mt``. Both are allotted on the state's
    view of the shortfall: the commune's stock plus the grain its last harvest report claimed
    beyond the truth (as far as the centre believes it), so inflated reports hide hunger from both.
    Resales are paid from the commune's province's granary, then the centre's, then other
