@@ -1,7 +1,7 @@
 """The historical run, un-calibrated, already has the right shape (issue 2's checks)."""
-from conftest import SMALL_SCALE
-
 from greatleap import Sim, load_scenario
+
+SMALL_SCALE = 5000.0  # the session fixture's scale (tests/conftest.py)
 
 
 def test_registered_cdr_peaks_in_1960_near_twice_1957(historical_annual):
