@@ -106,19 +106,17 @@ for k, (_, _, _, _, _, est) in UNITS.items():
         pop56[k], basis[k] = est, ["pop ESTIMATE (1953 census grown)"]
 scale = START_TOTAL / sum(pop56.values())  # provincial figures sum to less than the national total
 
-share = {}
+share, sourced = {}, set()
 for k, (_, _, _, _, est, _) in UNITS.items():
-    if k in ENLARGED:  # the share in the first year-end on the enlarged boundaries
-        share[k] = urban[(k, ENLARGED[k])]
-        basis[k].append(f"urban {ENLARGED[k]} sourced")
-    elif (k, "1956") in urban:
-        share[k] = urban[(k, "1956")]
-        basis[k].append("urban sourced")
+    year = ENLARGED.get(k, "1956")  # the enlarged units: the share in their first year-end on those boundaries
+    if (k, year) in urban:
+        share[k] = urban[(k, year)]
+        sourced.add(k)
+        basis[k].append("urban sourced" if year == "1956" else f"urban {year} sourced")
     else:
         share[k] = est if est is not None else URBAN_1956
         basis[k].append("urban ESTIMATE")
 # rescale the estimated urban shares so the nation is at the official 1956 share
-sourced = {k for k in UNITS if any(b.startswith("urban") and b.endswith("sourced") for b in basis[k])}
 fixed = sum(pop56[k] * share[k] for k in sourced)
 estimated = sum(pop56[k] * share[k] for k in UNITS if k not in sourced)
 f = (URBAN_1956 * sum(pop56.values()) - fixed) / estimated

@@ -164,8 +164,7 @@ class Granaries(Mechanism):
         routine = shortfall_c * np.minimum(1.0, np.divide(due_now, shortfall_c.sum(axis=1), out=np.zeros_like(due_now),
                                                           where=shortfall_c.sum(axis=1) > 0))[:, None]
         routine += planned_resales(due_now - routine.sum(axis=1), pl.pop[:, :nc]) + fixed
-        claims = np.maximum(0.0, relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc],
-                                               month.lever("relief")[:, prov], phantom) - routine)
+        claims = np.maximum(0.0, shortfall_c * month.lever("relief")[:, prov] - routine)  # the climate's share of it
         budget = np.maximum(0.0, granary - self.reserve_months * demand).sum(axis=1) * self.relief_share[:, 0] \
             + np.maximum(0.0, centre - self.target_kg) * self.relief_share[:, 0]
         claims = claims * np.minimum(1.0, np.divide(budget, claims.sum(axis=1), out=np.zeros_like(budget),
