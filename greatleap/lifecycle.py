@@ -47,7 +47,7 @@ CensusInputs = namedtuple("CensusInputs", "seed step place_province province_cit
                                           "nongrain_share canteen_share late_registration")
 LiveInputs = namedtuple("LiveInputs", "seed step n_communes place_province place_is_city nongrain_share canteen_share "
                                       "ration_ratio violence_pressure hazard_decline fertility_multiplier "
-                                      "death_completeness escape_success")
+                                      "death_completeness escape_success mortality_level")
 BirthInputs = namedtuple("BirthInputs", "seed step birth_completeness")
 Tables = namedtuple("Tables", "need activity_extra capacity base_hazard conception amenorrhoea work_capacity hunger_beta")
 # The scalars a pass reads for every person, copied once per chunk out of the parameter record and
@@ -165,6 +165,7 @@ def live_person(m, i, P, L, q, T):
     natural = m0 / 12.0
     famine = famine_hazard(natural, T.hunger_beta[m, g], q.gamma, d, q.starvation_hazard,
                            q.starvation_threshold)
+    natural *= L.mortality_level[m, c]  # the province's ordinary causes; hunger's hazard follows the nation's
     violent = violence_hazard(hukou, age_y, klass, L.violence_pressure[m, c], q.violence_rate,
                               q.black_element_factor)
     total = natural + famine + violent

@@ -91,7 +91,7 @@ class LivePass(Mechanism):
         inputs = LiveInputs(sim.seeds, month.t, geo.n_communes, geo.place_province, geo.place_is_city,
                             pl.nongrain_share, pl.canteen_share, pl.ration_ratio, pl.violence_pressure,
                             n.hazard_decline, pl.fertility_multiplier, pl.death_completeness,
-                            world.provinces.escape_success)
+                            world.provinces.escape_success, pl.mortality_level)
         eaten, ints, detail = sim.backend.live(people_view(world), inputs, sim.params.record, sim.tables, geo.n_places)
         pl.eaten[:] = eaten * world.scale
         pl.deaths[:], pl.deaths_registered[:] = ints[:, 0], ints[:, 1]

@@ -151,6 +151,23 @@ for k, (_, _, _, est, _, _) in UNITS.items():
         yield_index[k] = est
         basis[k].append("yield ESTIMATE")
 
+# mortality index: registered CDR 1955-57 (provincial_vital_rates_panel.csv) made rural-equivalent with each year's urban
+# share on the same boundaries and the registered town/country ratio 9.22/12.50 of 1958 (Xin & Ge 2008), relative to the
+# population-weighted mean of the provinces with data; 1 where the panel has no CDR
+cdr = first(rows("provincial_vital_rates_panel.csv"), ("province", "year"), "cdr", ("V", "V*", "D"))
+ur_rows = rows("china_urban_rural_registered_cdr_1958_1960.csv")
+TOWN_RATIO = [float(r["urban_cdr"]) / float(r["rural_cdr"]) for r in ur_rows if r["year"] == "1958"][0]
+MORTALITY_YEARS = ("1955", "1956", "1957")
+rural_level = {}
+for k in UNITS:
+    years = [y for y in MORTALITY_YEARS if (k, y) in cdr]
+    if years:
+        rural_level[k] = sum(cdr[(k, y)] / (1 - urban.get((k, y), share[k]) * (1 - TOWN_RATIO)) for y in years) / len(years)
+mean_level = sum(rural_level[k] * pop56[k] for k in rural_level) / sum(pop56[k] for k in rural_level)
+mortality_index = {k: rural_level.get(k, mean_level) / mean_level for k in UNITS}
+for k in UNITS:
+    basis[k].append("mortality sourced (CDR 1955-57)" if k in rural_level else "mortality neutral (no data)")
+
 out = root / "greatleap/data/provinces_1958.csv"
 with out.open("w", encoding="utf-8", newline="") as fh:
     fh.write("# The provincial units of the run: the 28 units of 1958 with Tianjin kept separate (a municipality until Feb 1958 and\n")
@@ -167,12 +184,15 @@ with out.open("w", encoding="utf-8", newline="") as fh:
     fh.write("# radicalism (0-1): index from PRE-FAMINE evidence only (provincial_radicalism_evidence.csv; scripts/derive_provinces.py):\n")
     fh.write("#   0.5 + 0.25 purge of 1957-58 + 0.15 Politburo promotion May 1958 - 0.2 moderate condemned at Lushan + rightists per head\n")
     fh.write("#   and 1955 cooperative share relative to the nation (+-0.1 each); 0.5 where nothing is known. Season shares: harvest_calendar.csv.\n")
+    fh.write("# mortality_index: registered CDR 1955-57 (provincial_vital_rates_panel.csv), rural-equivalent (each year's urban share,\n")
+    fh.write(f"#   towns at {TOWN_RATIO:.3f} of the country's rate: 9.22/12.50 in 1958, Xin & Ge 2008), relative to the provinces with data\n")
+    fh.write("#   (population-weighted); 1 where the panel has none. Registration as well as mortality differs: see mortality.provincial_level_weight.\n")
     fh.write(f"# pop_scale = {scale:.6f}\n")
-    fh.write("province,province_zh,pop_start,urban_share,radicalism,yield_index,basis\n")
+    fh.write("province,province_zh,pop_start,urban_share,radicalism,yield_index,mortality_index,basis\n")
     for k, (zh, _, _, _, _, _) in UNITS.items():
         rad = RADICALISM.get(k, 0.5)
         basis[k].append("radicalism from evidence" if k in RADICALISM else "radicalism neutral (no evidence)")
-        fh.write(f"{k},{zh},{pop56[k] * scale:.0f},{share[k]:.4f},{rad},{yield_index[k]:.4f},{'; '.join(basis[k])}\n")
+        fh.write(f"{k},{zh},{pop56[k] * scale:.0f},{share[k]:.4f},{rad},{yield_index[k]:.4f},{mortality_index[k]:.4f},{'; '.join(basis[k])}\n")
 
 calendar = root / "greatleap/data/harvest_calendar.csv"
 with calendar.open("w", encoding="utf-8", newline="") as fh:

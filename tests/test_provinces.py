@@ -238,3 +238,52 @@ def test_beijing_and_shanghai_start_on_their_enlarged_boundaries():
     sourced = prov[prov.basis.str.contains("yield sourced")]
     assert sourced.yield_index.between(0.5, 2.5).all() and prov.loc[["Beijing", "Shanghai"], "yield_index"].max() < 1.5
 
+
+
+def test_the_mortality_index_is_each_provinces_pre_famine_register_made_rural_equivalent():
+    """Registered CDR 1955-57, each year's urban share taken out at the towns' 1958 ratio to the country
+    (9.22/12.50), relative to the nation: Yunnan (15-16 per mille) high, Shanghai (6-8, mostly town) low;
+    two provinces' ratio is that of their rural-equivalent means, whatever the national mean."""
+    prov = data.provinces().set_index("province")
+    panel = data.read_sourced_csv("provincial_vital_rates_panel.csv", ("province", "year"))
+    urban = data.read_sourced_csv("provincial_urban_population.csv", ("province", "year"))
+
+    def rural_equivalent(unit):
+        rates = []
+        for year in (1955, 1956, 1957):
+            cdr = panel[(panel.province == unit) & (panel.year == year)].cdr.dropna().iloc[0]
+            share = urban[(urban.province == unit) & (urban.year == year)].urban_share.iloc[0]
+            rates.append(cdr / (1 - share * (1 - 9.22 / 12.50)))
+        return np.mean(rates)
+    assert prov.loc["Yunnan", "mortality_index"] / prov.loc["Gansu", "mortality_index"] == pytest.approx(
+        rural_equivalent("Yunnan") / rural_equivalent("Gansu"), rel=1e-3)
+    assert prov.loc["Yunnan", "mortality_index"] > 1.25 and prov.loc["Shanghai", "mortality_index"] < 0.8
+    assert (prov.mortality_index[~prov.basis.str.contains("mortality sourced")] == 1.0).all()  # no data: the nation's
+
+
+def test_provincial_levels_keep_the_nations_baseline_deaths():
+    """Worked by hand: indices 2 and 0.5, 100 rural agents each and 100 urban in the second at half the rate
+    (150 rural-equivalent): at weight 1 the levels 2c and 0.5c with c = 250 / 275; at weight 0 one level."""
+    from greatleap.mechanisms.mortality import provincial_level
+    level = provincial_level(np.array([2.0, 0.5]), np.array([1.0, 0.0]), np.array([100.0, 100.0]),
+                             np.array([0.0, 100.0]), np.array([0.5, 0.5]))
+    np.testing.assert_allclose(level[0], [2 * 250 / 275, 0.5 * 250 / 275])
+    np.testing.assert_allclose(level[1], [1.0, 1.0])
+    people = np.array([100.0, 150.0])
+    assert (people * level[0]).sum() == pytest.approx(people.sum())
+
+
+def test_a_provinces_ordinary_deaths_follow_its_pre_famine_level():
+    """In 1957, before the famine, Yunnan dies more than Shanghai when the provinces' levels count (weight 1)
+    than under one national level (weight 0), and the nation's deaths barely move."""
+    kw = {"run.end": "1957-12", "run.scale": 20000}
+
+    def deaths(weight):
+        r = Sim(load_scenario("historical", **kw, **{"mortality.provincial_level_weight": weight})).run()
+        a = r.annual_province
+        return (a[(a.year == 1957) & (a.sector == "total")].set_index("province").cdr_true,
+                r.annual_national.set_index("year").loc[1957, "deaths"])
+    (level, nation_level), (one, nation_one) = deaths(1.0), deaths(0.0)
+    assert level["Yunnan"] / level["Shanghai"] > 1.3 * one["Yunnan"] / one["Shanghai"]
+    assert level["Yunnan"] > one["Yunnan"] and level["Shanghai"] < one["Shanghai"]
+    assert nation_level == pytest.approx(nation_one, rel=0.03)

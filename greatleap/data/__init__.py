@@ -57,11 +57,12 @@ def _numeric(frame: pd.DataFrame, name: str, cols: tuple[str, ...]) -> pd.DataFr
 
 @lru_cache(maxsize=None)
 def provinces() -> pd.DataFrame:
-    """The provincial units (28 of 1958, Tianjin apart): pop_start (persons, Jan 1957), urban_share, radicalism, yield_index."""
-    cols = ("pop_start", "urban_share", "radicalism", "yield_index")
+    """The provincial units (28 of 1958, Tianjin apart): pop_start (persons, Jan 1957), urban_share, radicalism, yield_index,
+    mortality_index (pre-famine registered CDR, rural-equivalent, relative to the nation)."""
+    cols = ("pop_start", "urban_share", "radicalism", "yield_index", "mortality_index")
     frame = read_sourced_csv("provinces_1958.csv", ("province", "province_zh") + cols, where=PACKAGE_DATA)
     frame = _numeric(frame, "provinces_1958.csv", cols)
-    for col, hi in (("urban_share", 1.0), ("radicalism", 1.0), ("yield_index", 5.0)):
+    for col, hi in (("urban_share", 1.0), ("radicalism", 1.0), ("yield_index", 5.0), ("mortality_index", 5.0)):
         bad = (frame[col] < 0) | (frame[col] > hi)
         if bad.any():
             raise DataError(f"provinces_1958.csv: column {col!r} row {int(np.flatnonzero(bad)[0]) + 1} outside 0..{hi:g}")

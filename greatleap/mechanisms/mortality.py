@@ -69,6 +69,19 @@ def baseline_hazard(scenario, pyramid: np.ndarray, urban_share: float) -> np.nda
     return mx * (target / implied)
 
 
+def provincial_level(index, weight, rural, urban, urban_factor):
+    """Baseline mortality of each province relative to the nation's (ratio, (members, provinces)).
+
+    ``index``: each province's pre-famine registered CDR, rural-equivalent, relative to the nation
+    (provinces_1958.csv); ``weight`` (members,): the share of those differences that is mortality rather
+    than registration, as an exponent; ``rural``, ``urban``: agents per province; ``urban_factor`` (members,).
+    Rescaled so the nation's baseline deaths stay those the 1957 CDR calibrates.
+    """
+    level = np.asarray(index, float)[None, :] ** np.asarray(weight, float)[:, None]
+    people = rural[None, :] + urban[None, :] * np.asarray(urban_factor, float)[:, None]
+    return level * (people.sum(axis=1, keepdims=True) / (people * level).sum(axis=1, keepdims=True))
+
+
 class Mortality(Mechanism):
     """Baseline hazards (with their decline), hunger's hazard, deaths by cause."""
     name = "mortality"
@@ -83,6 +96,12 @@ class Mortality(Mechanism):
                        self.name, extra=(len(AGE_GROUPS), 3, 2, 3))
         w.national.add("hazard_decline", fill=1.0, unit="ratio", meaning="baseline mortality relative to 1957", owner=self.name)
         lay = sim.layout
+        w.places.add("mortality_level", fill=1.0, unit="ratio", meaning="the province's baseline mortality relative to "
+                     "the nation's", owner=self.name)
+        level = provincial_level(data.provinces().mortality_index.to_numpy(float),
+                                 sim.params.mortality.provincial_level_weight, lay.rural.astype(float),
+                                 lay.urban.astype(float), sim.params.population.urban_mortality_factor)
+        w.places.mortality_level[:] = level[:, sim.geo.place_province]
         urban_share = float(lay.urban.sum() / lay.n_agents)
         pyramid = sim.mechanism("demography").pyramid
         self.base_hazard = np.stack([baseline_hazard(s, pyramid, urban_share) for s in sim.scenarios])
