@@ -54,6 +54,8 @@ LEVERS: dict[str, Lever] = {
     "search": Lever(0.2, 0, 1, "index", "anti-concealment searches"),
     "scepticism": Lever(0.05, 0, 0.9, "share", "centre's discount on reports", "national"),
     "urban_ration": Lever(16.0, 0, 40, "kg grain/urban person/month", "urban ration from state stocks", "national"),
+    "outflow_task": Lever(0.0, 0, 20, "Mt/year of raw grain", "the centre's task of grain the province ships out "
+                          "(met from its granaries, else levied from its communes)"),
     "exports": Lever(190.0, 0, 2000, "kt/month", "grain exports", "national"),
     "imports": Lever(0.0, 0, 2000, "kt/month", "grain imports", "national"),
     "relief": Lever(0.8, 0, 1, "index", "willingness to send relief grain to starving communes"),

@@ -287,3 +287,25 @@ def test_a_provinces_ordinary_deaths_follow_its_pre_famine_level():
     assert level["Yunnan"] / level["Shanghai"] > 1.3 * one["Yunnan"] / one["Shanghai"]
     assert level["Yunnan"] > one["Yunnan"] and level["Shanghai"] < one["Shanghai"]
     assert nation_level == pytest.approx(nation_one, rel=0.03)
+
+
+def test_an_outflow_task_is_shipped_and_levied_from_the_provinces_own_communes():
+    """Sichuan's task (2.8 Mt a year from July 1959, the record's 14.7 bn jin in 1959-61) is shipped even
+    once its granaries hold less: in 1960-61 it sends more, procures more from its own communes and eats
+    less than without the task, and no other province is levied for it (Henan's procurement is unchanged
+    to within a percent)."""
+    from greatleap.scenario import validate_scenario
+    kw = {"run.end": "1961-12", "run.scale": 50000}
+    data = load_scenario("historical", **kw).to_dict()
+    assert [e["value"] for e in data["events"] if e["lever"] == "outflow_task" and e["where"] == "Sichuan"] == [2.8]
+    without = dict(data, events=[e for e in data["events"] if e["lever"] != "outflow_task"])
+
+    def province(scenario_data):
+        a = Sim(validate_scenario(scenario_data, "task")).run().annual_province
+        return a[a.sector == "total"].set_index(["province", "year"])
+    task, free = province(data), province(without)
+    for year in (1960, 1961):
+        sichuan, base = task.loc[("Sichuan", year)], free.loc[("Sichuan", year)]
+        assert sichuan.outflow_mt > base.outflow_mt + 0.5
+        assert sichuan.procured_mt > base.procured_mt and sichuan.eaten_mt < base.eaten_mt
+    assert task.loc[("Henan", 1960), "procured_mt"] == pytest.approx(free.loc[("Henan", 1960), "procured_mt"], rel=0.01)

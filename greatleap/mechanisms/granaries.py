@@ -24,7 +24,9 @@ Procurement goes into the province's granary. Each month, in order of priority:
    provinces' (an inter-provincial transfer);
 4. each province sends ``outflow_share_per_month`` of its grain above the reserve to the centre
    (more in radical provinces: the centre's outflow tasks were met hardest where leaders were
-   zealous, Sichuan's above all);
+   zealous, Sichuan's above all), and at least its outflow task where the record gives one (lever
+   ``outflow_task``), levied from its own communes as procurement where its granaries lack it
+   (Sichuan raised procurement to ship 4.8 bn jin in 1959-60 and 14.7 bn jin in 1959-61);
 5. storage losses. Imports arrive at the centre. Grain is raw (unhusked), kg.
 Shandong's account 1957-61 (procurement, resales) and Sichuan's outflows are in
 ``provincial_grain_panel.csv``; the state's stocks before the summer harvests of 1959 and 1960
@@ -141,7 +143,7 @@ class Granaries(Mechanism):
         share = np.divide(from_centre, shortfall.sum(axis=1), out=np.zeros_like(from_centre),
                           where=shortfall.sum(axis=1) > 0)
         supplied = own + shortfall * share[:, None]
-        supplied += self._levy_for_cities(world, month, demand - supplied, months_left[prov])
+        supplied += self._levy(world, month, demand - supplied, months_left[prov])
         pv.urban_shortfall[:] = demand - supplied
         n.urban_demand[:], n.urban_supply[:] = demand.sum(axis=1), supplied.sum(axis=1)
         # 2. exports and other state use, from the centre, then from provincial surpluses
@@ -180,9 +182,12 @@ class Granaries(Mechanism):
         pl.relief[:, :nc] = (routine + claims) * got[:, prov]
         n.resale_due[:] = np.maximum(0.0, n.resale_due - (routine * got[:, prov]).sum(axis=1))
         pl.stock[:, :nc] += pl.relief[:, :nc]
-        # 4. outflows of provincial surpluses to the centre
+        # 4. outflows of provincial surpluses to the centre, at least the province's task (levied if need be)
         sent = np.maximum(0.0, granary - self.reserve_months * demand) * self.outflow_share
+        task = month.lever("outflow_task") * 1e9 / 12.0
+        sent = np.maximum(sent, np.minimum(task, np.maximum(granary, 0.0)))
         granary -= sent
+        sent += self._levy(world, month, task - sent, months_left[prov], others=False)
         centre += sent.sum(axis=1)
         pv.outflow[:] = sent - received
         # 5. storage losses
@@ -191,10 +196,10 @@ class Granaries(Mechanism):
         centre -= lost_c
         n.state_loss[:] = lost_p.sum(axis=1) + lost_c
 
-    def _levy_for_cities(self, world, month, short, months_left) -> np.ndarray:
-        """What the state takes from communes for each province's city (kg, (members, provinces)): first
-        from the province's own communes, then from all others (a transfer: Shanghai was fed from other
-        provinces), in proportion to their stocks above a floor, at most ``urban_levy_share`` of each;
+    def _levy(self, world, month, short, months_left, others=True) -> np.ndarray:
+        """What the state takes from communes for each province's city or outflow task (kg, (members, provinces)):
+        first from the province's own communes, then (``others``) from all others (a transfer: Shanghai was fed
+        from other provinces), in proportion to their stocks above a floor, at most ``urban_levy_share`` of each;
         procurement. The floor is the procurement floor or ``commitment_floor_kg`` to the next harvest,
         whichever is lower: these extra purchases were pressed at least as hard as procurement, and the
         cities were fed whatever the climate (in the retreat of 1961-62 too), so a mild campaign does not
@@ -211,12 +216,14 @@ class Granaries(Mechanism):
         take = np.minimum(np.maximum(short, 0.0), held * self.levy_share)
         frac = np.divide(take, held, out=np.zeros_like(take), where=held > 0)
         levy = stock * frac[:, prov]
-        rest = np.maximum(short, 0.0) - take  # what the province's own communes could not give
-        spare = stock * self.levy_share - levy
-        total_spare = spare.sum(axis=1)
-        more = np.minimum(rest.sum(axis=1), total_spare)
-        levy += spare * np.divide(more, total_spare, out=np.zeros_like(more), where=total_spare > 0)[:, None]
-        take += rest * np.divide(more, rest.sum(axis=1), out=np.zeros_like(more), where=rest.sum(axis=1) > 0)[:, None]
+        if others:  # what the province's own communes could not give, from everyone else's
+            rest = np.maximum(short, 0.0) - take
+            spare = stock * self.levy_share - levy
+            total_spare = spare.sum(axis=1)
+            more = np.minimum(rest.sum(axis=1), total_spare)
+            levy += spare * np.divide(more, total_spare, out=np.zeros_like(more), where=total_spare > 0)[:, None]
+            take += rest * np.divide(more, rest.sum(axis=1), out=np.zeros_like(more),
+                                     where=rest.sum(axis=1) > 0)[:, None]
         pl.stock[:, :nc] -= levy
         pl.procured[:, :nc] += levy
         return take
