@@ -3,8 +3,9 @@
 Baseline m(x) takes its age shape from the UN WPP 2022 life tables for 1955-60 and its level
 from the official 1957 registered CDR divided by death-registration completeness (true CDR =
 registered / completeness), declining by ``mortality_decline_per_year`` after 1957; cities have
-``urban_mortality_factor`` of the rural level. Hunger adds a monthly hazard
-natural x beta_age x depletion^gamma, plus starvation near exhaustion; a nursing child (< 2)
+``urban_mortality_factor`` of the rural level, and each province's ordinary causes its own level
+(:func:`provincial_level`: its registered CDR of 1955-57). Hunger adds a monthly hazard
+natural x beta_age x depletion^gamma on the nation's baseline, plus starvation near exhaustion; a nursing child (< 2)
 shares its mother's depletion, and an infant whose mother died faces ``orphan_infant_multiplier``.
 """
 from __future__ import annotations
