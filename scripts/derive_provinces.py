@@ -155,18 +155,17 @@ for k, (_, _, _, est, _, _) in UNITS.items():
 # share on the same boundaries and the registered town/country ratio 9.22/12.50 of 1958 (Xin & Ge 2008), relative to the
 # population-weighted mean of the provinces with data; 1 where the panel has no CDR
 cdr = first(rows("provincial_vital_rates_panel.csv"), ("province", "year"), "cdr", ("V", "V*", "D"))
-ur_rows = rows("china_urban_rural_registered_cdr_1958_1960.csv")
-TOWN_RATIO = [float(r["urban_cdr"]) / float(r["rural_cdr"]) for r in ur_rows if r["year"] == "1958"][0]
+TOWN_RATIO = next(float(r["urban_cdr"]) / float(r["rural_cdr"])
+                  for r in rows("china_urban_rural_registered_cdr_1958_1960.csv") if r["year"] == "1958")
 MORTALITY_YEARS = ("1955", "1956", "1957")
 rural_level = {}
 for k in UNITS:
     years = [y for y in MORTALITY_YEARS if (k, y) in cdr]
     if years:
         rural_level[k] = sum(cdr[(k, y)] / (1 - urban.get((k, y), share[k]) * (1 - TOWN_RATIO)) for y in years) / len(years)
+    basis[k].append("mortality sourced (CDR 1955-57)" if years else "mortality neutral (no data)")
 mean_level = sum(rural_level[k] * pop56[k] for k in rural_level) / sum(pop56[k] for k in rural_level)
 mortality_index = {k: rural_level.get(k, mean_level) / mean_level for k in UNITS}
-for k in UNITS:
-    basis[k].append("mortality sourced (CDR 1955-57)" if k in rural_level else "mortality neutral (no data)")
 
 out = root / "greatleap/data/provinces_1958.csv"
 with out.open("w", encoding="utf-8", newline="") as fh:

@@ -187,7 +187,8 @@ class Granaries(Mechanism):
         task = month.lever("outflow_task") * 1e9 / 12.0
         sent = np.maximum(sent, np.minimum(task, np.maximum(granary, 0.0)))
         granary -= sent
-        sent += self._levy(world, month, task - sent, months_left[prov], others=False)
+        if task.any():  # the record gives few tasks: most months no province has one to levy
+            sent += self._levy(world, month, task - sent, months_left[prov], others=False)
         centre += sent.sum(axis=1)
         pv.outflow[:] = sent - received
         # 5. storage losses
