@@ -309,3 +309,21 @@ def test_an_outflow_task_is_shipped_and_levied_from_the_provinces_own_communes()
         assert sichuan.outflow_mt > base.outflow_mt + 0.5
         assert sichuan.procured_mt > base.procured_mt and sichuan.eaten_mt < base.eaten_mt
     assert task.loc[("Henan", 1960), "procured_mt"] == pytest.approx(free.loc[("Henan", 1960), "procured_mt"], rel=0.01)
+
+
+def test_each_city_eats_what_its_province_was_supplied():
+    """A shortfall of urban grain falls on the towns of the province that has it: with empty state granaries
+    and a levy of 2% of communes' stocks, Henan's and Shandong's towns (small beside their countryside) are
+    fed far better than Shanghai's, Tianjin's and Beijing's (large beside theirs), and what every city eats is
+    still what the state supplied. (The cities once shared the nation's supply by population: every town ate
+    3.1 kg a head here, Shanghai's as much as Henan's.)"""
+    kw = {"run.end": "1957-03", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0,
+          "procurement.urban_levy_share": 0.02}
+    result = Sim(load_scenario("historical", **kw)).run()
+    m = result.monthly_province
+    feb = m[(m.sector == "urban") & (m.month == pd.Timestamp("1957-02-01")) & (m.population > 0)].set_index("province")
+    per_head = feb.eaten_mt * 1e9 / feb.population  # kg a month
+    assert per_head.max() < 17.0  # everyone short of the 17 kg ration
+    assert per_head[["Henan", "Shandong"]].min() > 5 * per_head[["Shanghai", "Tianjin", "Beijing"]].max()
+    national = result.monthly_national.set_index("month").loc[pd.Timestamp("1957-02-01")]
+    assert feb.eaten_mt.sum() == pytest.approx(national.urban_supply_mt, rel=1e-9)

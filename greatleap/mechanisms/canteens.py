@@ -5,7 +5,9 @@ next harvest, capped at ``household_max_ratio`` x grain need. In the canteens' f
 people over-draw by ``free_eating_ratio`` (stocks run out before the spring); canteens waste
 ``canteen_waste`` of what they cook. Inside a place grain is shared by ration weights (class,
 cadre privilege, work: :func:`ration_weight`), so the ration ratio r = grain eaten / weighted
-grain need. Cities eat the state's urban supply, shared by population. Units: kg/month (real).
+grain need. Each city eats what the state supplied its province's towns this month (:mod:`granaries`: the
+province's granary, the centre, the levy): a shortfall falls on the towns of the province that has it.
+Units: kg/month (real).
 """
 from __future__ import annotations
 
@@ -86,7 +88,7 @@ class Canteens(Mechanism):
                                                  month.lever("canteen")[:, world.geo.place_province])
 
     def distribute(self, world, month) -> None:
-        """Grain drawn and wasted; cities share the urban supply; the ration ratio of every place."""
+        """Grain drawn and wasted; each city eats its province's urban supply; the ration ratio of every place."""
         geo, pl, nc = world.geo, world.places, world.geo.n_communes
         prov = geo.commune_province
         months_left = self.calendar.months_to_next_harvest(month.month)[prov]
@@ -94,8 +96,7 @@ class Canteens(Mechanism):
                                    month.lever("free_eating")[:, prov], self.household_max_ratio,
                                    self.free_eating_ratio, self.waste_rate)
         pl.drawn[:, :nc], pl.waste[:, :nc] = draw, waste
-        city_pop = pl.pop[:, nc:] * world.scale
-        pl.drawn[:, nc:] = world.national.urban_supply[:, None] * city_pop / np.maximum(city_pop.sum(axis=1), 1.0)[:, None]
+        pl.drawn[:, nc:] = world.provinces.urban_supplied[:, world.geo.place_province[nc:]]
         pl.stock[:, :nc] -= draw
         pl.ration_ratio[:] = ration_ratio((pl.drawn - pl.waste) / world.scale, pl.grain_need, self.kcal)
 

@@ -100,7 +100,8 @@ class Granaries(Mechanism):
                        owner=self.name)
         for key, meaning in (("granary", "grain in the province's state granaries"),
                              ("outflow", "grain sent to the centre this month (negative: received)"),
-                             ("urban_shortfall", "urban ration the state could not supply this month")):
+                             ("urban_supplied", "grain the state supplied to the province's city this month "
+                              "(its towns eat it; short of the ration where the state could not supply it)")):
             w.provinces.add(key, unit="kg", meaning=meaning, owner=self.name)
         for key in _FLOWS:
             w.national.add(key, unit="kg/month", meaning=key.replace("_", " "), owner=self.name)
@@ -144,7 +145,7 @@ class Granaries(Mechanism):
                           where=shortfall.sum(axis=1) > 0)
         supplied = own + shortfall * share[:, None]
         supplied += self._levy(world, month, demand - supplied, months_left[prov])
-        pv.urban_shortfall[:] = demand - supplied
+        pv.urban_supplied[:] = supplied
         n.urban_demand[:], n.urban_supply[:] = demand.sum(axis=1), supplied.sum(axis=1)
         # 2. exports and other state use, from the centre, then from provincial surpluses
         for key, amount in (("exports", month.national("exports") * 1e6), ("state_other_use", self.other_use_kg)):
