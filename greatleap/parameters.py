@@ -315,9 +315,8 @@ class ReportingParams(_Section):
                         "10x in meetings, via Wikipedia GLF); persistent dispersion is in cap_sd; estimate")
     cap_sd: float = P(0.6, 0.0, 2.0, "lognormal sd of communes' inflation ceilings", "claims ranged from near-honest to several times the harvest (Henan 1,200 vs ~600 jin/mu; satellite fields; Yang 2012); calibrated")
     k_hunger: float = P(-4.0, -20.0, 0.0, "logit weight of the commune's mean depletion", "as shortages showed, one province's claims fell from 1.87x to ~1.0x its 1957 output within six months (Lushan conference record); national 1.3x by April 1959 (Li Xiannian); calibrated")
-    province_inflation_max: float = P(0.15, 0.0, 3.0, "extra inflation added by provinces",
-                                      "provinces added to their prefectures' claims ('cengceng jiama'; Henan after Lushan, Yang 2012 ch. 1); "
-                                      "provincial 1958 plans ran ~10% over the centre's (Bo Yibo); calibrated")
+    province_inflation_max: float = P(0.15, 0.0, 3.0, "extra inflation added by provinces", "provinces added to their prefectures' claims ('cengceng jiama'; Henan after Lushan, Yang 2012 ch. 1); provincial 1958 plans ran ~10% over the centre's (Bo Yibo); calibrated")
+    k_province_radicalism: float = P(0.0, 0.0, 30.0, "logit weight of radicalism above neutral (0.5) in the provinces' own additions", "zealous provincial leaders took the largest tasks on their claims: 1959-60 procurement ~0.53 of output in Anhui and ~0.40 in Henan and Gansu against 0.28 in Shaanxi and 0.36 nationally (provincial_procurement_1957_1961.csv, archival); Anhui's province set 80 bn jin against the centre's 78; Kung & Chen 2011 (APSR); 0 at the calibrated point (a 300-trial refit to the procurement shares chose 2.8 and passed 2 more targets at its own seeds but not at fresh ones); the posterior explores it")
 
 
 class PlanningParams(_Section):

@@ -189,6 +189,7 @@ class Results:
             df["rural_retention_kg"] = ((df["harvest_mt"] - df["procured_mt"]) * 1e9
                                         / np.where(rural > 0, rural, np.nan))
             df.loc[df.sector == "urban", "rural_retention_kg"] = np.nan
+            df["procurement_share"] = df["procured_mt"] / df["harvest_mt"].where(df["harvest_mt"] > 0)
             self._tables["annual_province"] = df
         return self._tables["annual_province"]
 

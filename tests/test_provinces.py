@@ -327,3 +327,37 @@ def test_each_city_eats_what_its_province_was_supplied():
     assert per_head[["Henan", "Shandong"]].min() > 5 * per_head[["Shanghai", "Tianjin", "Beijing"]].max()
     national = result.monthly_national.set_index("month").loc[pd.Timestamp("1957-02-01")]
     assert feb.eaten_mt.sum() == pytest.approx(national.urban_supply_mt, rel=1e-9)
+
+
+def test_provincial_procurement_shares_are_targets_read_from_the_archive(historical):
+    """The state's take by province (archival tasks and collections of 1959-60, Shandong's Ministry account
+    1957-61) is a target on the new annual_province column procurement_share = procured / harvest."""
+    from greatleap.analysis.targets import load_targets
+    t = load_targets()
+    p = t[t.name == "provincial_procurement_share"].set_index(["province", "year"])
+    assert p.loc[("Anhui", 1959), "observed"] == 0.53 and p.loc[("Anhui", 1959), "lower"] == pytest.approx(0.46)
+    assert p.loc[("Shandong", 1959), "observed"] == pytest.approx(74.69 / 211.3, abs=5e-4)  # Tombstone Table 8-1
+    assert len(p) == 10 and p.counted.all() and (p.table == "annual_province").all()
+    a = historical.annual_province
+    rural = a[(a.sector == "rural") & (a.harvest_mt > 0)]
+    assert np.allclose(rural.procurement_share, rural.procured_mt / rural.harvest_mt)
+    assert a[a.sector == "urban"].procurement_share.isna().all()  # cities have no harvest
+    share = a[(a.sector == "total") & (a.year == 1959)].set_index("province").procurement_share
+    assert share.between(0.05, 0.9).all()
+
+
+def test_zeal_above_neutral_raises_only_the_zealous_provinces_own_claims():
+    """k_province_radicalism adds to a province's own inflation in proportion to its radicalism above 0.5:
+    Henan (0.815) and Anhui (0.758) claim more over their communes' reports; Shaanxi (0.5, no evidence) and
+    Hunan (0.3) add exactly what they added before."""
+    kw = {"run.end": "1958-12", "run.scale": 100000, "reporting.province_inflation_max": 0.3}
+
+    def ratio(k):
+        a = Sim(load_scenario("historical", **kw, **{"reporting.k_province_radicalism": k})).run().annual_province
+        a = a[(a.sector == "total") & (a.year == 1958)].set_index("province")
+        return a.reported_province_mt / a.reported_commune_mt
+    flat, zealous = ratio(0.0), ratio(20.0)
+    for p in ("Henan", "Anhui"):
+        assert zealous[p] > flat[p] + 0.05
+    for p in ("Shaanxi", "Hunan"):
+        assert zealous[p] == pytest.approx(flat[p], rel=1e-12)

@@ -7,7 +7,10 @@ cap_c is the commune's own ceiling of plausible claims (``inflation_max`` x a lo
 fixed for the commune, sd ``cap_sd``): some cadres claimed ten times the harvest, others little.
 Where people are visibly starving (the commune's mean depletion), claims fall back toward the
 truth (``k_hunger`` < 0): 1959's claims were ~1.6x the harvest, 1960's close to it.
-Provinces add their own inflation; the centre believes the sum of provincial reports x
+Provinces add their own inflation, province_inflation_max x sigmoid(the same climate + k_province_radicalism x
+the province's radicalism above neutral): zealous leaders inflated their provinces' claims and took the largest
+tasks on them (Anhui, Henan, Gansu procured 0.4-0.55 of their 1959 output against ~0.3 elsewhere); the centre
+believes the sum of provincial reports x
 (1 - scepticism). In December each commune compiles its year's output anew in the climate of
 that month (the year's claim: 375 Mt compiled at Wuchang in December 1958, 270 Mt for 1959, the
 1960 figure in the retreat of early 1961), and next year's plan is drawn on that claim. Each
@@ -27,7 +30,8 @@ from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, member_power, per_member, scalar_pow
 from greatleap.streams import STREAM_CLAIM_NOISE, STREAM_REPORT_CAP, STREAM_REPORT_NOISE, normal_array
 
-TARGET_RATIO_RANGE = (-1.0, 5.0)  # target/harvest - 1 is clipped to this range in the inflation logit
+TARGET_RATIO_RANGE = (-1.0, 5.0)
+NEUTRAL_RADICALISM = 0.5  # provinces with no evidence of zeal; only zeal above it adds to a province's own claims  # target/harvest - 1 is clipped to this range in the inflation logit
 
 
 def _sigmoid(z):
@@ -152,6 +156,7 @@ class Hierarchy(Mechanism):
                              / np.maximum(by_province(pl.pop[:, :nc].astype(float), prov, geo.n_provinces), 1.0))
         pi_prov = per_member(rp.province_inflation_max) * _sigmoid(
             per_member(rp.bias) + per_member(rp.k_campaign) * campaign + per_member(rp.k_radicalism) * radicalism
+            + per_member(rp.k_province_radicalism) * np.maximum(radicalism - NEUTRAL_RADICALISM, 0.0)
             + per_member(rp.k_anti_right) * anti_right + per_member(rp.k_hunger) * depletion_p)
         return pi, commune_reports, by_province(commune_reports, prov, geo.n_provinces) * (1.0 + pi_prov)
 
