@@ -30,8 +30,8 @@ from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, member_power, per_member, scalar_pow
 from greatleap.streams import STREAM_CLAIM_NOISE, STREAM_REPORT_CAP, STREAM_REPORT_NOISE, normal_array
 
-TARGET_RATIO_RANGE = (-1.0, 5.0)
-NEUTRAL_RADICALISM = 0.5  # provinces with no evidence of zeal; only zeal above it adds to a province's own claims  # target/harvest - 1 is clipped to this range in the inflation logit
+TARGET_RATIO_RANGE = (-1.0, 5.0)  # target/harvest - 1 is clipped to this range in the inflation logit
+NEUTRAL_RADICALISM = 0.5  # provinces with no evidence of zeal; only zeal above it adds to a province's own claims
 
 
 def _sigmoid(z):
