@@ -96,7 +96,7 @@ class Canteens(Mechanism):
                                    month.lever("free_eating")[:, prov], self.household_max_ratio,
                                    self.free_eating_ratio, self.waste_rate)
         pl.drawn[:, :nc], pl.waste[:, :nc] = draw, waste
-        pl.drawn[:, nc:] = world.provinces.urban_supplied[:, world.geo.place_province[nc:]]
+        pl.drawn[:, nc:] = world.provinces.urban_supplied  # city places follow the provinces' order
         pl.stock[:, :nc] -= draw
         pl.ration_ratio[:] = ration_ratio((pl.drawn - pl.waste) / world.scale, pl.grain_need, self.kcal)
 
