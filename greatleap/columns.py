@@ -112,6 +112,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "labor_share_farm": (SH, "effective rural labor in the fields / rural working people"),
     "labor_share_furnace_max": (SH, "highest monthly furnace labor share of the year"),
     "urban_workers": (P, "people working in cities"), "urban_workers_end": (P, "people working in cities, December"),
+    # livestock (China's herds: the provinces' shares of 1957 weighted by grain potential)
+    "draught_animals": (R, "draught animals (large animals) / 1957 year-end, at the end of the month"),
+    "draught_animals_end": (R, "draught animals (large animals) / 1957 year-end, December"),
+    "pigs": (R, "pigs / 1957 year-end, at the end of the month"), "pigs_end": (R, "pigs / 1957 year-end, December"),
     # harvest factors
     "technique": (R, "yield factor of close cropping, deep plowing (at planting time)"),
     "pests": (R, "yield factor of pests (birds killed by the Four Pests campaign)"),
@@ -119,7 +123,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "harvest_loss": (SH, "share of the crop lost for want of harvest labor"),
     "season_labor": (R, "effective field labor over the season / 1957 norm"),
     "weather": (R, "national weather factor of the harvest (its season's, 1 = normal)"),
-    "capital": (R, "farm capital (draught animals, tools) / 1957"),
+    "capital": (R, "yield factor base of farm capital: farm tools x draught animals, / 1957"),
+    "manure": (R, "yield factor of pig manure: (pigs at planting / 1957)^manure elasticity"),
     "sown_area": (R, "yield factor of the grain sown area (the record's area and land left fallow, at marginal yield)"),
     "fertiliser": (R, "yield factor of chemical fertiliser: 1 + kg grain per kg of nutrients x nutrients applied beyond "
                       "1957's / the 1957 output"),

@@ -7,98 +7,13 @@ and error messages are in :mod:`greatleap.scenario`.
 """
 from __future__ import annotations
 
-import math
-import types
-import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from greatleap.levers import LEVERS, parse_month
-
-# The years a by-year table may name and the months a run or an event may use (the data cover 1949-1970).
-DATA_YEARS = (1949, 1970)
-RUN_MONTHS = ("1957-01", "1970-12")
-# Allowed values of the by-year tables: (low, high, unit). Weather outside 0.2-2.0 of a normal
-# harvest never happened in China 1949-1970 (the worst year, 1960, is put near 0.85-0.95).
-BY_YEAR_LIMITS = {"weather": (0.2, 2.0, "harvest factor, 1 = normal"),
-                  "summer_weather": (0.2, 2.0, "harvest factor, 1 = normal"),
-                  "sown_area": (0.5, 1.5, "share of the 1957 grain sown area"),
-                  "chemical_fertiliser": (0.0, 20.0, "Mt of nutrients applied"),
-                  "death_completeness": (0.05, 1.0, "share of deaths registered"),
-                  "birth_completeness": (0.05, 1.0, "share of births registered")}
-
-
-def P(default: Any, lo: float | None, hi: float | None, unit: str, source: str) -> Any:
-    """A parameter with its allowed range [lo, hi], unit and source (or 'calibrate')."""
-    return Field(default, ge=lo, le=hi, description=f"{unit}; {source}",
-                 json_schema_extra={"unit": unit, "source": source})
-
-
-def _kind(annotation: Any) -> tuple[str, bool]:
-    """The scalar kind of a field ('bool', 'int', 'float', 'str', 'by_year' or 'other') and whether None is allowed."""
-    optional = False
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(annotation))
-        annotation = args[0] if len(args) == 1 else annotation
-    if typing.get_origin(annotation) is dict and typing.get_args(annotation) == (int, float):
-        return "by_year", optional
-    return {bool: "bool", int: "int", float: "float", str: "str"}.get(annotation, "other"), optional
-
-
-def _by_year(name: str, value: Any) -> dict[int, float]:
-    """A table by year: keys are years 1949..1970 (TOML writes them as strings), values finite numbers in range."""
-    if not isinstance(value, dict):
-        raise PydanticCustomError("by_year_table", "not a table; allowed: a table of year = value")
-    lo, hi, unit = BY_YEAR_LIMITS.get(name, (-math.inf, math.inf, ""))
-    out = {}
-    for key, v in value.items():
-        ctx = {"year": key, "value": v}
-        year = key if isinstance(key, int) and not isinstance(key, bool) else None
-        if isinstance(key, str) and key.strip().isdigit():
-            year = int(key)
-        if year is None or not DATA_YEARS[0] <= year <= DATA_YEARS[1]:
-            raise PydanticCustomError("by_year", "not a year; allowed: years {lo_year} .. {hi_year}",
-                                      {**ctx, "lo_year": DATA_YEARS[0], "hi_year": DATA_YEARS[1]})
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise PydanticCustomError("by_year", "not a number; allowed: a number {lo} .. {hi} ({unit})",
-                                      {**ctx, "lo": lo, "hi": hi, "unit": unit})
-        if not math.isfinite(v) or not lo <= v <= hi:
-            what = "not a finite number" if not math.isfinite(v) else "out of range"
-            raise PydanticCustomError("by_year", what + "; allowed: {lo} .. {hi} ({unit})",
-                                      {**ctx, "lo": lo, "hi": hi, "unit": unit})
-        out[year] = float(v)
-    return out
-
-
-class _Section(BaseModel):
-    """Base of every scenario table: unknown keys, wrong types, NaN and infinity are refused.
-
-    Types are strict: a boolean must be ``true``/``false`` (not ``"no"``), a number a number
-    (not ``"1000"`` or ``true``), an integer an integer (not ``1.5``).
-    """
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_types(cls, value: Any, info: ValidationInfo) -> Any:
-        kind, optional = _kind(cls.model_fields[info.field_name].annotation)
-        if value is None and optional:
-            return value
-        if kind == "by_year":
-            return _by_year(info.field_name, value)
-        wrong = {"bool": not isinstance(value, bool),
-                 "int": isinstance(value, bool) or not isinstance(value, int),
-                 "float": isinstance(value, bool) or not isinstance(value, (int, float)),
-                 "str": not isinstance(value, str)}.get(kind, False)
-        if wrong:
-            allowed = {"bool": "true or false", "int": "an integer", "float": "a number",
-                       "str": "a quoted string"}[kind]
-            raise PydanticCustomError("strict_type", "wrong type ({got}); allowed: {allowed}",
-                                      {"got": type(value).__name__, "allowed": allowed})
-        return value
+from greatleap.schema import BY_YEAR_LIMITS, DATA_YEARS, RUN_MONTHS, P, _Section  # noqa: F401 (re-exported)
 
 
 class RunConfig(_Section):
@@ -232,14 +147,16 @@ class AgricultureParams(_Section):
     incentive_loss: float = P(0.05, 0.0, 0.6, "yield share lost at full commune egalitarianism",
                               "household farming raised farm TFP ~20% in 1978-84 (Lin 1992, AER) (R), 78% of the productivity gain (McMillan, "
                               "Whalley & Zhu 1989); 1958's free supply was more egalitarian still (Lin 1990) (R); calibrated within 0.02-0.15")
-    capital_elasticity: float = P(0.3, 0.0, 1.0, "yield elasticity to farm capital",
+    capital_elasticity: float = P(0.3, 0.0, 1.0, "yield elasticity to farm capital (tools x draught animals)",
                                   "Lin 1992 (AER 82:34-51, provinces 1970-87) (R): output elasticity of capital (machinery, draught animals) "
-                                  "~0.07-0.10; capital cost shares ~0.1-0.2 in farm TFP accounts (Tang 1984; Wen 1993) (R); default above; estimate")
-    capital_furnace_loss: float = P(0.04, 0.0, 1.0, "capital share melted per month at full furnace labor",
+                                  "~0.07-0.10; capital cost shares ~0.1-0.2 in farm TFP accounts (Tang 1984; Wen 1993) (R); draught animals 0.185 in 1978 "
+                                  "(Zhou, Ma & Li 2018, Sustainability 10:3015, provinces 1978-2012); default above; estimate")
+    capital_furnace_loss: float = P(0.04, 0.0, 1.0, "share of farm tools melted per month at full furnace labor",
                                     "pots and tools melted for native steel in autumn 1958 (DESIGN item 3; Dikotter 2010 (R)); no national tonnage "
                                     "of scrap or tools found; estimate")
-    capital_hunger_loss: float = P(0.04, 0.0, 1.0, "capital share lost per month per unit of rural depletion above 0.1", "draught animals 53.8 M (1957) -> 38.3 M (1961); calibrate")
-    capital_recovery_per_year: float = P(0.12, 0.0, 2.0, "per year toward the 1957 level", "large animals 83.8 M (end 1957), 69.5 M (1961), 84.2 M (1965): the 1957 level again in four years (NBS via a textbook excerpt, daowen.com); calibrate")
+    capital_recovery_per_year: float = P(0.5, 0.0, 2.0, "per year toward the 1957 level of farm tools",
+                                         "iron tools are forged again within a season or two once iron is allotted to farm tools (1961-62 readjustment); "
+                                         "no national count of tools found; estimate")
     weather: dict[int, float] = Field(
         default_factory=lambda: {1957: 1.0, 1958: 1.12, 1959: 0.98, 1960: 0.92, 1961: 0.96, 1962: 1.0},
         description="national weather factor by harvest year (1 = normal; missing years = 1), of every harvest but a summer harvest that summer_weather names; calibrate (Houser et al.: ~31% nature)")
@@ -280,6 +197,33 @@ class AgricultureParams(_Section):
     initial_stock_cover: float = P(1.05, 0.0, 3.0, "share of need until the next harvest held at the start",
                                    "no figure for 1956-57 village reserves found; after the good 1956-57 harvests (307 and 302 kg/head) stocks just "
                                    "cover need to the next harvest, with the usual spring gap in poor villages; estimate")
+
+
+class LivestockParams(_Section):
+    """Draught animals and pigs, as shares of their 1957 year-end herds (large animals 83.82 M, pigs 145.90 M;
+    data/sources/china_livestock_1957_1965.csv)."""
+    draught_hunger_loss: float = P(0.3, 0.0, 2.0, "share of draught animals lost per month per unit of rural ration shortfall beyond the threshold (0.25)",
+                                   "large animals 83.82 M (end 1957) -> 69.49 M (end 1961), -17%: eaten, worked to death, starved of fodder "
+                                   "(NBS via daowen.com); calibrate")
+    draught_recovery_per_year: float = P(0.45, 0.0, 2.0, "per year toward the 1957 level",
+                                         "large animals 70.20 M (1962) -> 84.21 M (1965), back at the 1957 level in three years (NBS via daowen.com); calibrate")
+    pig_hunger_loss: float = P(1.0, 0.0, 5.0, "share of pigs lost per month per unit of rural ration shortfall beyond the threshold (0.25)",
+                               "pigs 145.90 M (end 1957) -> 75.52 M (end 1961), -48% (NBS via daowen.com); Hunan 12.7 M (1958) -> 3.4 M (1961) "
+                               "(Dikotter 2010, Table 8); pigs eat grain and kitchen waste that hungry people eat first; calibrate")
+    pig_commune_cull: float = P(0.15, 0.0, 0.6, "share of pigs slaughtered as the communes take them in (per unit of the commune lever)",
+                                "a Zhejiang brigade's herd of ~150 lost 40-odd head slaughtered or sold by members rather than handed to the "
+                                "commune in autumn 1958 and ~28 more at the 1959 Spring Festival (1961 work-team report, CCRD); the national herd "
+                                "was 0.83 of 1957's at the end of 1959 (《当代中国的畜牧业》); calibrate")
+    pig_growth_per_year: float = P(1.0, 0.0, 3.0, "per year, logistic rate of the herd's natural increase with private plots allowed",
+                                   "pigs 99.97 M (1962) -> 166.93 M (1965), +67% in three years once feed and private pig raising returned "
+                                   "(NBS via daowen.com); 97 M in spring 1957 to 105 M by June (People's Daily, 18 Jun 1957); calibrate")
+    pig_capacity_growth_per_year: float = P(0.03, 0.0, 0.1, "share of the 1957 herd added to the herd's feed capacity per year",
+                                            "the 1965 herd 14% above 1957's; 101 M (1954) and 84 M (mid-1956) before the 1956-57 drive (People's Daily, "
+                                            "18 Jun 1957); estimate")
+    manure_elasticity: float = P(0.1, 0.0, 0.2, "yield elasticity to the pig herd (its manure) at planting",
+                                 "a pig raised to 75 kg gives 15-18 carts of manure, and a Shandong wheat trial gained 28 jin a cart (People's Daily, "
+                                 "7 Dec 1956): 210-250 kg grain per pig-year, x 146 M pigs / 195 Mt = at most ~0.16-0.19; manure, pig manure "
+                                 "foremost, was the main fertiliser (People's Daily editorial, 17 Dec 1959); calibrate")
 
 
 class IndustryParams(_Section):
@@ -505,6 +449,7 @@ class Scenario(_Section):
     violence: ViolenceParams = Field(default_factory=ViolenceParams)
     fertility: FertilityParams = Field(default_factory=FertilityParams)
     agriculture: AgricultureParams = Field(default_factory=AgricultureParams)
+    livestock: LivestockParams = Field(default_factory=LivestockParams)
     industry: IndustryParams = Field(default_factory=IndustryParams)
     reporting: ReportingParams = Field(default_factory=ReportingParams)
     planning: PlanningParams = Field(default_factory=PlanningParams)

@@ -85,6 +85,7 @@ class Results:
             for key in ("ration_ratio_rural", "ration_ratio_urban", "reserve_rural", "reserve_urban"):
                 df[key] = n[key]
             df["escapes"] = n["escapes"]
+            df["draught_animals"], df["pigs"] = n["draught_animals"], n["pigs"]
             self._tables["monthly_national"] = pd.DataFrame(df)
         return self._tables["monthly_national"]
 
@@ -163,6 +164,7 @@ class Results:
                 df[col] = g[col].mean()
             df["labor_share_furnace_max"] = g["labor_share_furnace"].max()
             df["urban_workers_end"] = g["urban_workers"].last()
+            df["draught_animals_end"], df["pigs_end"] = g["draught_animals"].last(), g["pigs"].last()
             self._tables["annual_national"] = _joined(base, df).reset_index()
         return self._tables["annual_national"]
 
@@ -220,8 +222,8 @@ class Results:
 
     @property
     def harvest_factors(self) -> pd.DataFrame:
-        """Each harvest's national factors: weather, technique, pests, incentive, capital, labor, loss, sown area,
-        chemical fertiliser."""
+        """Each harvest's national factors: weather, technique, pests, incentive, capital, manure, labor, loss, sown
+        area, chemical fertiliser."""
         n = self.recorder.national
         rows = np.flatnonzero(n["harvested"] == 1)
         frame = pd.DataFrame({"month": self.month_dates[rows]})

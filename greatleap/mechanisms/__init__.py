@@ -14,6 +14,7 @@ from greatleap.mechanisms.fertility import Fertility
 from greatleap.mechanisms.granaries import Granaries
 from greatleap.mechanisms.hierarchy import Hierarchy
 from greatleap.mechanisms.labor import Labor
+from greatleap.mechanisms.livestock import Livestock
 from greatleap.mechanisms.migration import Migration
 from greatleap.mechanisms.mortality import Mortality
 from greatleap.mechanisms.nutrition import Nutrition
@@ -21,7 +22,7 @@ from greatleap.mechanisms.procurement import Procurement
 from greatleap.mechanisms.registration import Registration
 from greatleap.mechanisms.violence import Violence
 
-DEFAULT = (Demography, Migration, Classes, Labor, Nutrition, Canteens, Communes, Agriculture, Hierarchy, Procurement,
+DEFAULT = (Demography, Migration, Classes, Labor, Nutrition, Canteens, Communes, Livestock, Agriculture, Hierarchy, Procurement,
            Granaries, Violence, Mortality, Fertility, Registration)
 
 __all__ = ["DEFAULT"] + [cls.__name__ for cls in DEFAULT]

@@ -2,7 +2,8 @@
 
 At each harvest of a province's calendar (``data/harvest_calendar.csv``):
 Y_c = potential_c x season share x weather_{p,y,s} x trend x fertiliser_y x technique x pests x incentive
-      x capital^capital_elasticity x sown area x (L_season / L_norm)^alpha x (1 - harvest loss),
+      x (tools x draught animals)^capital_elasticity x pigs^manure_elasticity x sown area x (L_season / L_norm)^alpha
+      x (1 - harvest loss),
 fertiliser_y = 1 + response x (F_y - F_1957) / Y_1957: F the chemical fertiliser applied in the harvest
 year (Mt of nutrients, the record), response kg of grain per kg of nutrients, Y_1957 the 1957 output (Mt),
 sown area = (1 - (1 - A_y) m) (1 - fallow_c m): A_y the grain sown area of the harvest year (share of
@@ -15,8 +16,9 @@ demand of each month of the season (``data/farm_labor_calendar.csv``), and the h
 with the labor shortfall in the harvest month. Techniques, fallowing and pests act through the
 state of the fields at planting time; techniques are adopted more where provincial leaders are
 more radical. Birds (sparrows) fall with the Four Pests campaign and recover slowly; pest losses
-grow as birds disappear. Farm capital (draught animals, tools) is melted in the furnaces and
-eaten or lost in hunger, and is rebuilt slowly (draught animals fell by ~29% 1957-61).
+grow as birds disappear. Farm tools are melted in the furnaces and forged again; the draught animals and the
+pigs (whose manure at planting time feeds the fields) are lost in hunger and rebuilt after it
+(:mod:`greatleap.mechanisms.livestock`).
 Units: kg of unhusked grain (real, not per agent).
 """
 from __future__ import annotations
@@ -33,8 +35,7 @@ from greatleap.streams import STREAM_WEATHER, normal_array
 MAX_LABOR_RATIO = 1.3       # field labor above the 1957 norm helps up to this ratio
 ADOPTION_BASE = 0.5         # techniques adopted at 0.5 + radicalism (capped at 1)
 SUMMER = "summer"           # the calendar's season whose weather ``summer_weather`` may set apart
-HUNGER_CAPITAL_THRESHOLD = 0.1  # rural depletion above which draught animals are eaten or die
-MAX_CAPITAL_LOSS = 0.5      # share of farm capital that can be lost in one month
+MAX_CAPITAL_LOSS = 0.5      # share of farm tools that can be lost in one month
 # Less fertiliser than in 1957 takes away at most half a harvest. It binds only where a scenario's own numbers
 # contradict each other (1957's fertiliser x the response above the 1957 output): the record's 0.73 Mt gives at
 # most ~6% of output at any response in range.
@@ -42,7 +43,8 @@ MIN_FERTILISER_FACTOR = 0.5
 FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
            "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
            "season_labor": "season labor ratio (mean over communes)", "weather": "national weather factor",
-           "capital": "farm capital factor", "sown_area": "sown area factor (mean over communes)",
+           "capital": "farm capital factor (tools x draught animals)", "manure": "pig manure factor",
+           "sown_area": "sown area factor (mean over communes)",
            "fertiliser": "chemical fertiliser factor"}
 
 
@@ -103,7 +105,7 @@ class Agriculture(Mechanism):
     def init(self, sim) -> None:
         w, geo = sim.world, sim.geo
         for key, fill, unit, meaning in (("birds", 1.0, "share of 1957", "sparrows and other birds"),
-                                         ("capital", 1.0, "share of 1957", "farm capital: draught animals and tools"),
+                                         ("capital", 1.0, "share of 1957", "farm tools (melted in the furnaces, forged again)"),
                                          ("season_weight", 0.0, "months", "labor-demand weight accumulated this season"),
                                          ("season_commune", 0.0, "index-months", "commune organisation accumulated this season")):
             w.provinces.add(key, fill=fill, unit=unit, meaning=meaning, owner=self.name)
@@ -115,6 +117,7 @@ class Agriculture(Mechanism):
         self.calendar = harvest_calendar()
         self.levers = sim.levers
         self.p = sim.params.agriculture
+        self.manure_elasticity = sim.params.livestock.manure_elasticity
         self.adoption = np.minimum(1.0, ADOPTION_BASE + w.provinces.radicalism)[:, geo.commune_province]
         start = parse_month(sim.scenarios[0].run.start) // 12
         self.first_year = start
@@ -167,11 +170,7 @@ class Agriculture(Mechanism):
         kill = per_member(p.sparrow_kill_per_month) * month.lever("sparrow_campaign")
         pv.birds[:] = pv.birds * (1.0 - kill)
         pv.birds[:] += per_member(p.bird_recovery_per_year) / 12.0 * (1.0 - pv.birds)
-        reserve = pl.reserve_sum[:, :nc].sum(axis=1)
-        people = np.maximum(pl.pop[:, :nc].sum(axis=1), 1)
-        rural_depletion = np.array([1.0 - float(r / n) for r, n in zip(reserve.tolist(), people.tolist())])
-        lost = (per_member(p.capital_furnace_loss) * month.lever("furnace_labor")
-                + per_member(p.capital_hunger_loss * np.maximum(0.0, rural_depletion - HUNGER_CAPITAL_THRESHOLD)))
+        lost = per_member(p.capital_furnace_loss) * month.lever("furnace_labor")
         pv.capital[:] = pv.capital * (1.0 - np.minimum(lost, MAX_CAPITAL_LOSS))
         pv.capital[:] += per_member(p.capital_recovery_per_year) / 12.0 * (1.0 - pv.capital)
         pl.harvest[:] = 0.0
@@ -202,12 +201,13 @@ class Agriculture(Mechanism):
         season_labor = pl.season_labor[:, :nc] / weight[:, prov]
         loss = per_member(p.harvest_loss_max) * np.maximum(0.0, 1.0 - harvest_labor_ratio)
         trend = scalar_pow(1.0 + p.yield_trend, np.full(world.members, month.year - 1957.0))
-        capital = scalar_pow(pv.capital, p.capital_elasticity)
+        capital = scalar_pow(pv.capital * pv.draught_animals, p.capital_elasticity)
+        manure = scalar_pow(world.national.pigs_at[:, planted_t, rows], self.manure_elasticity)
         summer = self.summer_month == month.month  # by province: this is its summer harvest
         weather = np.where(summer, self.summer_weather[:, year], self.weather[:, year])
         fertiliser = self.fertiliser[:, year]
         y = (pl.potential[:, :nc] * share * weather[:, prov] * per_member(trend * fertiliser) * technique * pests[:, prov]
-             * incentive[:, prov] * capital[:, prov] * area * member_power(season_labor, p.labor_elasticity)
+             * incentive[:, prov] * capital[:, prov] * manure[:, prov] * area * member_power(season_labor, p.labor_elasticity)
              * (1.0 - loss))
         on = harvesting[prov]
         pl.harvest[:, :nc] = np.where(on, y, 0.0)
@@ -222,7 +222,8 @@ class Agriculture(Mechanism):
         n.factor_incentive[:], n.factor_harvest_loss[:] = uniform_or_mean(incentive), loss.mean(axis=1)
         n.factor_season_labor[:] = season_labor.mean(axis=1)
         n.factor_weather[:] = np.where(summer.any(), self.summer_weather_national[:, year], self.weather_national[:, year])
-        n.factor_capital[:] = uniform_or_mean(pv.capital)
+        n.factor_capital[:] = uniform_or_mean(pv.capital * pv.draught_animals)
+        n.factor_manure[:] = uniform_or_mean(manure)
         n.factor_sown_area[:] = area.mean(axis=1)
         n.factor_fertiliser[:] = fertiliser
 
