@@ -202,7 +202,8 @@ class Agriculture(Mechanism):
         loss = per_member(p.harvest_loss_max) * np.maximum(0.0, 1.0 - harvest_labor_ratio)
         trend = scalar_pow(1.0 + p.yield_trend, np.full(world.members, month.year - 1957.0))
         capital = scalar_pow(pv.capital * pv.draught_animals, p.capital_elasticity)
-        manure = scalar_pow(world.national.pigs_at[:, planted_t, rows], self.manure_elasticity)
+        # contiguous by member, so that its national mean sums the provinces in the same order in any batch
+        manure = scalar_pow(np.ascontiguousarray(world.national.pigs_at[:, planted_t, rows]), self.manure_elasticity)
         summer = self.summer_month == month.month  # by province: this is its summer harvest
         weather = np.where(summer, self.summer_weather[:, year], self.weather[:, year])
         fertiliser = self.fertiliser[:, year]
