@@ -201,7 +201,8 @@ class Agriculture(Mechanism):
         season_labor = pl.season_labor[:, :nc] / weight[:, prov]
         loss = per_member(p.harvest_loss_max) * np.maximum(0.0, 1.0 - harvest_labor_ratio)
         trend = scalar_pow(1.0 + p.yield_trend, np.full(world.members, month.year - 1957.0))
-        capital = scalar_pow(pv.capital * pv.draught_animals, p.capital_elasticity)
+        farm_capital = pv.capital * pv.draught_animals  # tools x draught animals, by province
+        capital = scalar_pow(farm_capital, p.capital_elasticity)
         # contiguous by member, so that its national mean sums the provinces in the same order in any batch
         manure = scalar_pow(np.ascontiguousarray(world.national.pigs_at[:, planted_t, rows]), self.manure_elasticity)
         summer = self.summer_month == month.month  # by province: this is its summer harvest
@@ -223,7 +224,7 @@ class Agriculture(Mechanism):
         n.factor_incentive[:], n.factor_harvest_loss[:] = uniform_or_mean(incentive), loss.mean(axis=1)
         n.factor_season_labor[:] = season_labor.mean(axis=1)
         n.factor_weather[:] = np.where(summer.any(), self.summer_weather_national[:, year], self.weather_national[:, year])
-        n.factor_capital[:] = uniform_or_mean(pv.capital * pv.draught_animals)
+        n.factor_capital[:] = uniform_or_mean(farm_capital)
         n.factor_manure[:] = uniform_or_mean(manure)
         n.factor_sown_area[:] = area.mean(axis=1)
         n.factor_fertiliser[:] = fertiliser

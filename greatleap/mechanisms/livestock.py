@@ -71,14 +71,15 @@ class Livestock(Mechanism):
         """The herds at the start of the month are kept for the harvests; hunger takes its share; they breed back."""
         pv, p = world.provinces, self.p
         world.national.pigs_at[:, month.t] = pv.pigs
-        # last month's meals: none before the first month
-        shortfall = rural_ration_shortfall(world) if month.t > 0 else np.zeros_like(pv.pigs)
+        commune = month.lever("commune")
+        if month.t == 0:  # no meals eaten yet; a run that starts under the communes took their pigs in before it
+            shortfall = np.zeros_like(pv.pigs)
+            pv.commune_reached[:] = commune
+        else:  # last month's meals
+            shortfall = rural_ration_shortfall(world)
         pv.draught_animals[:] = pv.draught_animals * (1.0 - herd_loss(p.draught_hunger_loss, shortfall))
         pv.draught_animals[:] += per_member(p.draught_recovery_per_year) / 12.0 * (1.0 - pv.draught_animals)
         capacity = 1.0 + p.pig_capacity_growth_per_year * (month.year - 1957.0)
-        commune = month.lever("commune")
-        if month.t == 0:  # a run that starts under the communes: their pigs were taken in before it
-            pv.commune_reached[:] = commune
         culled = per_member(p.pig_commune_cull) * np.maximum(0.0, commune - pv.commune_reached)
         pv.commune_reached[:] = np.maximum(pv.commune_reached, commune)
         pv.pigs[:] = pv.pigs * (1.0 - culled) * (1.0 - herd_loss(p.pig_hunger_loss, shortfall))
