@@ -26,7 +26,8 @@ from greatleap.mechanisms.fertility import GESTATION, conception_probability, fe
 from greatleap.mechanisms.labor import FARM, NONE, URBAN_WORK, rural_activity, working_age
 from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probability, moves_this_month, newborn_hukou,
                                             send_down_place)
-from greatleap.mechanisms.mortality import NURSING_AGE, cause_of_death, death_probability, famine_hazard
+from greatleap.mechanisms.mortality import (NURSING_AGE, cause_of_death, death_probability, famine_hazard, frailty,
+                                            frailty_sigma)
 from greatleap.mechanisms.nutrition import (NEWBORN_RESERVE, intake, intake_ratio_of, need, reserve_after, reserve_share,
                                             stored_intake, stored_reserve)
 from greatleap.mechanisms.registration import GHOST, REGISTERED, death_on_register, registered_late
@@ -58,7 +59,7 @@ LiveScalars = namedtuple("LiveScalars", "seed step kcal_per_kg substitute_kcal a
                                         "orphan_multiplier gamma starvation_hazard starvation_threshold violence_rate "
                                         "black_element_factor famine_death_penalty fetal_loss_hunger postpartum_months "
                                         "urban_fertility intake_weight escape_rate weight_cadre weight_black_element "
-                                        "weight_non_worker household_damping hazard_decline")
+                                        "weight_non_worker household_damping hazard_decline frailty_sigma")
 
 
 @person_step
@@ -79,7 +80,8 @@ def live_scalars(m, L, par):
                        par.fertility_fetal_loss_hunger, par.fertility_postpartum_months,
                        par.population_urban_fertility_factor, par.fertility_intake_weight, par.migration_escape_rate,
                        par.canteens_weight_cadre, par.canteens_weight_black_element, par.canteens_weight_non_worker,
-                       par.canteens_household_weight_damping, L.hazard_decline[m])
+                       par.canteens_household_weight_damping, L.hazard_decline[m],
+                       frailty_sigma(par.mortality_frailty_variance))
 
 
 @person_step
@@ -163,9 +165,10 @@ def live_person(m, i, P, L, q, T):
         else:
             m0 *= q.orphan_multiplier
     natural = m0 / 12.0
+    z = frailty(seed, uid, q.frailty_sigma)
     famine = famine_hazard(natural, T.hunger_beta[m, g], q.gamma, d, q.starvation_hazard,
-                           q.starvation_threshold)
-    natural *= L.mortality_level[m, c]  # the province's ordinary causes; hunger's hazard follows the nation's
+                           q.starvation_threshold) * z
+    natural *= L.mortality_level[m, c] * z  # the province's ordinary causes; hunger's hazard follows the nation's
     violent = violence_hazard(hukou, age_y, klass, L.violence_pressure[m, c], q.violence_rate,
                               q.black_element_factor)
     total = natural + famine + violent

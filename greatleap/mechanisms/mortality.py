@@ -7,6 +7,10 @@ registered / completeness), declining by ``mortality_decline_per_year`` after 19
 (:func:`provincial_level`: its registered CDR of 1955-57). Hunger adds a monthly hazard
 natural x beta_age x depletion^gamma on the nation's baseline, plus starvation near exhaustion; a nursing child (< 2)
 shares its mother's depletion, and an infant whose mother died faces ``orphan_infant_multiplier``.
+Each person's hazards (baseline and hunger's) are multiplied by their frailty z, lognormal with mean 1 and
+variance ``frailty_variance``, drawn once for life from their id: a famine takes the frailest first, and those
+who survive it die less often than the people of 1957 did (frailty is drawn at the same spread at every age,
+so the frail old also thin out in ordinary years; ``mortality_decline_per_year`` is calibrated with it).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from greatleap import data
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.rules import rule
+from greatleap.streams import STREAM_FRAILTY, normal
 
 NATURAL, FAMINE, VIOLENCE = 1, 2, 3  # causes of death
 CAUSES = ("natural", "famine", "violence")
@@ -35,6 +40,20 @@ def famine_hazard(natural, beta, gamma, depletion, starvation_hazard, starvation
         x = (depletion - starvation_threshold) / (1.0 - starvation_threshold)
         h += starvation_hazard * x * x
     return h
+
+
+@rule
+def frailty_sigma(variance):
+    """Log-scale sd of a lognormal frailty with mean 1 and ``variance``."""
+    return math.sqrt(math.log(1.0 + variance))
+
+
+@rule
+def frailty(seed, uid, sigma):
+    """A person's frailty (ratio, mean 1): exp(sigma x N(0,1) - sigma^2 / 2), their own draw for life."""
+    if sigma <= 0.0:
+        return 1.0
+    return math.exp(sigma * normal(seed, STREAM_FRAILTY, 0, uid) - 0.5 * sigma * sigma)
 
 
 @rule
