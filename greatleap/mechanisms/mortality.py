@@ -10,7 +10,7 @@ shares its mother's depletion, and an infant whose mother died faces ``orphan_in
 Each person's hazards (baseline and hunger's) are multiplied by their frailty z, lognormal with mean 1 and
 variance ``frailty_variance``, drawn once for life from their id: a famine takes the frailest first, and those
 who survive it die less often than the people of 1957 did (frailty is drawn at the same spread at every age,
-so the frail old also thin out in ordinary years; ``mortality_decline_per_year`` is calibrated with it).
+so the frail old also thin out in ordinary years). A variance of 0 (the default) turns it off exactly.
 """
 from __future__ import annotations
 
