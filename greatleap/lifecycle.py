@@ -26,8 +26,7 @@ from greatleap.mechanisms.fertility import GESTATION, conception_probability, fe
 from greatleap.mechanisms.labor import FARM, NONE, URBAN_WORK, rural_activity, working_age
 from greatleap.mechanisms.migration import (FLIGHT_CANDIDATES, flight_probability, moves_this_month, newborn_hukou,
                                             send_down_place)
-from greatleap.mechanisms.mortality import (NURSING_AGE, cause_of_death, death_probability, famine_hazard, frailty,
-                                            frailty_sigma)
+from greatleap.mechanisms.mortality import NURSING_AGE, cause_of_death, death_probability, famine_hazard, frailty
 from greatleap.mechanisms.nutrition import (NEWBORN_RESERVE, intake, intake_ratio_of, need, reserve_after, reserve_share,
                                             stored_intake, stored_reserve)
 from greatleap.mechanisms.registration import GHOST, REGISTERED, death_on_register, registered_late
@@ -50,7 +49,7 @@ LiveInputs = namedtuple("LiveInputs", "seed step n_communes place_province place
                                       "ration_ratio violence_pressure hazard_decline fertility_multiplier "
                                       "death_completeness escape_success mortality_level")
 BirthInputs = namedtuple("BirthInputs", "seed step birth_completeness")
-Tables = namedtuple("Tables", "need activity_extra capacity base_hazard conception amenorrhoea work_capacity hunger_beta")
+Tables = namedtuple("Tables", "need activity_extra capacity base_hazard conception amenorrhoea work_capacity hunger_beta frailty")
 # The scalars a pass reads for every person, copied once per chunk out of the parameter record and
 # the month's inputs: kept in registers, not reloaded from memory after every write to a column.
 CensusScalars = namedtuple("CensusScalars", "seed step weight_cadre weight_black_element weight_non_worker "
@@ -59,7 +58,7 @@ LiveScalars = namedtuple("LiveScalars", "seed step kcal_per_kg substitute_kcal a
                                         "orphan_multiplier gamma starvation_hazard starvation_threshold violence_rate "
                                         "black_element_factor famine_death_penalty fetal_loss_hunger postpartum_months "
                                         "urban_fertility intake_weight escape_rate weight_cadre weight_black_element "
-                                        "weight_non_worker household_damping hazard_decline frailty_sigma")
+                                        "weight_non_worker household_damping hazard_decline")
 
 
 @person_step
@@ -80,8 +79,7 @@ def live_scalars(m, L, par):
                        par.fertility_fetal_loss_hunger, par.fertility_postpartum_months,
                        par.population_urban_fertility_factor, par.fertility_intake_weight, par.migration_escape_rate,
                        par.canteens_weight_cadre, par.canteens_weight_black_element, par.canteens_weight_non_worker,
-                       par.canteens_household_weight_damping, L.hazard_decline[m],
-                       frailty_sigma(par.mortality_frailty_variance))
+                       par.canteens_household_weight_damping, L.hazard_decline[m])
 
 
 @person_step
@@ -165,7 +163,7 @@ def live_person(m, i, P, L, q, T):
         else:
             m0 *= q.orphan_multiplier
     natural = m0 / 12.0
-    z = frailty(seed, uid, q.frailty_sigma)
+    z = frailty(seed, uid, T.frailty[m])
     famine = famine_hazard(natural, T.hunger_beta[m, g], q.gamma, d, q.starvation_hazard,
                            q.starvation_threshold) * z
     natural *= L.mortality_level[m, c] * z  # the province's ordinary causes; hunger's hazard follows the nation's

@@ -96,13 +96,12 @@ class MortalityParams(_Section):
                                  "death follows within weeks once fat reserves are gone: BMI ~12-13 the limit of survival (Henry 1990) (R); 1981 "
                                  "hunger strikers died after 46-73 days (R); severe wasting HR 11.6 (Olofin 2013); calibrated within 0.05-0.5")
     starvation_threshold: float = P(0.75, 0.0, 0.99, "depletion where starvation begins", "death from starvation itself begins beyond ~25-30% weight loss (Keys et al. 1950 stopped at 25%); calibrated")
-    frailty_variance: float = P(0.0, 0.0, 2.0, "variance of a person's frailty (lognormal, mean 1; it multiplies all their hazards)",
+    frailty_variance: float = P(0.3, 0.0, 2.0, "variance of a person's frailty (lognormal, mean 1; it multiplies all their hazards)",
                                 "people differ in their risk of death, and a famine takes the frailest first (Vaupel, Manton & Stallard "
                                 "1979, Demography 16:439; Song 2010, Soc Sci Med 71:551: selection in the 1959-61 famine); registered "
                                 "CDR fell below its 1957 level after the famine where it had been worst (Anhui 8.1, Henan 10.2 in 1961 "
                                 "against 11.5 and 11.8; provincial_vital_rates_panel.csv), Banister's true CDR to 14.0 in 1962 against 18.1 "
-                                "in 1957; 0 (off) in the shipped scenario until its posterior is refit with it: at 0.3 (adult-mortality estimates "
-                                "0.2-0.5 (R)) the shipped point passes 214 of 285 targets at seeds 9-16 against 209")
+                                "in 1957; the point keeps 0.3 (adult-mortality estimates 0.2-0.5 (R))")
     provincial_level_weight: float = P(0.5, 0.0, 1.0, "exponent on the province's pre-famine mortality index (0: one national level)",
                                        "registered CDR 1955-57 (provinces_1958.csv mortality_index); the share that is mortality, not registration, unknown: calibrated")
     orphan_infant_multiplier: float = P(15.0, 1.0, 60.0, "hazard ratio for infants whose mother died", "Ronsmans et al. 2010 (Lancet, Matlab): infants 2-11 months 25x more likely to die after the mother's death; meta-analysis Nguyen et al. 2019: RR 15.9 in the first year (range 15-46); the lower end")

@@ -115,7 +115,7 @@ class Sim:
         """Per-member lookup tables the person passes read (built by the mechanisms' init)."""
         nu, mo, fe, la = (self.mechanism(n) for n in ("nutrition", "mortality", "fertility", "labor"))
         return Tables(nu.need, nu.activity_extra, nu.capacity, mo.base_hazard, fe.conception, fe.amenorrhoea,
-                      la.work_capacity, mo.hunger_beta)
+                      la.work_capacity, mo.hunger_beta, mo.frailty)
 
     # ------------------------------------------------------------------ the plan
     @classmethod

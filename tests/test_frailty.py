@@ -5,19 +5,24 @@ import numpy as np
 import pytest
 
 from greatleap import Sim, load_scenario
-from greatleap.mechanisms.mortality import frailty, frailty_sigma
+from greatleap.mechanisms.mortality import FRAILTY_BINS, frailty, frailty_table
 
 
 def test_frailty_has_mean_one_and_the_variance_asked_for():
     """Lognormal frailty: mean 1 and the declared variance over many people; one fixed draw per person."""
     for variance in (0.3, 1.0):
-        sigma = frailty_sigma(variance)
-        z = np.array([frailty(7, uid, sigma) for uid in range(200_000)])
+        table = frailty_table(variance)
+        assert table.mean() == pytest.approx(1.0, abs=1e-12) and np.all(np.diff(table) > 0)
+        assert table.var() == pytest.approx(variance, rel=0.02)  # only the spread within each class is lost
+        z = np.array([frailty(7, uid, table) for uid in range(200_000)])
         assert z.mean() == pytest.approx(1.0, abs=0.01)
         assert z.var() == pytest.approx(variance, rel=0.08)
-        assert frailty(7, 123, sigma) == frailty(7, 123, sigma) != frailty(8, 123, sigma)
-    assert frailty_sigma(0.0) == 0.0 and frailty(7, 123, 0.0) == 1.0
-    assert frailty_sigma(1.0) == pytest.approx(math.sqrt(math.log(2.0)))
+        assert frailty(7, 123, table) == frailty(7, 123, table) != frailty(8, 123, table)
+        # the median class of a lognormal with mean 1 sits at exp(-sigma^2 / 2)
+        sigma = math.sqrt(math.log(1.0 + variance))
+        assert table[FRAILTY_BINS // 2] == pytest.approx(math.exp(-0.5 * sigma * sigma), rel=0.01)
+    off = frailty_table(0.0)
+    assert np.all(off == 1.0) and frailty(7, 123, off) == 1.0
 
 
 def test_the_famine_takes_the_frailest_and_leaves_the_survivors_stronger():

@@ -8,13 +8,15 @@ registered / completeness), declining by ``mortality_decline_per_year`` after 19
 natural x beta_age x depletion^gamma on the nation's baseline, plus starvation near exhaustion; a nursing child (< 2)
 shares its mother's depletion, and an infant whose mother died faces ``orphan_infant_multiplier``.
 Each person's hazards (baseline and hunger's) are multiplied by their frailty z, lognormal with mean 1 and
-variance ``frailty_variance``, drawn once for life from their id: a famine takes the frailest first, and those
-who survive it die less often than the people of 1957 did (frailty is drawn at the same spread at every age,
-so the frail old also thin out in ordinary years). A variance of 0 (the default) turns it off exactly.
+variance ``frailty_variance`` in ``FRAILTY_BINS`` equal-probability classes, theirs for life by a hash of their
+id: a famine takes the frailest first, and those who survive it die less often than the people of 1957 did
+(frailty is drawn at the same spread at every age, so the frail old also thin out in ordinary years). A
+variance of 0 turns it off exactly.
 """
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 
@@ -22,7 +24,7 @@ from greatleap import data
 from greatleap.mechanisms.base import Mechanism, Series
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.rules import rule
-from greatleap.streams import STREAM_FRAILTY, normal
+from greatleap.streams import STREAM_FRAILTY, uniform
 
 NATURAL, FAMINE, VIOLENCE = 1, 2, 3  # causes of death
 CAUSES = ("natural", "famine", "violence")
@@ -42,18 +44,29 @@ def famine_hazard(natural, beta, gamma, depletion, starvation_hazard, starvation
     return h
 
 
-@rule
-def frailty_sigma(variance):
-    """Log-scale sd of a lognormal frailty with mean 1 and ``variance``."""
-    return math.sqrt(math.log(1.0 + variance))
+FRAILTY_BINS = 1024  # equal-probability classes of frailty: a person's class is one hash of their id
+
+
+def frailty_table(variance: float) -> np.ndarray:
+    """Frailty (ratio) of each of ``FRAILTY_BINS`` equal-probability classes of a lognormal with mean 1 and
+    ``variance``: each class's conditional mean, so the table's mean is exactly 1 and its variance that of
+    the lognormal less the small spread within classes (< 2% at variance 1). All ones at variance 0."""
+    if variance <= 0.0:
+        return np.ones(FRAILTY_BINS)
+    sigma = math.sqrt(math.log(1.0 + variance))
+    std = NormalDist()
+    edges = [-math.inf] + [std.inv_cdf(k / FRAILTY_BINS) for k in range(1, FRAILTY_BINS)] + [math.inf]
+    below = np.array([std.cdf(x - sigma) if math.isfinite(x) else float(x > 0) for x in edges])
+    table = np.diff(below) * FRAILTY_BINS  # E[Z | class] = (Phi(b - sigma) - Phi(a - sigma)) x bins
+    return table / table.mean()
 
 
 @rule
-def frailty(seed, uid, sigma):
-    """A person's frailty (ratio, mean 1): exp(sigma x N(0,1) - sigma^2 / 2), their own draw for life."""
-    if sigma <= 0.0:
-        return 1.0
-    return math.exp(sigma * normal(seed, STREAM_FRAILTY, 0, uid) - 0.5 * sigma * sigma)
+def frailty(seed, uid, table):
+    """A person's frailty (ratio, mean 1): the class their id hashes to, theirs for life; 1 when off."""
+    if table[0] == 1.0:
+        return 1.0  # variance 0: every class is 1 (a lognormal with variance > 0 has its lowest class < 1)
+    return table[int(uniform(seed, STREAM_FRAILTY, 0, uid) * FRAILTY_BINS)]
 
 
 @rule
@@ -128,6 +141,7 @@ class Mortality(Mechanism):
         mo = sim.params.mortality
         beta = {"child": mo.hunger_beta_child, "adult": mo.hunger_beta_adult, "old": mo.hunger_beta_old}
         self.hunger_beta = np.stack([beta[HUNGER_BETA_OF_GROUP[g]] for g in AGE_GROUPS], axis=1)
+        self.frailty = np.stack([frailty_table(v) for v in np.broadcast_to(mo.frailty_variance, len(sim.scenarios))])
         self.decline = sim.params.population.mortality_decline_per_year.tolist()
 
     def hazards(self, world, month) -> None:
