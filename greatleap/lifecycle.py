@@ -49,7 +49,8 @@ LiveInputs = namedtuple("LiveInputs", "seed step n_communes place_province place
                                       "ration_ratio violence_pressure hazard_decline fertility_multiplier "
                                       "death_completeness escape_success mortality_level")
 BirthInputs = namedtuple("BirthInputs", "seed step birth_completeness")
-Tables = namedtuple("Tables", "need activity_extra capacity base_hazard conception amenorrhoea work_capacity hunger_beta frailty")
+Tables = namedtuple("Tables", "need activity_extra capacity base_hazard conception amenorrhoea work_capacity hunger_beta "
+                               "frailty")
 # The scalars a pass reads for every person, copied once per chunk out of the parameter record and
 # the month's inputs: kept in registers, not reloaded from memory after every write to a column.
 CensusScalars = namedtuple("CensusScalars", "seed step weight_cadre weight_black_element weight_non_worker "

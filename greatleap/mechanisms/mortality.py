@@ -56,7 +56,7 @@ def frailty_table(variance: float) -> np.ndarray:
     sigma = math.sqrt(math.log(1.0 + variance))
     std = NormalDist()
     edges = [-math.inf] + [std.inv_cdf(k / FRAILTY_BINS) for k in range(1, FRAILTY_BINS)] + [math.inf]
-    below = np.array([std.cdf(x - sigma) if math.isfinite(x) else float(x > 0) for x in edges])
+    below = np.array([std.cdf(x - sigma) for x in edges])
     table = np.diff(below) * FRAILTY_BINS  # E[Z | class] = (Phi(b - sigma) - Phi(a - sigma)) x bins
     return table / table.mean()
 
@@ -141,7 +141,7 @@ class Mortality(Mechanism):
         mo = sim.params.mortality
         beta = {"child": mo.hunger_beta_child, "adult": mo.hunger_beta_adult, "old": mo.hunger_beta_old}
         self.hunger_beta = np.stack([beta[HUNGER_BETA_OF_GROUP[g]] for g in AGE_GROUPS], axis=1)
-        self.frailty = np.stack([frailty_table(v) for v in np.broadcast_to(mo.frailty_variance, len(sim.scenarios))])
+        self.frailty = np.stack([frailty_table(v) for v in mo.frailty_variance])
         self.decline = sim.params.population.mortality_decline_per_year.tolist()
 
     def hazards(self, world, month) -> None:
