@@ -69,7 +69,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "grain_harvest_mt": (MT, "grain harvested"), "harvest_mt": (MT, "grain harvested"),
     "seed_feed_mt": (MT, "grain kept back for seed and feed"),
     "procurement_mt": (MT, "grain procured by the state"), "procured_mt": (MT, "grain procured by the state"),
-    "procurement_due_mt": (MT, "procurement due under the quotas (harvest months)"),
+    "procurement_due_mt": (MT, "procurement called this month: the monthly share of the season's quota still outstanding"),
     "relief_mt": (MT, "relief grain resold by the state to deficit communes"),
     "eaten_rural_mt": (MT, "grain eaten in communes"), "eaten_urban_mt": (MT, "grain eaten in cities"),
     "eaten_mt": (MT, "grain eaten"),

@@ -278,6 +278,11 @@ class PlanningParams(_Section):
 class ProcurementParams(_Section):
     min_retention_kg: float = P(200.0, 0.0, 400.0, "kg food grain/person/year protected at zero enforcement", "Dikotter 2010: basic ration 13-15 kg a month (156-180 kg/yr) in the 'three fixes'; Anhui 1954 rural standard 245 kg raw grain; rural retention 273 kg (1957), 182 kg (1960) (china_grain_procurement_retention_1952_1966.csv)")
     radical_enforcement_gain: float = P(0.6, 0.0, 3.0, "enforcement x (1 + gain x (radicalism - 0.5))", "Kung & Chen 2011 (APSR): provinces led by alternate Central Committee members procured ~3 points more of output; calibrated")
+    collection_share_per_month: float = P(0.5, 0.05, 1.0, "share of a season's outstanding quota collected each month from its harvest on",
+                                          "the autumn quota was collected over the winter: by 9-10 December 1959 Anhui had 65 of its 78 yi jin "
+                                          "(83% of the grain year's task, summer included), Shandong 70 of 74.7, Shaanxi more than its task "
+                                          "(Jinan finance-trade secretaries' bulletins, CCRD 2/6/3/000113-119): about half of what was left each "
+                                          "month; 1 = all in the harvest month")
     concealment_max: float = P(0.15, 0.0, 0.6, "share of stock hidden under full pressure",
                                "concealment real but small: peasants 'hid or privately divided a little grain, not as much or as widely as Tao Zhu "
                                "imagined' (Yang 2012, Guangdong); searches began with Mao's 22 Feb 1959 note on Zhao Ziyang's report; estimate")

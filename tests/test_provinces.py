@@ -185,7 +185,8 @@ def test_radicalism_comes_from_pre_famine_evidence_not_the_famine():
 def test_cities_come_first_the_state_levies_what_its_granaries_lack():
     """With empty state granaries the cities are fed by a levy on their provinces' communes (counted as
     procurement, outside the harvest months); without the levy they go short."""
-    kw = {"run.end": "1957-04", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0}
+    kw = {"run.end": "1957-04", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0,
+          "procurement.collection_share_per_month": 1.0}  # no arrears of the 1956 autumn quota: only the levy
     fed = Sim(load_scenario("historical", **kw)).run().monthly_national.set_index("month")
     starved = Sim(load_scenario("historical", **kw, **{"procurement.urban_levy_share": 0.0})).run() \
         .monthly_national.set_index("month")
@@ -205,7 +206,7 @@ def test_the_levy_for_cities_stops_at_the_commitment_floor_whatever_the_climate(
     standard the levy still takes grain down to ``commitment_floor_kg`` (the lower floor), so the cities
     are fed; only raising that floor to the retention standard leaves them short."""
     kw = {"run.end": "1957-04", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0,
-          "procurement.urban_levy_share": 1.0}
+          "procurement.urban_levy_share": 1.0, "procurement.collection_share_per_month": 1.0}
 
     def run(**extra):
         return Sim(load_scenario("historical", **kw, **extra)).run().monthly_national.set_index("month")

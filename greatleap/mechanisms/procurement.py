@@ -1,9 +1,12 @@
-"""Procurement: the state collects its quota on real stocks at each harvest.
+"""Procurement: the state collects its quota on real stocks from each harvest on.
 
 At a harvest the season's share of the annual quota (fixed in January from believed output:
-:mod:`hierarchy`) is due. Under the flexible-quota counterfactual the plan is drawn on last
-year's true output instead, and its rate (quota / that output) is taken of each true harvest: the
-state still plans to cover its cities, army and exports, but on real output. What can be taken
+:mod:`hierarchy`) falls due, and a share ``collection_share_per_month`` of what is still outstanding
+(what the floor held back included) is called that month and each month after, until the season's
+next harvest forgives the rest: the autumn quota came in over the winter, and the famine peaked in
+the spring. Under the flexible-quota counterfactual the plan is drawn on last year's true output
+instead, and its rate (quota / that output) is taken of each true harvest: the state still plans
+to cover its cities, army and exports, but on real output. What can be taken
 is the accessible stock (a share ``concealment_max`` x bite x (1 - search) is hidden) above a
 protected floor that shrinks with enforcement, harder in more radical provinces:
 taken = clip(min(due, accessible - floor), 0), floor = min_retention x people x months to the
@@ -13,9 +16,11 @@ The part of the quota that pays the state's commitments (urban rations, army, ex
 lower of that floor and ``commitment_floor_kg`` to the next harvest, whatever the climate: the
 cities were fed first in every year, the retreat included; the rest of the quota stops at the
 floor. The state's extra purchases for the cities (:mod:`granaries`) stop at the same lower floor.
-Where the quota bites (due / accessible), violence follows (:mod:`violence`). Units: kg (real).
+Where the quota bites (the outstanding quota / accessible), violence follows (:mod:`violence`). Units: kg (real).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -42,23 +47,26 @@ def commitment_floor(floor, commitment_floor_kg, people_real, months_left):
     return np.minimum(floor, protected_floor(commitment_floor_kg, people_real, months_left, 0.0))
 
 
-def collect(due, stock, people_real, months_left, enforcement_lever, search, radicalism, params, committed=0.0):
+def collect(due, stock, people_real, months_left, enforcement_lever, search, radicalism, params, committed=0.0,
+            outstanding=None):
     """Grain taken from each commune (kg) and the bite x enforcement that drives violence.
 
     ``params``: (min_retention_kg, radical_enforcement_gain, concealment_max, commitment_floor_kg),
     each (members, 1). ``committed`` (share, (members, 1)): the part of ``due`` that pays the state's
     commitments, collected first and down to :func:`commitment_floor`; the rest stops at the floor.
+    ``outstanding`` (kg, default ``due``): the season's quota still owed, which sets the pressure to hide and the bite.
     """
     min_retention_kg, gain, concealment_max, commitment_floor_kg = params
     enforcement = enforcement_of(enforcement_lever, gain, radicalism)
-    pressure = np.minimum(1.0, due / np.maximum(stock, 1.0))
+    owed = due if outstanding is None else outstanding
+    pressure = np.minimum(1.0, owed / np.maximum(stock, 1.0))
     hidden = concealment_max * pressure * (1.0 - search)
     accessible = stock * (1.0 - hidden)
     floor = protected_floor(min_retention_kg, people_real, months_left, enforcement)
     first = np.clip(np.minimum(due * committed, accessible - commitment_floor(floor, commitment_floor_kg,
                                                                                people_real, months_left)), 0.0, None)
     taken = first + np.clip(np.minimum(due - first, accessible - first - floor), 0.0, None)
-    bite = np.minimum(due / np.maximum(accessible, 1.0), MAX_BITE)
+    bite = np.minimum(owed / np.maximum(accessible, 1.0), MAX_BITE)
     return taken, bite * enforcement
 
 
@@ -73,35 +81,57 @@ class Procurement(Mechanism):
                              ("due", "procurement due this month"),
                              ("bite", "procurement bite x enforcement (drives violence)")):
             w.places.add(key, unit="kg" if key != "bite" else "index", meaning=meaning, owner=self.name)
+        w.places.add("outstanding", unit="kg", meaning="the season's quota not yet collected", owner=self.name)
         pp = sim.params.procurement
         self.params = (per_member(pp.min_retention_kg), per_member(pp.radical_enforcement_gain),
                        per_member(pp.concealment_max), per_member(pp.commitment_floor_kg))
         self.flexible = per_member(sim.params.planning.flexible_quotas).astype(bool)
+        self.collection_share = per_member(pp.collection_share_per_month)
         self.calendar = harvest_calendar()
         self.scale = sim.world.scale
 
     def procure(self, world, month) -> None:
-        """The season's quota is collected where a harvest came in."""
+        """A harvest sets the season's quota outstanding; a share of what is outstanding is collected each month."""
         pl, geo, nc = world.places, world.geo, world.geo.n_communes
         pl.procured[:] = 0.0
         pl.due[:] = 0.0
         pl.bite[:] = 0.0
-        if not self.calendar.harvesting(month.month).any():
-            return
         prov = geo.commune_province
-        season = self.calendar.harvest_share(month.month)[prov]
-        due = np.where(self.flexible, pl.quota_rate[:, :nc] * pl.harvest[:, :nc], pl.quota[:, :nc] * season)
+        if self.calendar.harvesting(month.month).any():
+            season = self.calendar.harvest_share(month.month)[prov]
+            due = np.where(self.flexible, pl.quota_rate[:, :nc] * pl.harvest[:, :nc], pl.quota[:, :nc] * season)
+            pl.outstanding[:, :nc] = np.where(self.calendar.harvesting(month.month)[prov], due, pl.outstanding[:, :nc])
+        if month.t == 0:
+            pl.outstanding[:, :nc] += self._carried_in(pl.quota[:, :nc], month.month, prov)
+        outstanding = pl.outstanding[:, :nc]
+        if not outstanding.any():
+            return
+        due = outstanding * self.collection_share
         committed = per_member(np.where(self.flexible[:, 0], world.national.committed_share_true,
                                         world.national.committed_share))
         months_left = self.calendar.months_to_next_harvest(month.month)[prov]
         taken, bite = collect(due, pl.stock[:, :nc], pl.pop[:, :nc] * self.scale, months_left,
                               month.lever("enforcement")[:, prov], month.lever("search")[:, prov],
-                              world.provinces.radicalism[:, prov], self.params, committed)
+                              world.provinces.radicalism[:, prov], self.params, committed, outstanding)
         pl.stock[:, :nc] -= taken
+        outstanding -= taken
         pl.procured[:, :nc], pl.due[:, :nc], pl.bite[:, :nc] = taken, due, bite
+
+    def _carried_in(self, quota, month: int, prov) -> np.ndarray:
+        """What a run that starts in ``month`` still owes of the last season's quota (kg by commune): that
+        season's share of this year's ``quota``, fallen due at its harvest and collected at the monthly share since."""
+        cal = self.calendar
+        since = (month - cal.harvest_month) % 12
+        since = np.where(cal.share > 0, np.where(since == 0, 12, since), 10 ** 6)
+        last = since.argmin(axis=0)  # the latest season by province
+        cols = np.arange(since.shape[1])
+        k, share = since[last, cols], cal.share[last, cols]
+        left = np.array([[math.pow(1.0 - c, int(m)) if m < 12 else 0.0 for m in k]
+                         for c in self.collection_share[:, 0]])
+        return quota * (share * left)[:, prov]
 
     def series(self) -> list[Series]:
         return [Series("procured", "kg", "grain procured this month", "province_sector", lambda w: w.places.procured),
                 Series("procured", "kg", "grain procured this month", "national", lambda w: w.places.procured.sum(axis=1)),
-                Series("due", "kg", "procurement due this month", "national",
+                Series("due", "kg", "procurement called this month (a share of what is outstanding)", "national",
                        lambda w: w.places.due[:, : w.geo.n_communes].sum(axis=1))]
