@@ -78,7 +78,7 @@ class Procurement(Mechanism):
     def init(self, sim) -> None:
         w = sim.world
         for key, meaning in (("procured", "grain taken by the state this month"),
-                             ("due", "procurement due this month"),
+                             ("due", "procurement called this month"),
                              ("bite", "procurement bite x enforcement (drives violence)")):
             w.places.add(key, unit="kg" if key != "bite" else "index", meaning=meaning, owner=self.name)
         w.places.add("outstanding", unit="kg", meaning="the season's quota not yet collected", owner=self.name)
@@ -97,10 +97,11 @@ class Procurement(Mechanism):
         pl.due[:] = 0.0
         pl.bite[:] = 0.0
         prov = geo.commune_province
-        if self.calendar.harvesting(month.month).any():
+        harvesting = self.calendar.harvesting(month.month)
+        if harvesting.any():
             season = self.calendar.harvest_share(month.month)[prov]
             due = np.where(self.flexible, pl.quota_rate[:, :nc] * pl.harvest[:, :nc], pl.quota[:, :nc] * season)
-            pl.outstanding[:, :nc] = np.where(self.calendar.harvesting(month.month)[prov], due, pl.outstanding[:, :nc])
+            pl.outstanding[:, :nc] = np.where(harvesting[prov], due, pl.outstanding[:, :nc])
         if month.t == 0:
             pl.outstanding[:, :nc] += self._carried_in(pl.quota[:, :nc], month.month, prov)
         outstanding = pl.outstanding[:, :nc]
