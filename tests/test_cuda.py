@@ -78,10 +78,10 @@ SAMPLED_WORLD = """
     from greatleap.mechanisms.mortality import NURSING_AGE
     from greatleap.mechanisms.nutrition import stored_reserve
     # 50 agents a commune (the default is 200): ~100 communes, so the sample holds many places
-    # a third of 1957's deaths registered (0.6 in history): the sample's few deaths then surely include ghosts
+    # a tenth of 1957's deaths registered (0.6 in history): the sample's few deaths then surely include ghosts
     scens = [load_scenario("historical", **{"run.scale": 1e5, "run.seed": 1, "run.check_ledgers": False,
                                             "run.min_agents_per_commune": 50,
-                                            "registration.death_completeness.1957": 0.33})]
+                                            "registration.death_completeness.1957": 0.1})]
     cpu, gpu = Sim(scens), Sim(scens, backend="cuda")
     for _ in range(6):  # January to June on the CPU; July (with the age census) on both
         cpu.step()

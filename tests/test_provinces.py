@@ -322,7 +322,7 @@ def test_each_city_eats_what_its_province_was_supplied():
     still what the state supplied. (The cities once shared the nation's supply by population: every town ate
     3.1 kg a head here, Shanghai's as much as Henan's.)"""
     kw = {"run.end": "1957-03", "run.scale": 100000, "procurement.initial_state_stock_mt": 0.0,
-          "procurement.urban_levy_share": 0.02}
+          "procurement.urban_levy_share": 0.02, "procurement.collection_share_per_month": 1.0}  # the levy alone
     result = Sim(load_scenario("historical", **kw)).run()
     m = result.monthly_province
     feb = m[(m.sector == "urban") & (m.month == pd.Timestamp("1957-02-01")) & (m.population > 0)].set_index("province")
