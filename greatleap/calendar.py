@@ -45,6 +45,14 @@ class HarvestCalendar:
         lag = (self.harvest_month - self.planting_month) % 12
         return np.where(self.harvest_month == month, lag, 0).max(axis=0)
 
+    def last_harvest(self, month: int) -> tuple[np.ndarray, np.ndarray]:
+        """The latest harvest before calendar ``month`` (one in ``month`` itself counts as a year ago), per
+        province: (months since it, 1-12; the share of the year's grain it brought)."""
+        since = (month - self.harvest_month) % 12
+        since = np.where(self.share > 0, np.where(since == 0, 12, since), 13)
+        last, provinces = since.argmin(axis=0), np.arange(since.shape[1])
+        return since[last, provinces], self.share[last, provinces]
+
     def months_to_next_harvest(self, month: int) -> np.ndarray:
         """Months of consumption (this one included) until the next harvest that matters, per province.
 

@@ -121,13 +121,8 @@ class Procurement(Mechanism):
     def _carried_in(self, quota, month: int, prov) -> np.ndarray:
         """What a run that starts in ``month`` still owes of the last season's quota (kg by commune): that
         season's share of this year's ``quota``, fallen due at its harvest and collected at the monthly share since."""
-        cal = self.calendar
-        since = (month - cal.harvest_month) % 12
-        since = np.where(cal.share > 0, np.where(since == 0, 12, since), 10 ** 6)
-        last = since.argmin(axis=0)  # the latest season by province
-        cols = np.arange(since.shape[1])
-        k, share = since[last, cols], cal.share[last, cols]
-        left = np.array([[math.pow(1.0 - c, int(m)) if m < 12 else 0.0 for m in k]
+        since, share = self.calendar.last_harvest(month)
+        left = np.array([[math.pow(1.0 - c, int(m)) if m < 12 else 0.0 for m in since]
                          for c in self.collection_share[:, 0]])
         return quota * (share * left)[:, prov]
 
