@@ -280,29 +280,33 @@ def test_famine_amenorrhoea_is_a_threshold_above_exponent_one():
     assert fertility.amenorrhoea(0.5, 0.5, 3.0) == 0.0 and fertility.amenorrhoea(0.9, 0.5, 0.5) == 0.0
 
 
-def test_separation_lowers_conception_and_postponed_births_wait_for_food():
-    base, pop, sep, f = 0.0035, 1e6, 0.5, 0.2  # births per person-month; illustrative values
+def test_separation_and_mobilisation_lower_conception_and_postponed_births_wait_for_food():
+    base, pop, sep, mob, f = 0.0035, 1e6, 0.5, 0.3, 0.2  # births per person-month; illustrative values
     strength, decay = 0.5, 0.1
-    assert fertility.timing_multiplier(sep, 0.0, 0.0, f, base, pop) == 1.0
-    assert fertility.timing_multiplier(sep, 0.3, 0.0, f, base, pop) == pytest.approx(1 - sep * 0.3)
+    assert fertility.timing_multiplier(sep, 0.0, mob, 0.0, 0.0, f, base, pop) == 1.0
+    assert fertility.timing_multiplier(sep, 0.3, mob, 0.0, 0.0, f, base, pop) == pytest.approx(1 - sep * 0.3)
+    # the Leap's mobilisation at full pressure (0.9 above 1957): a further 0.3 x 0.9 = 27% of conceptions lost
+    assert fertility.timing_multiplier(sep, 0.0, mob, 0.9, 0.0, f, base, pop) == pytest.approx(0.73)
+    assert fertility.timing_multiplier(sep, 0.3, mob, 0.9, 0.0, f, base, pop) == pytest.approx(1 - 0.15 - 0.27)
+    assert fertility.timing_multiplier(0.8, 0.9, 0.6, 0.9, 0.0, f, base, pop) == 0.0  # never below none
     # release: 1 with no depletion, 0 where conception stops
     assert fertility.catchup_release(np.array([0.0, 0.25, 0.5, 0.8]), 0.5).tolist() == [1.0, 0.5, 0.0, 0.0]
     postponed = trying = 0.0
     for _ in range(24):  # two famine years, conception stopped, half the expected births
         postponed, trying = fertility.postponed_after(decay, strength, f, postponed, trying, base, pop, 0.5 * base * pop, 0.0)
     assert postponed == pytest.approx(24 * 0.5 * base * pop) and trying == 0.0  # nothing settles in the famine
-    assert fertility.timing_multiplier(sep, 0.0, trying, f, base, pop) == 1.0  # no catch-up while starving
+    assert fertility.timing_multiplier(sep, 0.0, mob, 0.0, trying, f, base, pop) == 1.0  # no catch-up while starving
     # food returns: a tenth of the stock settles, half of that tries, the rest is given up
     after, trying = fertility.postponed_after(decay, strength, f, postponed, 0.0, base, pop, base * pop, 1.0)
     assert after == pytest.approx(0.9 * postponed) and trying == pytest.approx(0.05 * postponed)
-    assert fertility.timing_multiplier(sep, 0.0, trying, f, base, pop) == pytest.approx(1 + f * trying / (base * pop))
+    assert fertility.timing_multiplier(sep, 0.0, mob, 0.0, trying, f, base, pop) == pytest.approx(1 + f * trying / (base * pop))
     # births below the baseline with food (spouses apart, not hunger) are not postponed
     assert fertility.postponed_after(decay, strength, f, 0.0, 0.0, base, pop, 0.5 * base * pop, 1.0) == (0.0, 0.0)
     # the couples trying leave as they conceive
     assert fertility.postponed_after(decay, strength, f, 0.0, trying, base, pop, base * pop, 1.0)[1] == pytest.approx(0.8 * trying)
     # per place: arrays broadcast, each place keeps its own timing
-    both = fertility.timing_multiplier(sep, np.array([0.0, 0.3]), np.array([0.0, trying]), f, base, np.array([pop, pop]))
-    assert both[0] == 1.0 and both[1] == pytest.approx(fertility.timing_multiplier(sep, 0.3, trying, f, base, pop))
+    both = fertility.timing_multiplier(sep, np.array([0.0, 0.3]), mob, 0.0, np.array([0.0, trying]), f, base, np.array([pop, pop]))
+    assert both[0] == 1.0 and both[1] == pytest.approx(fertility.timing_multiplier(sep, 0.3, mob, 0.0, trying, f, base, pop))
 
 
 def test_lookup_tables_are_accurate():

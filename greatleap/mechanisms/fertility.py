@@ -6,8 +6,10 @@ risk conceives with monthly probability p, so a birth cycle lasts 1/p + 9 + post
 (p = 1 / (12/b - 9 - postpartum)). Hunger lowers conception (famine amenorrhoea: conception x
 1 - (h / ``hunger_zero_depletion``)^``hunger_exponent``, h the deeper of depletion and ``intake_weight``
 x the current energy deficit; an exponent above 1 is a threshold: mild losses barely touch ovulation,
-Frisch 1984) and raises fetal loss. Nationally, labor campaigns separate spouses
-(conception falls by ``separation_effect`` x the diverted share of rural labor), and births
+Frisch 1984) and raises fetal loss. Labor campaigns separate spouses (conception falls by
+``separation_effect`` x the diverted share of rural labor), and the Leap's mobilisation itself (labor
+armies, night work, women's heavy labor) lowers rural conception by ``mobilisation_effect`` x the
+campaign's pressure above its 1957 level, before and apart from hunger. Births
 that hunger prevented form a stock of postponed births. The stock waits for food: each month
 ``catchup_decay`` x release of it is settled, release = 1 - depletion / ``hunger_zero_depletion``
 (the province's mean; 0 where conception stops). A share ``catchup_strength`` of what is settled
@@ -21,6 +23,7 @@ import numpy as np
 
 from greatleap import data
 from greatleap.curves import interpolate, tabulate
+from greatleap.levers import LEVERS
 from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
 from greatleap.mechanisms.mortality import urban_mix
 from greatleap.rules import rule
@@ -64,15 +67,18 @@ def catchup_release(depletion, hunger_zero_depletion):
     return np.clip(1.0 - depletion / hunger_zero_depletion, 0.0, 1.0)
 
 
-def timing_multiplier(separation_effect, diverted_share, trying, fecundability, baseline, population):
-    """Multiplier on conception: spouses apart on the campaigns, catch-up of postponed births.
+def timing_multiplier(separation_effect, diverted_share, mobilisation_effect, mobilisation, trying, fecundability,
+                      baseline, population):
+    """Multiplier on conception: spouses apart on the campaigns, the Leap's mobilisation, catch-up of
+    postponed births.
 
-    Arrays broadcast together; ``trying``: postponed births whose couples now try (agents), each
-    conceiving at ``fecundability`` a month; ``baseline``: births per person-month at 1957 fertility;
-    ``population``: agents now.
+    Arrays broadcast together; ``mobilisation``: the campaign's pressure above its 1957 level (0-1, 0 in
+    towns); ``trying``: postponed births whose couples now try (agents), each conceiving at
+    ``fecundability`` a month; ``baseline``: births per person-month at 1957 fertility; ``population``: agents now.
     """
     catchup = 1.0 + fecundability * trying / (baseline * np.maximum(population, 1.0))
-    return np.maximum(0.0, 1.0 - separation_effect * diverted_share) * np.minimum(catchup, MAX_CATCHUP)
+    apart = np.maximum(0.0, 1.0 - separation_effect * diverted_share - mobilisation_effect * mobilisation)
+    return apart * np.minimum(catchup, MAX_CATCHUP)
 
 
 def postponed_after(catchup_decay, catchup_strength, fecundability, postponed, trying, baseline, population, births,
@@ -152,18 +158,21 @@ class Fertility(Mechanism):
                                     / completeness(s.registration.birth_completeness, 1957) for s in sim.scenarios])
         fp = sim.params.fertility
         self.separation, self.catchup = per_member(fp.separation_effect), per_member(fp.catchup_strength)
+        self.mobilisation = per_member(fp.mobilisation_effect)
         self.decay, self.fecundability = per_member(fp.catchup_decay), per_member(fp.catchup_fecundability)
         self.zero_depletion = per_member(fp.hunger_zero_depletion)
 
     def hazards(self, world, month) -> None:
         """Conception timing by place: spouses apart on the campaigns (communes), catch-up of postponed births."""
         geo, pv = world.geo, world.provinces
-        diverted = np.where(geo.place_is_city == 1, 0.0,
-                            (pv.furnace_share + pv.water_share)[:, geo.place_province])
+        rural = geo.place_is_city == 0
+        diverted = np.where(rural, (pv.furnace_share + pv.water_share)[:, geo.place_province], 0.0)
+        pressure = np.maximum(0.0, month.lever("campaign") - LEVERS["campaign"].default)
+        mobilisation = np.where(rural, pressure[:, geo.place_province], 0.0)
         pop = by_province(world.places.pop.astype(float), geo.place_province, geo.n_provinces)
         world.places.fertility_multiplier[:] = timing_multiplier(
-            self.separation, diverted, pv.catchup_trying[:, geo.place_province], self.fecundability, self.baseline,
-            pop[:, geo.place_province])
+            self.separation, diverted, self.mobilisation, mobilisation, pv.catchup_trying[:, geo.place_province],
+            self.fecundability, self.baseline, pop[:, geo.place_province])
 
     def account(self, world, month) -> None:
         """Births that hunger prevented join each province's stock of postponed births; as food returns
