@@ -122,11 +122,13 @@ class FertilityParams(_Section):
     postpartum_months: int = P(12, 0, 36, "months infecund after a birth", "lactational amenorrhoea: median 9.5 months, a third still amenorrhoeic at 12 months (WHO multicentre study, Pengxian, Sichuan); weaning later in 1958")
     separation_effect: float = P(0.5, 0.0, 1.0, "conception lost per unit share of rural labor diverted", "spouses separated by mobilisation; calibrate")
     mobilisation_effect: float = P(0.2, 0.0, 0.6, "rural conception lost per unit of the campaign's pressure above 1957",
-                                   "births fell before the food did: TFR 6.41 (1957), 5.68 (1958), 4.30 (1959) (1982 one-per-thousand survey; "
-                                   "Coale 1984) (R) while rural grain retention held at 268 kg in 1958 against 273 in 1957, and was back to 6.02 "
-                                   "in 1962 at 229 kg (retention: china_grain_procurement_retention); Henan's registered CBR fell 33.2 -> 28.1 in "
-                                   "1959, conceived before its famine of 1959-60 (provincial panel); the labor armies, night work and women's "
-                                   "heavy labor of 1958 (Peng 1987, PDR 13:639-670; Hershatter 2011, The Gender of Memory) (R); calibrated within 0-0.5")
+                                   "births fell before the food did: TFR 6.41 (1957), 5.68 (1958), 4.30 (1959) (CSY 1999 = Coale 1984, 1982 fertility "
+                                   "survey) while rural grain retention held at 268 kg in 1958 against 273 in 1957, and was back to 6.02 in 1962 at "
+                                   "229 kg (china_grain_procurement_retention); Henan's registered CBR fell 33.2 -> 28.1 in 1959, conceived before its "
+                                   "famine of 1959-60 (provincial panel); households fell in 1958 (144.31 -> 143.20 M), the only fall in the PRC's "
+                                   "record, with marriages put off (V*); 52.7% of 1,487 women students of a Beijing university had menstrual "
+                                   "disorders in Feb 1961, blamed on the labor campaigns (ministries' report, V*); women did the heavy field work "
+                                   "the drafted men left (Kunshan brigade, Xinhua Neibu Cankao 19 Aug 1960, V*); calibrated within 0-0.5")
     catchup_strength: float = P(0.25, 0.0, 1.0, "share of settled postponed births made up (the rest given up)", "post-famine rebound: TFR 6.41 (1957), 6.02 (1962), 7.50 (1963), 6.18 (1964) (CSY 1999): ~1 year's births above trend against ~1.2 years lost in 1959-61; calibrated")
     catchup_fecundability: float = P(0.2, 0.05, 0.5, "per month", "monthly conception probability of couples making up a postponed birth (newly married or reunited): fecundability of young married women ~0.15-0.3 (Bongaarts & Potter 1983, ch. 2; Wood 1994) (R)")
     catchup_decay: float = P(0.04, 0.0, 0.5, "per month: share of the postponed stock settled (made up or given up) at full release",
