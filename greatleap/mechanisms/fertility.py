@@ -138,7 +138,7 @@ class Fertility(Mechanism):
         w.provinces.add("catchup_trying", unit="agents", meaning="postponed births whose couples now try to make them up",
                         owner=self.name)
         w.places.add("fertility_multiplier", fill=1.0, unit="ratio",
-                     meaning="timing of conceptions: spouses apart, catch-up", owner=self.name)
+                     meaning="timing of conceptions: spouses apart, mobilisation, catch-up", owner=self.name)
         urban_share = float(lay.urban.sum() / lay.n_agents)
         pyramid = sim.mechanism("demography").pyramid
         tables = [conception_table(s, pyramid, urban_share) for s in sim.scenarios]
@@ -163,7 +163,8 @@ class Fertility(Mechanism):
         self.zero_depletion = per_member(fp.hunger_zero_depletion)
 
     def hazards(self, world, month) -> None:
-        """Conception timing by place: spouses apart on the campaigns (communes), catch-up of postponed births."""
+        """Conception timing by place: spouses apart on the campaigns and the Leap's mobilisation (communes),
+        catch-up of postponed births."""
         geo, pv = world.geo, world.provinces
         rural = geo.place_is_city == 0
         diverted = np.where(rural, (pv.furnace_share + pv.water_share)[:, geo.place_province], 0.0)
