@@ -1,14 +1,17 @@
 """The Leap's mobilisation lowers rural conception apart from hunger (fertility.mobilisation_effect)."""
 import pandas as pd
-import pytest
 
 from greatleap import Sim, load_scenario
 
 
-def _births(effect: float, **extra) -> pd.DataFrame:
-    scen = load_scenario("historical", **{"run.end": "1959-12", "run.scale": 20000,
-                                          "fertility.mobilisation_effect": effect, **extra})
-    m = Sim(scen, seed=3).run().monthly_province
+def _run(preset: str, effect: float):
+    """``preset`` to December 1959 at scale 20,000 (seed 3) with the mobilisation effect at ``effect``."""
+    scen = load_scenario(preset, **{"run.end": "1959-12", "run.scale": 20000, "fertility.mobilisation_effect": effect})
+    return Sim(scen, seed=3).run()
+
+
+def _births(effect: float) -> pd.DataFrame:
+    m = _run("historical", effect).monthly_province
     m = m.assign(year=pd.to_datetime(m.month).dt.year)
     return m.groupby(["year", "sector"]).births.sum().unstack("sector")
 
@@ -27,7 +30,5 @@ def test_the_campaign_lowers_rural_births_from_its_start_and_leaves_1957_alone()
 def test_no_mobilisation_without_the_campaign():
     """With every lever at its 1957 default (no_great_leap) the effect has nothing to act on."""
     def births(effect: float) -> list:
-        scen = load_scenario("no_great_leap", **{"run.end": "1959-12", "run.scale": 20000,
-                                                 "fertility.mobilisation_effect": effect})
-        return Sim(scen, seed=3).run().monthly_national.births.tolist()
+        return _run("no_great_leap", effect).monthly_national.births.tolist()
     assert births(0.0) == births(0.5)
