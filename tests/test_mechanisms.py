@@ -15,7 +15,7 @@ from greatleap.curves import interpolate, tabulate
 from greatleap.mechanisms import canteens, fertility, mortality, nutrition, procurement
 from greatleap.mechanisms.classes import BLACK_ELEMENT, CADRE, ORDINARY
 from greatleap.mechanisms.granaries import relief_claims
-from greatleap.mechanisms.hierarchy import inflation, plan_quotas
+from greatleap.mechanisms.hierarchy import believed_inflation, inflation, plan_quotas
 from greatleap.mechanisms.labor import FARM, FURNACE, NONE, WATERWORKS, diversion_shares, rural_activity
 from greatleap.mechanisms.registration import (completeness, death_registered_probability, late_registration_probability,
                                                registered_late)
@@ -131,6 +131,20 @@ def test_relief_withheld_by_the_climate_and_by_believed_inflation():
     assert normal[0, 0] == pytest.approx(1e8) and normal[0, 1] == 0  # only the commune short of grain
     assert suppressed[0, 0] == pytest.approx(0.15 * normal[0, 0])
     assert inflated[0, 0] == pytest.approx(0.5 * normal[0, 0])
+
+
+def test_the_centre_rereads_its_belief_in_the_reports_when_it_turns_sceptical():
+    reported = np.array([[0.5, 1.0, 0.0]])  # reports 1.5x, 2x and 1x the truth
+    lushan = believed_inflation(reported, np.array([0.1]))
+    retreat = believed_inflation(reported, np.array([0.45]))
+    assert lushan[0] == pytest.approx([0.35, 0.8, 0.0])  # (1 + 0.5) x 0.9 - 1, (1 + 1) x 0.9 - 1; never below 0
+    assert retreat[0] == pytest.approx([0.0, 0.1, 0.0])  # the same reports, doubted: 1.5 x 0.55 < 1
+    # the phantom grain that hides a commune's hunger from relief shrinks with the belief, between harvests
+    stock, need, harvest = np.array([[1e8]]), np.array([[1e8]]), 4e8
+    hidden = relief_claims(need, 5, stock, 1.0, lushan[:, :1] * harvest)
+    seen = relief_claims(need, 5, stock, 1.0, retreat[:, :1] * harvest)
+    assert hidden[0, 0] == pytest.approx((5e8 - 1e8 - 1.4e8) / 5)
+    assert seen[0, 0] == pytest.approx((5e8 - 1e8) / 5)
 
 
 # ------------------------------------------------------------------ distribution

@@ -106,8 +106,9 @@ class Granaries(Mechanism):
         for key in _FLOWS:
             w.national.add(key, unit="kg/month", meaning=key.replace("_", " "), owner=self.name)
         w.places.add("relief", unit="kg/month", meaning="grain the state resold to the place", owner=self.name)
+        w.places.add("last_harvest", unit="kg", meaning="the commune's last harvest (true)", owner=self.name)
         w.places.add("phantom", unit="kg", meaning="grain the centre believes the commune holds beyond the truth "
-                     "(believed inflation x its last harvest)", owner=self.name)
+                     "(believed inflation at this month's scepticism x its last harvest)", owner=self.name)
         pp = sim.params.procurement
         w.national.state_stock[:] = pp.initial_state_stock_mt * 1e9
         self.other_use_kg = pp.state_other_use_mt * 1e9 / 12.0
@@ -155,9 +156,9 @@ class Granaries(Mechanism):
         # 3. resales to rural communes by their shortfall: routine resales (a share of procurement, wherever
         # the shortfall is), then relief as the political climate and the believed reports allow
         need = pl.grain_need_kg[:, :nc]
-        pl.phantom[:, :nc] = np.where(pl.harvest[:, :nc] > 0, pl.believed_inflation[:, :nc] * pl.harvest[:, :nc],
-                                      pl.phantom[:, :nc])
+        pl.last_harvest[:, :nc] = np.where(pl.harvest[:, :nc] > 0, pl.harvest[:, :nc], pl.last_harvest[:, :nc])
         phantom = pl.phantom[:, :nc]
+        phantom[:] = pl.believed_inflation[:, :nc] * pl.last_harvest[:, :nc]
         shortfall_c = relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc], 1.0, phantom)
         if month.t == 0:  # the plan is fixed on the first month's people (a column: snapshots carry it)
             pl.resale_weight[:, :nc] = structural_deficit(pl.potential[:, :nc], pl.pop[:, :nc].astype(float))

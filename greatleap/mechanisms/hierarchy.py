@@ -34,6 +34,17 @@ TARGET_RATIO_RANGE = (-1.0, 5.0)  # target/harvest - 1 is clipped to this range 
 NEUTRAL_RADICALISM = 0.5  # provinces with no evidence of zeal; only zeal above it adds to a province's own claims
 
 
+def believed_inflation(report_inflation, scepticism):
+    """Inflation the centre reads into each commune's last harvest report (ratio, (members, communes)) at this
+    month's ``scepticism`` (members,): (1 + report inflation) x (1 - scepticism) - 1, at least 0. It is read anew
+    each month, not fixed at the harvest: when the centre turned sceptical it doubted the grain it had believed
+    the communes held, not only the next report. After the Xinyang incident (October 1960) and the Emergency
+    Directive (3 November 1960) work teams went into the villages, found the granaries empty and the centre
+    shipped grain in that winter (Yang 2012, Tombstone ch. 1; MacFarquhar 1997, Origins III ch. 1); before it,
+    'hidden grain' was searched for where the reports claimed it (Bernstein 1984)."""
+    return np.maximum(0.0, (1.0 + report_inflation) * (1.0 - scepticism)[:, None] - 1.0)
+
+
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -81,7 +92,9 @@ class Hierarchy(Mechanism):
                   ("reported", "kg", "the commune's report of this month's harvest"),
                   ("year_true", "kg", "harvests so far this year"),
                   ("last_reported", "kg", "last year's commune claim (compiled in December)"),
-                  ("believed_inflation", "ratio", "inflation the centre reads into the commune's last report"))
+                  ("report_inflation", "ratio", "inflation of the commune's last harvest report (report / truth - 1)"),
+                  ("believed_inflation", "ratio", "inflation the centre reads into the commune's last report at this "
+                   "month's scepticism"))
         for key, unit, meaning in places:
             w.places.add(key, unit=unit, meaning=meaning, owner=self.name)
         for key, fill, meaning in (("peer", 0.0, "mean relative inflation of the province's communes"),
@@ -119,8 +132,14 @@ class Hierarchy(Mechanism):
         pv.reported[:] = 0.0
         world.national.believed[:] = 0.0
         harvesting = self.calendar.harvesting(month.month)
-        if not harvesting.any():
-            return
+        scepticism = month.national("scepticism")
+        if harvesting.any():
+            self._report_harvest(world, month, harvesting, scepticism)
+        pl.believed_inflation[:, :nc] = believed_inflation(pl.report_inflation[:, :nc], scepticism)
+
+    def _report_harvest(self, world, month, harvesting, scepticism) -> None:
+        """This month's harvest reports up the hierarchy, the centre's belief and the peers' inflation."""
+        pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
         prov = geo.commune_province
         on = harvesting[prov]
         true_c = pl.harvest[:, :nc]
@@ -128,13 +147,11 @@ class Hierarchy(Mechanism):
         pi, commune_reports, province_reports = self._inflate(world, month, true_c, target, STREAM_REPORT_NOISE)
         commune_reports = np.where(on, commune_reports, 0.0)
         province_reports = np.where(harvesting, province_reports, 0.0)
-        scepticism = month.national("scepticism")
         believed = province_reports.sum(axis=1) * (1.0 - scepticism)
         counts = np.maximum(np.bincount(prov, minlength=geo.n_provinces), 1)
         peer = by_province(pi / np.maximum(pl.inflation_cap[:, :nc], 1e-9), prov, geo.n_provinces) / counts
         pv.peer[:] = np.where(harvesting, peer, pv.peer)
-        pl.believed_inflation[:, :nc] = np.where(
-            on, np.maximum(0.0, (1.0 + pi) * per_member(1.0 - scepticism) - 1.0), pl.believed_inflation[:, :nc])
+        pl.report_inflation[:, :nc] = np.where(on, pi, pl.report_inflation[:, :nc])
         pl.reported[:, :nc] = commune_reports
         pv.reported[:] = province_reports
         world.national.believed[:] = believed

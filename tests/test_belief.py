@@ -1,0 +1,46 @@
+"""The centre re-reads its belief in the communes' reports each month at the current scepticism, so the
+retreat's investigations (November 1960) uncover the hunger the autumn 1960 reports hid from relief."""
+import numpy as np
+import pandas as pd
+
+from greatleap import Sim, load_scenario
+
+TO_1961 = {"run.end": "1961-03", "run.scale": 20000}
+
+
+def _sim(tmp_path, retreat_scepticism: float | None) -> Sim:
+    """The history to March 1961; optionally with the centre's scepticism kept at ``retreat_scepticism`` from
+    November 1960 (the history has 0.3, then 0.45 from January 1961)."""
+    if retreat_scepticism is None:
+        return Sim(load_scenario("historical", **TO_1961), seed=2)
+    path = tmp_path / "credulous.toml"
+    path.write_text('extends = "historical"\n' + "".join(
+        f'[[events]]\nlever = "scepticism"\nstart = "{start}"\nvalue = {retreat_scepticism}\n'
+        for start in ("1960-11", "1961-01")))
+    return Sim(load_scenario(path, **TO_1961), seed=2)
+
+
+def test_the_phantom_grain_shrinks_between_harvests_when_the_centre_turns_sceptical(tmp_path):
+    sim = _sim(tmp_path, None)
+    sim.run(until="1960-10")
+    places = sim.world.places
+    henan = sim.geo.province_names.index("Henan")
+    communes = np.flatnonzero(sim.geo.commune_province == henan)
+    october = places.phantom[0, communes].copy()
+    inflation = places.report_inflation[0, communes].copy()
+    assert october.sum() > 0  # the autumn 1960 reports still claimed grain beyond the truth (scepticism 0.1)
+    sim.run(until="1960-11")  # no harvest in Henan in November: only the belief changes
+    assert np.all(places.report_inflation[0, communes] == inflation)
+    november = places.phantom[0, communes]
+    expected = np.maximum(0.0, (1.0 + inflation) * 0.7 - 1.0) * places.last_harvest[0, communes]
+    assert np.allclose(november, expected)
+    assert november.sum() < 0.5 * october.sum()
+
+
+def test_the_retreat_sends_relief_where_the_reports_had_hidden_hunger(tmp_path):
+    def relief(sim):
+        m = sim.run().monthly_province
+        m = m[(m.province == "Henan") & (m.sector == "rural") & (pd.to_datetime(m.month) >= "1960-11-01")]
+        return m.relief_mt.sum()
+    doubted, believed = relief(_sim(tmp_path, None)), relief(_sim(tmp_path, 0.1))
+    assert doubted > 1.1 * believed
