@@ -15,7 +15,10 @@ believes the sum of provincial reports x
 that month (the year's claim: 375 Mt compiled at Wuchang in December 1958, 270 Mt for 1959, the
 1960 figure in the retreat of early 1961), and next year's plan is drawn on that claim. Each
 January the centre plans the year from last year's believed output (the claims x (1 - scepticism)):
-planned_c = believed_c x (1 + ambition) (the target cadres report against); the national quota
+planned_c = believed_c x (1 + ambition) (the target cadres report against), redrawn each month at that
+month's ambition, since the year's targets were raised and cut within the year (Beidaihe, August 1958:
+1958 grain 300-350 Mt against 195 Mt in 1957; Lushan, August 1959: 1959 grain cut from 525 Mt to ~10%
+over 1958's revised 250 Mt); the national quota
 is procurement_rate x believed output, but at least ``commitment_cover`` x what the state plans to
 pay out over the year (urban rations, exports net of imports, other use, grossed up for resales,
 less the centre's stock above its target), shared among communes by planned output and,
@@ -85,7 +88,9 @@ class Hierarchy(Mechanism):
 
     def init(self, sim) -> None:
         w = sim.world
-        places = (("planned", "kg/year", "planned output (the target cadres report against)"),
+        places = (("planned", "kg/year", "planned output (the target cadres report against): the plan's base x "
+                   "(1 + this month's ambition)"),
+                  ("plan_base", "kg/year", "the output the January plan was drawn on (believed output)"),
                   ("quota", "kg/year", "annual procurement quota"),
                   ("quota_rate", "share", "share of the true output a plan drawn on it takes (flexible quotas)"),
                   ("last_true", "kg", "last year's true harvests"),
@@ -128,6 +133,7 @@ class Hierarchy(Mechanism):
         if month.month == 1 or month.t == 0:
             self._plan_year(world, month)
         pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
+        pl.planned[:, :nc] = pl.plan_base[:, :nc] * per_member(1.0 + month.national("ambition"))
         pl.reported[:] = 0.0
         pv.reported[:] = 0.0
         world.national.believed[:] = 0.0
@@ -190,6 +196,7 @@ class Hierarchy(Mechanism):
         inputs = (pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
                   month.national("procurement_rate"), self.eta, commitments)
         pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(believed, *inputs)
+        pl.plan_base[:, :nc] = believed
         # flexible quotas: the same plan drawn on the truth (last year's true output), as a rate of the harvest
         truth = np.where(per_member(world.national.plans_from_reports) == 1, pl.last_true[:, :nc], expected)
         _, quota_true = plan_quotas(truth, *inputs)
