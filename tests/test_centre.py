@@ -1,5 +1,6 @@
-"""The centre re-reads its belief in the communes' reports each month at the current scepticism, so the
-retreat's investigations (November 1960) uncover the hunger the autumn 1960 reports hid from relief."""
+"""The centre within the year: it re-reads its belief in the communes' reports each month at the current
+scepticism, so the retreat's investigations (November 1960) uncover the hunger the autumn 1960 reports hid
+from relief; and it redraws the year's plans at each month's ambition (Beidaihe raised 1958's, Lushan cut 1959's)."""
 import numpy as np
 import pandas as pd
 
@@ -44,3 +45,17 @@ def test_the_retreat_sends_relief_where_the_reports_had_hidden_hunger(tmp_path):
         return m.relief_mt.sum()
     doubted, believed = relief(_sim(tmp_path, None)), relief(_sim(tmp_path, 0.1))
     assert doubted > 1.1 * believed
+
+
+def test_plans_follow_the_targets_raised_and_cut_within_the_year():
+    sim = Sim(load_scenario("historical", **{"run.end": "1959-09", "run.scale": 20000}), seed=2)
+    places, planned = sim.world.places, {}
+    for month in ("1958-07", "1958-08", "1959-07", "1959-08", "1959-09"):
+        sim.run(until=month)
+        planned[month] = places.planned[0, : sim.geo.n_communes].copy()
+    # Beidaihe (August 1958): ambition 0.3 -> 0.8 on the same January base
+    assert np.allclose(planned["1958-08"], planned["1958-07"] * 1.8 / 1.3)
+    # Lushan (August 1959): 1959's targets cut from 1.4x to 1.1x the believed 1958 output, and they stay cut
+    assert np.allclose(planned["1959-08"], planned["1959-07"] * 1.1 / 1.4)
+    assert np.array_equal(planned["1959-09"], planned["1959-08"])
+    assert np.allclose(places.plan_base[0, : sim.geo.n_communes] * 1.1, planned["1959-09"])
