@@ -38,6 +38,7 @@ import numpy as np
 
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, per_member
+from greatleap.mechanisms.hierarchy import believed_inflation
 from greatleap.mechanisms.procurement import commitment_floor, enforcement_of, protected_floor
 
 _FLOWS = ("urban_supply", "urban_demand", "exports", "imports", "state_other_use", "state_loss")
@@ -158,7 +159,8 @@ class Granaries(Mechanism):
         need = pl.grain_need_kg[:, :nc]
         pl.last_harvest[:, :nc] = np.where(pl.harvest[:, :nc] > 0, pl.harvest[:, :nc], pl.last_harvest[:, :nc])
         phantom = pl.phantom[:, :nc]
-        phantom[:] = pl.believed_inflation[:, :nc] * pl.last_harvest[:, :nc]
+        believed = believed_inflation(pl.report_inflation[:, :nc], month.national("scepticism"))
+        phantom[:] = believed * pl.last_harvest[:, :nc]
         shortfall_c = relief_claims(need * self.count_inflation, months_left[prov], pl.stock[:, :nc], 1.0, phantom)
         if month.t == 0:  # the plan is fixed on the first month's people (a column: snapshots carry it)
             pl.resale_weight[:, :nc] = structural_deficit(pl.potential[:, :nc], pl.pop[:, :nc].astype(float))

@@ -97,9 +97,7 @@ class Hierarchy(Mechanism):
                   ("reported", "kg", "the commune's report of this month's harvest"),
                   ("year_true", "kg", "harvests so far this year"),
                   ("last_reported", "kg", "last year's commune claim (compiled in December)"),
-                  ("report_inflation", "ratio", "inflation of the commune's last harvest report (report / truth - 1)"),
-                  ("believed_inflation", "ratio", "inflation the centre reads into the commune's last report at this "
-                   "month's scepticism"))
+                  ("report_inflation", "ratio", "inflation of the commune's last harvest report (report / truth - 1)"))
         for key, unit, meaning in places:
             w.places.add(key, unit=unit, meaning=meaning, owner=self.name)
         for key, fill, meaning in (("peer", 0.0, "mean relative inflation of the province's communes"),
@@ -138,14 +136,13 @@ class Hierarchy(Mechanism):
         pv.reported[:] = 0.0
         world.national.believed[:] = 0.0
         harvesting = self.calendar.harvesting(month.month)
-        scepticism = month.national("scepticism")
         if harvesting.any():
-            self._report_harvest(world, month, harvesting, scepticism)
-        pl.believed_inflation[:, :nc] = believed_inflation(pl.report_inflation[:, :nc], scepticism)
+            self._report_harvest(world, month, harvesting)
 
-    def _report_harvest(self, world, month, harvesting, scepticism) -> None:
+    def _report_harvest(self, world, month, harvesting) -> None:
         """This month's harvest reports up the hierarchy, the centre's belief and the peers' inflation."""
         pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
+        scepticism = month.national("scepticism")
         prov = geo.commune_province
         on = harvesting[prov]
         true_c = pl.harvest[:, :nc]
