@@ -36,7 +36,7 @@ class Lever:
 LEVERS: dict[str, Lever] = {
     "campaign": Lever(0.1, 0, 1, "index", "political pressure of the Leap campaign (drives inflation and ambition)"),
     "anti_right": Lever(0.0, 0, 1, "index", "Anti-Right Deviation struggle after Lushan (fear of reporting shortfalls)"),
-    "ambition": Lever(0.05, 0, 3, "planned growth over believed output", "targets: planned output = believed x (1 + ambition)", "national"),
+    "ambition": Lever(0.05, -0.5, 3, "planned output / last year's claimed output - 1", "targets: planned output = last year's claim x (1 + ambition)", "national"),
     "commune": Lever(0.0, 0, 1, "index", "egalitarian commune organisation (0 = 1957 higher co-ops); lowers incentives"),
     "private_plots": Lever(1.0, 0, 1, "share", "private plots and sidelines allowed (non-grain food)"),
     "canteen": Lever(0.0, 0, 1, "share of rural people", "eating in communal canteens"),

@@ -207,7 +207,9 @@ def test_net_grain_trade_is_reported_but_not_counted():
     t = load_targets()
     trade = t[t.name == "net_grain_exports"]
     assert len(trade) == 5 and not trade.counted.any()
-    assert t[t.name != "net_grain_exports"].counted.all()
+    sichuan_registered = (t.name == "provincial_cdr") & (t.province == "Sichuan")  # a re-verification (below)
+    assert not t[sichuan_registered].counted.any()
+    assert t[(t.name != "net_grain_exports") & ~sichuan_registered].counted.all()
     from greatleap.analysis.targets import passed_count
     base = {"annual_national": pd.DataFrame({"year": range(1957, 1967)})}
     for column in t.column.unique():
@@ -217,7 +219,22 @@ def test_net_grain_trade_is_reported_but_not_counted():
     far.loc[far.name == "net_grain_exports", ["normalised_error"]] = 1e6  # the inputs way off: score unchanged
     far.loc[far.name == "net_grain_exports", "passed"] = True
     assert score(far) == pytest.approx(score(ev))
-    assert passed_count(far) == passed_count(ev) and passed_count(ev)[1] == len(t) - 5
+    assert passed_count(far) == passed_count(ev) and passed_count(ev)[1] == len(t) - 10
+
+
+def test_sichuans_verified_deaths_are_judged_against_the_true_rate():
+    """Sichuan's series is the 1962 re-verification (deaths +38% in 1958, +57% in 1959 over the first reports), so
+    it counts against the true death rate; beside the first registration it is only reported."""
+    t = load_targets()
+    sichuan = t[t.province == "Sichuan"]
+    verified = sichuan[sichuan.name == "provincial_cdr_verified"].set_index("year")
+    registered = sichuan[sichuan.name == "provincial_cdr"].set_index("year")
+    assert list(verified.index) == list(range(1958, 1963)) and verified.counted.all()
+    assert (verified.column == "cdr_true").all() and (registered.column == "cdr_registered").all()
+    assert verified.loc[1959, "observed"] == pytest.approx(46.91) and verified.loc[1960, "observed"] == pytest.approx(53.97)
+    assert verified.observed.equals(registered.observed) and not registered.counted.any()
+    others = t[(t.name == "provincial_cdr") & (t.province != "Sichuan")]
+    assert others.province.nunique() == 15 and others.counted.all() and (others.column == "cdr_registered").all()
 
 
 def test_calibration_objective_and_pass_count_use_the_counted_set():

@@ -1,6 +1,7 @@
 """The centre within the year: it re-reads its belief in the communes' reports each month at the current
 scepticism, so the retreat's investigations (November 1960) uncover the hunger the autumn 1960 reports hid
-from relief; and it redraws the year's plans at each month's ambition (Beidaihe raised 1958's, Lushan cut 1959's)."""
+from relief; and it redraws the year's plans on last year's claims at each month's ambition (Beidaihe raised 1958's, Lushan cut
+1959's)."""
 import numpy as np
 import pandas as pd
 
@@ -49,13 +50,23 @@ def test_the_retreat_sends_relief_where_the_reports_had_hidden_hunger(tmp_path):
 
 def test_plans_follow_the_targets_raised_and_cut_within_the_year():
     sim = Sim(load_scenario("historical", **{"run.end": "1959-09", "run.scale": 20000}), seed=2)
-    places, planned = sim.world.places, {}
-    for month in ("1958-07", "1958-08", "1959-07", "1959-08", "1959-09"):
+    places, nc, planned = sim.world.places, sim.geo.n_communes, {}
+    for month in ("1958-07", "1958-08", "1959-01", "1959-07", "1959-08", "1959-09"):
         sim.run(until=month)
-        planned[month] = places.planned[0, : sim.geo.n_communes].copy()
+        planned[month] = places.planned[0, :nc].copy()
+        if month == "1959-01":
+            # the plan is drawn on the claims as compiled (Wuchang: 525 Mt against 375 Mt claimed), the quota on
+            # the claims as believed (x (1 - scepticism), 0.2 after Wuchang's 'compress the air')
+            claimed = places.last_reported[0, :nc] * sim.world.provinces.report_factor[0, sim.geo.commune_province]
+            assert np.allclose(places.plan_base[0, :nc], claimed)
+            assert np.allclose(planned[month], 1.4 * claimed)
+            quota = places.quota[0, :nc].sum()
+            assert quota >= 0.24 * 0.8 * claimed.sum() * (1 - 1e-9)  # the procurement rate x belief, or the commitments
+            assert quota < 0.24 * claimed.sum()
     # Beidaihe (August 1958): ambition 0.3 -> 0.8 on the same January base
     assert np.allclose(planned["1958-08"], planned["1958-07"] * 1.8 / 1.3)
-    # Lushan (August 1959): 1959's targets cut from 1.4x to 1.1x the believed 1958 output, and they stay cut
-    assert np.allclose(planned["1959-08"], planned["1959-07"] * 1.1 / 1.4)
+    # Lushan (August 1959): 1959's targets cut from 1.4x the 1958 claim (525 against 375 Mt) to 275 / 375,
+    # and they stay cut
+    assert np.allclose(planned["1959-08"], planned["1959-07"] * (1 - 0.267) / 1.4)
     assert np.array_equal(planned["1959-09"], planned["1959-08"])
-    assert np.allclose(places.plan_base[0, : sim.geo.n_communes] * 1.1, planned["1959-09"])
+    assert np.allclose(places.plan_base[0, :nc] * (1 - 0.267), planned["1959-09"])

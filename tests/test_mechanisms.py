@@ -75,11 +75,13 @@ def test_the_years_claim_answers_the_december_climate_and_sets_the_next_plan():
 def test_quotas_are_progressive_and_sum_to_the_plan():
     believed = np.array([[100.0, 200.0, 300.0, 400.0]]) * 1e6
     people = np.full((1, 4), 1e6)
-    planned, quota = plan_quotas(believed, people, col([0.0]), np.array([0.25]), np.array([SC.planning.progressive_eta]))
+    quota = plan_quotas(believed, people, np.array([0.25]), np.array([SC.planning.progressive_eta]))
     assert quota.sum() == pytest.approx(0.25 * believed.sum())
     assert np.all(np.diff(quota / believed) > 0), "richer communes give a larger share (eta > 0)"
-    planned, _ = plan_quotas(believed, people, col([0.8]), np.array([0.25]), np.array([0.5]))
-    assert planned == pytest.approx(1.8 * believed)
+    flat = plan_quotas(believed, people, np.array([0.25]), np.array([0.0]))
+    assert flat == pytest.approx(0.25 * believed), "eta = 0: every commune gives the national rate"
+    floor = plan_quotas(believed, people, np.array([0.25]), np.array([0.0]), np.array([400e6]))
+    assert floor.sum() == pytest.approx(400e6), "the commitments set the least national quota"
 
 
 # ------------------------------------------------------------------ procurement and state grain

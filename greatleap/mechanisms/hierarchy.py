@@ -14,11 +14,13 @@ believes the sum of provincial reports x
 (1 - scepticism). In December each commune compiles its year's output anew in the climate of
 that month (the year's claim: 375 Mt compiled at Wuchang in December 1958, 270 Mt for 1959, the
 1960 figure in the retreat of early 1961), and next year's plan is drawn on that claim. Each
-January the centre plans the year from last year's believed output (the claims x (1 - scepticism)):
-planned_c = believed_c x (1 + ambition) (the target cadres report against), redrawn each month at that
-month's ambition, since the year's targets were raised and cut within the year (Beidaihe, August 1958:
-1958 grain 300-350 Mt against 195 Mt in 1957; Lushan, August 1959: 1959 grain cut from 525 Mt to ~10%
-over 1958's revised 250 Mt); the national quota
+January the centre plans the year from last year's claims: planned_c = claimed_c x (1 + ambition) (the
+target cadres report against), redrawn each month at that month's ambition, since the year's targets
+were raised and cut within the year. The targets were stated against the claims, not a discounted belief
+(Beidaihe, August 1958: 1958 grain 300-350 Mt against 195 Mt in 1957; Wuchang, December 1958: 1959 grain
+525 Mt against 375 Mt claimed; Lushan, August 1959: 275 Mt, ~10% over 1958's output revised to 250 Mt;
+the 1960 plan 300 Mt against 270 Mt claimed). The quota is drawn on believed output (the claims x
+(1 - scepticism)): the national quota
 is procurement_rate x believed output, but at least ``commitment_cover`` x what the state plans to
 pay out over the year (urban rations, exports net of imports, other use, grossed up for resales,
 less the centre's stock above its target), shared among communes by planned output and,
@@ -65,20 +67,19 @@ def inflation(rp, target_ratio, campaign, peer, radicalism, anti_right, noise, d
     return (per_member(rp.inflation_max) if cap is None else cap) * _sigmoid(z)
 
 
-def plan_quotas(believed, people, ambition, procurement_rate, eta, commitments=0.0):
-    """January plans: planned output (kg/year) and each commune's annual procurement quota (kg/year).
+def plan_quotas(believed, people, procurement_rate, eta, commitments=0.0):
+    """January quotas: each commune's annual procurement quota (kg/year), drawn on ``believed`` output.
 
-    ``believed``, ``people``: (members, communes); ``ambition``: (members, 1); ``eta``: (members,);
-    ``procurement_rate``, ``commitments`` (kg/year): (members,). The national quota (rate x believed
-    output, at least the commitments) is shared by planned output, progressively by planned output
-    per head (elasticity ``eta``).
+    ``believed``, ``people``: (members, communes); ``eta``: (members,); ``procurement_rate``,
+    ``commitments`` (kg/year): (members,). The national quota (rate x believed output, at least the
+    commitments) is shared by believed output, progressively by believed output per head (elasticity
+    ``eta``); the year's ambition scales every commune's plan alike, so it leaves the shares as they are.
     """
-    planned = believed * (1.0 + ambition)
-    per_head = planned / np.maximum(people, 1.0)
-    national_per_head = planned.sum(axis=1) / np.maximum(people.sum(axis=1), 1.0)
-    weight = planned * member_power(per_head / np.maximum(per_member(national_per_head), 1e-9), eta)
+    per_head = believed / np.maximum(people, 1.0)
+    national_per_head = believed.sum(axis=1) / np.maximum(people.sum(axis=1), 1.0)
+    weight = believed * member_power(per_head / np.maximum(per_member(national_per_head), 1e-9), eta)
     total = np.maximum(procurement_rate * believed.sum(axis=1), commitments)
-    return planned, per_member(total) * weight / np.maximum(per_member(weight.sum(axis=1)), 1e-9)
+    return per_member(total) * weight / np.maximum(per_member(weight.sum(axis=1)), 1e-9)
 
 
 class Hierarchy(Mechanism):
@@ -90,7 +91,7 @@ class Hierarchy(Mechanism):
         w = sim.world
         places = (("planned", "kg/year", "planned output (the target cadres report against): the plan's base x "
                    "(1 + this month's ambition)"),
-                  ("plan_base", "kg/year", "the output the January plan was drawn on (believed output)"),
+                  ("plan_base", "kg/year", "the output the January plan was drawn on (last year's claim)"),
                   ("quota", "kg/year", "annual procurement quota"),
                   ("quota_rate", "share", "share of the true output a plan drawn on it takes (flexible quotas)"),
                   ("last_true", "kg", "last year's true harvests"),
@@ -188,15 +189,15 @@ class Hierarchy(Mechanism):
         trend = scalar_pow(1.0 + self.yield_trend, np.full(world.members, month.year - 1957.0))
         expected = pl.potential[:, :nc] * per_member(trend)
         from_reports = pl.last_reported[:, :nc] * world.provinces.report_factor[:, prov]
-        believed = np.where(per_member(world.national.plans_from_reports) == 1, from_reports, expected) * (1.0 - scepticism)
+        claimed = np.where(per_member(world.national.plans_from_reports) == 1, from_reports, expected)
+        believed = claimed * (1.0 - scepticism)
         commitments = self._commitments(world, month)
-        inputs = (pl.pop[:, :nc] * self.scale, per_member(month.national("ambition")),
-                  month.national("procurement_rate"), self.eta, commitments)
-        pl.planned[:, :nc], pl.quota[:, :nc] = plan_quotas(believed, *inputs)
-        pl.plan_base[:, :nc] = believed
+        inputs = (pl.pop[:, :nc] * self.scale, month.national("procurement_rate"), self.eta, commitments)
+        pl.quota[:, :nc] = plan_quotas(believed, *inputs)
+        pl.plan_base[:, :nc] = claimed
         # flexible quotas: the same plan drawn on the truth (last year's true output), as a rate of the harvest
         truth = np.where(per_member(world.national.plans_from_reports) == 1, pl.last_true[:, :nc], expected)
-        _, quota_true = plan_quotas(truth, *inputs)
+        quota_true = plan_quotas(truth, *inputs)
         pl.quota_rate[:, :nc] = quota_true / np.maximum(truth, 1.0)
         for key, quota in (("committed_share", pl.quota[:, :nc]), ("committed_share_true", quota_true)):
             total = quota.sum(axis=1)
