@@ -182,7 +182,7 @@ class Hierarchy(Mechanism):
         return pi, commune_reports, by_province(commune_reports, prov, geo.n_provinces) * (1.0 + pi_prov)
 
     def _plan_year(self, world, month) -> None:
-        """Planned output and the inflexible annual procurement quota of every commune."""
+        """January: the plan's base (last year's claim) and the inflexible annual procurement quota of every commune."""
         pl, geo, nc = world.places, world.geo, world.geo.n_communes
         prov = geo.commune_province
         scepticism = per_member(month.national("scepticism"))
