@@ -40,6 +40,10 @@ class HarvestCalendar:
         """Bool per province: a harvest comes in this month."""
         return (self.harvest_month == month).any(axis=0)
 
+    def last_of_year(self, month: int) -> np.ndarray:
+        """Bool per province: the calendar year's last harvest comes in this month (the autumn harvest)."""
+        return np.where(self.share > 0, self.harvest_month, 0).max(axis=0) == month
+
     def planting_lag(self, month: int) -> np.ndarray:
         """Months from planting to the harvest of ``month``, per province (0 where no harvest)."""
         lag = (self.harvest_month - self.planting_month) % 12

@@ -50,6 +50,8 @@ LEVERS: dict[str, Lever] = {
     "fallow": Lever(0.0, 0, 0.5, "share of land", "moderately productive land left unplanted"),
     "sparrow_campaign": Lever(0.0, 0, 1, "intensity", "Four Pests: killing sparrows"),
     "procurement_rate": Lever(0.24, 0, 0.8, "share of believed output", "procurement plan (tax + compulsory purchase)", "national"),
+    "quota_redraw": Lever(0.0, 0, 1, "share", "share of the grain year's quota redrawn at the autumn harvest on the "
+                          "year's reports as believed (0: fixed in January for the year)", "national"),
     "enforcement": Lever(0.0, 0, 1, "index", "procurement enforcement: lowers the protected floor"),
     "search": Lever(0.2, 0, 1, "index", "anti-concealment searches"),
     "scepticism": Lever(0.05, 0, 0.9, "share", "centre's discount on reports", "national"),

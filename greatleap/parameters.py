@@ -104,6 +104,8 @@ class MortalityParams(_Section):
                                 "in 1957; the point keeps 0.3 (adult-mortality estimates 0.2-0.5 (R))")
     provincial_level_weight: float = P(0.5, 0.0, 1.0, "exponent on the province's pre-famine mortality index (0: one national level)",
                                        "registered CDR 1955-57 (provinces_1958.csv mortality_index); the share that is mortality, not registration, unknown: calibrated")
+    worksite_mortality: float = P(0.5, 0.0, 2.0, "relative rise of ordinary (non-hunger) mortality in a province's countryside per unit share of its rural working-age labor drafted to furnaces and water works",
+                                  "the works of 1958 spread dysentery, measles and exposure at crowded sites and in villages left to the old and children: Yunnan's committee to Mao, 18 Nov 1958 (spring-summer deaths from edema, dysentery and children's measles); Luliang county, Feb-Sep 1958: 5,203 edema deaths, 2.0% of the county, at the Xichong and Dumu reservoir sites with >=90% turnout (Tombstone ch. 10); Gansu's registered CDR 11.3 -> 21.1 in 1958 with ~70% of its labor on the works, net procurement small (Tombstone table 2-1); nationally 10.8 -> 12.0 with ~0.2 of rural labor drafted over 1958: ~0.5 (docs/evidence/famines_of_1958_and_towns.md); calibrated within 0-2")
     orphan_infant_multiplier: float = P(15.0, 1.0, 60.0, "hazard ratio for infants whose mother died", "Ronsmans et al. 2010 (Lancet, Matlab): infants 2-11 months 25x more likely to die after the mother's death; meta-analysis Nguyen et al. 2019: RR 15.9 in the first year (range 15-46); the lower end")
 
 
@@ -280,7 +282,7 @@ class ReportingParams(_Section):
 class PlanningParams(_Section):
     progressive_eta: float = P(0.5, 0.0, 3.0, "quota elasticity to believed output per head", "DESIGN.md section 8")
     commitment_cover: float = P(1.0, 0.0, 1.0, "share of the state's planned outlays (urban rations, exports net of imports, other use, less stocks above target) the national quota is at least set to cover", "under unified purchase and sale the procurement plan was drawn up from the state's sales plan: cities, army and exports came first (Walker 1984; Bernstein 1984)")
-    flexible_quotas: bool = Field(False, description="counterfactual: quotas follow the true harvest (the plan drawn on true output, its rate x actual season output) instead of being fixed in January from believed output")
+    flexible_quotas: bool = Field(False, description="counterfactual: quotas follow the true harvest (the plan drawn on true output, its rate x actual season output) instead of being fixed in January from believed output (and redrawn on the autumn's reports where the quota_redraw lever says so)")
 
 
 class ProcurementParams(_Section):

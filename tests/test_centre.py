@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from greatleap import Sim, load_scenario
+from greatleap.mechanisms.hierarchy import plan_quotas
 
 TO_1961 = {"run.end": "1961-03", "run.scale": 20000}
 
@@ -70,3 +71,59 @@ def test_plans_follow_the_targets_raised_and_cut_within_the_year():
     assert np.allclose(planned["1959-08"], planned["1959-07"] * (1 - 0.267) / 1.4)
     assert np.array_equal(planned["1959-09"], planned["1959-08"])
     assert np.allclose(places.plan_base[0, :nc] * (1 - 0.267), planned["1959-09"])
+
+
+def _redraw(tmp_path, share: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Through 1959 with ``share`` of 1959/60's quota redrawn at the October harvest (None: as in the history,
+    which keeps the spring plan that year): the quota before that harvest (January's), after it, and a plan drawn
+    on the year's reports as believed after Lushan (kg/year by commune)."""
+    path = tmp_path / f"redraw_{share}.toml"
+    event = "" if share is None else f'[[events]]\nlever = "quota_redraw"\nstart = "1959-10"\nend = "1959-10"\nvalue = {share}\n'
+    path.write_text('extends = "historical"\n' + event)
+    sim = Sim(load_scenario(path, **{"run.end": "1959-12", "run.scale": 20000}), seed=2)
+    places, provinces, prov, nc = sim.world.places, sim.world.provinces, sim.geo.commune_province, sim.geo.n_communes
+    sim.run(until="1959-09")  # through the June harvest the quota is January's
+    january = places.quota[0, :nc].copy()
+    sim.run(until="1959-10")  # the October harvest: the year's reports are in
+    reports = places.year_reported[0, :nc]
+    assert reports.sum() > 1.3 * places.year_true[0, :nc].sum()  # 1959's harvest-time reports: inflated
+    by_province = np.bincount(prov, weights=reports, minlength=sim.geo.n_provinces)
+    additions = provinces.year_reported[0] / np.maximum(by_province, 1.0)
+    believed = reports * additions[prov] * (1 - 0.1)  # scepticism 0.1 after Lushan: nobody dares to doubt
+    plan = plan_quotas(believed[None], places.pop[:1, :nc] * sim.world.scale, np.array([0.24]), np.array([0.5]))[0]
+    return january, places.quota[0, :nc].copy(), plan
+
+
+def test_the_grain_years_quota_is_redrawn_on_the_years_reports_where_policy_redrew_it(tmp_path):
+    for share in (1.0, 0.5):
+        january, after, plan = _redraw(tmp_path, share)
+        redrawn = (after - (1 - share) * january) / share
+        # the rate x the belief, or the state's commitments if more: the shares are the plan's either way
+        assert redrawn.sum() >= plan.sum() * (1 - 1e-9)
+        assert np.allclose(redrawn / redrawn.sum(), plan / plan.sum())
+        assert not np.allclose(after, january)
+    # 1959/60's spring plan stood (Lushan's fixed purchase): January's quota falls due at the autumn harvest
+    january, after, _ = _redraw(tmp_path, None)
+    assert np.array_equal(after, january)
+
+
+def test_the_1958_autumn_drive_as_recorded_raises_the_years_quota_on_the_inflated_harvest(tmp_path):
+    """1958/59: the provinces' final tasks 1,150 bn jin against the spring plan's 880 (+31%). The history keeps the
+    lever off (the fit loses targets with it: historical.toml); switched on, it reproduces the recorded raise."""
+    def quotas(path):
+        sim = Sim(load_scenario(path, **{"run.end": "1958-12", "run.scale": 20000}), seed=2)
+        sim.run(until="1958-09")
+        before = sim.world.places.quota[0, : sim.geo.n_communes].sum()
+        sim.run(until="1958-10")
+        return before, sim.world.places.quota[0, : sim.geo.n_communes].sum()
+    path = tmp_path / "big_purchase.toml"
+    path.write_text('extends = "historical"\n[[events]]\nlever = "quota_redraw"\nstart = "1958-10"\nend = "1958-12"\nvalue = 1.0\n')
+    before, after = quotas(path)
+    assert 1.2 < after / before < 1.6  # record: 1,150 / 880 = 1.31 (the final tasks ~67.6 Mt of raw grain)
+    assert quotas("historical") == (before, before)
+
+
+def test_the_autumn_harvest_is_the_years_last():
+    from greatleap.calendar import harvest_calendar
+    calendar = harvest_calendar()
+    assert calendar.last_of_year(10).all() and not calendar.last_of_year(6).any()

@@ -24,7 +24,14 @@ the 1960 plan 300 Mt against 270 Mt claimed). The quota is drawn on believed out
 is procurement_rate x believed output, but at least ``commitment_cover`` x what the state plans to
 pay out over the year (urban rations, exports net of imports, other use, grossed up for resales,
 less the centre's stock above its target), shared among communes by planned output and,
-progressively, by planned output per head (eta). Quotas are inflexible within the year.
+progressively, by planned output per head (eta). Where the year's policy redrew it (the ``quota_redraw`` lever),
+the grain year's quota is redrawn at the autumn harvest on the year's reports as the centre then believes them:
+1958/59's spring plan, on the 1957 base, was raised in the autumn's 'big purchase' drive on the inflated harvest
+(the provinces' final tasks 1,150 against 880 bn jin of trade grain planned; 1,123.6 collected); 1960/61's and
+1961/62's were set on the season's estimate (Hefei, May 1960: the estimate less ~10%, trued up after the
+harvest); 1959/60's stood as planned in spring on 1958's discounted output (Lushan's fixed purchase of 110 bn jin,
+to hold for three years). docs/evidence/procurement_plans_1958_1960.md. The historical scenario keeps the lever
+off (the fit loses targets with it; see its comment). Otherwise quotas are inflexible within the year.
 Units: kg of grain (real).
 """
 from __future__ import annotations
@@ -82,6 +89,13 @@ def plan_quotas(believed, people, procurement_rate, eta, commitments=0.0):
     return per_member(total) * weight / np.maximum(per_member(weight.sum(axis=1)), 1e-9)
 
 
+def _committed_share(commitments, quota):
+    """Share (0-1) of the national ``quota`` (kg/year, (members, communes)) that pays the state's ``commitments``
+    (kg/year, (members,))."""
+    total = quota.sum(axis=1)
+    return np.minimum(1.0, np.divide(commitments, total, out=np.zeros_like(total), where=total > 0))
+
+
 class Hierarchy(Mechanism):
     """Reports, the centre's belief, January plans and quotas."""
     name = "hierarchy"
@@ -97,12 +111,14 @@ class Hierarchy(Mechanism):
                   ("last_true", "kg", "last year's true harvests"),
                   ("reported", "kg", "the commune's report of this month's harvest"),
                   ("year_true", "kg", "harvests so far this year"),
+                  ("year_reported", "kg", "the commune's reports of this year's harvests so far"),
                   ("last_reported", "kg", "last year's commune claim (compiled in December)"),
                   ("report_inflation", "ratio", "inflation of the commune's last harvest report (report / truth - 1)"))
         for key, unit, meaning in places:
             w.places.add(key, unit=unit, meaning=meaning, owner=self.name)
         for key, fill, meaning in (("peer", 0.0, "mean relative inflation of the province's communes"),
                                    ("reported", 0.0, "the province's report of this month's harvest"),
+                                   ("year_reported", 0.0, "the province's reports of this year's harvests so far"),
                                    ("report_factor", 1.0, "last year's province claim / commune claims")):
             w.provinces.add(key, fill=fill, unit="kg" if "report" in key and key != "report_factor" else "ratio",
                             meaning=meaning, owner=self.name)
@@ -139,6 +155,7 @@ class Hierarchy(Mechanism):
         harvesting = self.calendar.harvesting(month.month)
         if harvesting.any():
             self._report_harvest(world, month, harvesting)
+            self._redraw_quota(world, month, self.calendar.last_of_year(month.month))
 
     def _report_harvest(self, world, month, harvesting) -> None:
         """This month's harvest reports up the hierarchy, the centre's belief and the peers' inflation."""
@@ -160,6 +177,8 @@ class Hierarchy(Mechanism):
         pv.reported[:] = province_reports
         world.national.believed[:] = believed
         pl.year_true[:, :nc] += np.where(on, true_c, 0.0)
+        pl.year_reported[:, :nc] += commune_reports
+        pv.year_reported[:] += province_reports
         world.national.believed_year[:] += believed
 
     def _inflate(self, world, month, true_c, target, stream: int):
@@ -200,9 +219,25 @@ class Hierarchy(Mechanism):
         quota_true = plan_quotas(truth, *inputs)
         pl.quota_rate[:, :nc] = quota_true / np.maximum(truth, 1.0)
         for key, quota in (("committed_share", pl.quota[:, :nc]), ("committed_share_true", quota_true)):
-            total = quota.sum(axis=1)
-            getattr(world.national, key)[:] = np.minimum(1.0, np.divide(commitments, total, out=np.zeros_like(total),
-                                                                        where=total > 0))
+            getattr(world.national, key)[:] = _committed_share(commitments, quota)
+
+    def _redraw_quota(self, world, month, final) -> None:
+        """At the provinces' last harvest of the year (``final``: bool per province): the grain year's quota
+        redrawn on the year's reports (the communes' x their province's additions) x (1 - this month's
+        scepticism), the share the ``quota_redraw`` lever sets; it falls due from this harvest on."""
+        share = per_member(month.national("quota_redraw"))
+        if not final.any() or not share.any():
+            return
+        pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
+        prov = geo.commune_province
+        additions = pv.year_reported / np.maximum(by_province(pl.year_reported[:, :nc], prov, geo.n_provinces), 1.0)
+        believed = pl.year_reported[:, :nc] * additions[:, prov] * per_member(1.0 - month.national("scepticism"))
+        commitments = self._commitments(world, month)
+        redrawn = plan_quotas(believed, pl.pop[:, :nc] * self.scale, month.national("procurement_rate"), self.eta,
+                              commitments)
+        quota = (1.0 - share) * pl.quota[:, :nc] + share * redrawn
+        pl.quota[:, :nc] = np.where(final[prov], quota, pl.quota[:, :nc])
+        world.national.committed_share[:] = _committed_share(commitments, pl.quota[:, :nc])
 
     def _commitments(self, world, month) -> np.ndarray:
         """What the state plans to pay out over the year (kg), the least it sets the quota to:
@@ -233,6 +268,8 @@ class Hierarchy(Mechanism):
         world.national.claimed[:] = np.where(has, province_claims.sum(axis=1), 0.0)
         world.national.plans_from_reports[:] = world.national.plans_from_reports | has
         pl.year_true[:] = 0.0
+        pl.year_reported[:] = 0.0
+        pv.year_reported[:] = 0.0
         world.national.believed_year[:] = 0.0
 
     def series(self) -> list[Series]:

@@ -4,7 +4,9 @@ Baseline m(x) takes its age shape from the UN WPP 2022 life tables for 1955-60 a
 from the official 1957 registered CDR divided by death-registration completeness (true CDR =
 registered / completeness), declining by ``mortality_decline_per_year`` after 1957; cities have
 ``urban_mortality_factor`` of the rural level, and each province's ordinary causes its own level
-(:func:`provincial_level`: its registered CDR of 1955-57). Hunger adds a monthly hazard
+(:func:`provincial_level`: its registered CDR of 1955-57), raised in the countryside by ``worksite_mortality`` x
+the share of the province's rural labor drafted to furnaces and water works that month (:func:`worksite_level`:
+the works' dysentery, measles and exposure, at the sites and in the villages they emptied). Hunger adds a monthly hazard
 natural x beta_age x depletion^gamma on the nation's baseline, plus starvation near exhaustion; a nursing child (< 2)
 shares its mother's depletion, and an infant whose mother died faces ``orphan_infant_multiplier``.
 Each person's hazards (baseline and hunger's) are multiplied by their frailty z, lognormal with mean 1 and
@@ -21,7 +23,7 @@ from statistics import NormalDist
 import numpy as np
 
 from greatleap import data
-from greatleap.mechanisms.base import Mechanism, Series
+from greatleap.mechanisms.base import Mechanism, Series, per_member
 from greatleap.mechanisms.demography import AGE_GROUPS
 from greatleap.rules import rule
 from greatleap.streams import STREAM_FRAILTY, uniform
@@ -115,6 +117,13 @@ def provincial_level(index, weight, rural, urban, urban_factor):
     return level * (people.sum(axis=1, keepdims=True) / (people * level).sum(axis=1, keepdims=True))
 
 
+def worksite_level(level, drafted, worksite_mortality):
+    """Ordinary mortality of rural places relative to the nation's (ratio): their province's ``level`` x
+    (1 + ``worksite_mortality`` x the share of its rural labor ``drafted`` to furnaces and water works (0-1)).
+    Each argument (members, communes) or broadcastable."""
+    return level * (1.0 + worksite_mortality * drafted)
+
+
 class Mortality(Mechanism):
     """Baseline hazards (with their decline), hunger's hazard, deaths by cause."""
     name = "mortality"
@@ -135,6 +144,8 @@ class Mortality(Mechanism):
                                  sim.params.mortality.provincial_level_weight, lay.rural.astype(float),
                                  lay.urban.astype(float), sim.params.population.urban_mortality_factor)
         w.places.mortality_level[:] = level[:, sim.geo.place_province]
+        self.rural_level = w.places.mortality_level[:, : sim.geo.n_communes].copy()
+        self.worksite = per_member(sim.params.mortality.worksite_mortality)
         urban_share = float(lay.urban.sum() / lay.n_agents)
         pyramid = sim.mechanism("demography").pyramid
         self.base_hazard = np.stack([baseline_hazard(s, pyramid, urban_share) for s in sim.scenarios])
@@ -145,9 +156,12 @@ class Mortality(Mechanism):
         self.decline = sim.params.population.mortality_decline_per_year.tolist()
 
     def hazards(self, world, month) -> None:
-        """Baseline mortality of the month relative to 1957."""
+        """Baseline mortality of the month relative to 1957, and the countryside's under the month's labor drafts."""
         years = max(0.0, month.year + (month.month - 1) / 12 - 1957)
         world.national.hazard_decline[:] = [(1.0 - d) ** years for d in self.decline]
+        drafted = world.provinces.furnace_share + world.provinces.water_share
+        world.places.mortality_level[:, : world.geo.n_communes] = worksite_level(
+            self.rural_level, drafted[:, world.geo.commune_province], self.worksite)
 
     def series(self) -> list[Series]:
         return [Series("deaths", "persons", "deaths this month", "province_sector", lambda w: w.places.deaths, per_agent=True),
