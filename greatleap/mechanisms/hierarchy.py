@@ -144,7 +144,8 @@ class Hierarchy(Mechanism):
         self.scale = sim.world.scale
 
     def report(self, world, month) -> None:
-        """January: plans and quotas. At harvests: reports up the hierarchy and the centre's belief."""
+        """January: plans and quotas. At harvests: reports up the hierarchy and the centre's belief; at the autumn
+        harvest, the quota redrawn on the year's reports where the ``quota_redraw`` lever says so."""
         if month.month == 1 or month.t == 0:
             self._plan_year(world, month)
         pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
