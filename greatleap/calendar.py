@@ -26,7 +26,7 @@ class HarvestCalendar:
     harvest_month: np.ndarray   # int [season, province]
     planting_month: np.ndarray  # int [season, province]
     share: np.ndarray           # float [season, province], shares sum to 1 per province
-    labor_demand: np.ndarray    # float [12], relative field-labor demand of each calendar month
+    labor_demand: np.ndarray    # float [12], share of the 1957 field workforce each calendar month's fieldwork needs (1 at the peak)
 
     def harvest_share(self, month: int) -> np.ndarray:
         """Share of each province's annual grain harvested in calendar ``month`` (0 where none)."""

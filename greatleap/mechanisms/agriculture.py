@@ -11,9 +11,10 @@ sown area = (1 - (1 - A_y) m) (1 - fallow_c m): A_y the grain sown area of the h
 unplanted (the 'three-three' system), m ``marginal_yield`` (land leaves grain poorest first),
 weather_{p,y,s} the national factor of the harvest shared out by the disaster record (the provinces it names lose
 the severely hit share of the year's sown area x the yield lost there, spread over the named harvests' grain),
-where L is effective farm labor (workers x work capacity), weighted by the cultivation labor
-demand of each month of the season (``data/farm_labor_calendar.csv``), and the harvest loss grows
-with the labor shortfall in the harvest month. Techniques, fallowing and pests act through the
+where L is effective farm labor (workers x work capacity) against each month's need (the share of the 1957 field
+workforce the month's fieldwork needs, ``data/farm_labor_calendar.csv``: hands beyond the need add nothing, so labor
+drafted in a slack month costs no grain; :func:`field_labor_ratio`), weighted by that need over the season, and the
+harvest loss grows with the labor shortfall in the harvest month. Techniques, fallowing and pests act through the
 state of the fields at planting time; techniques are adopted more where provincial leaders are
 more radical. Birds (sparrows) fall with the Four Pests campaign and recover slowly; pest losses
 grow as birds disappear. Farm tools are melted in the furnaces and forged again; the draught animals and the
@@ -42,7 +43,7 @@ MAX_CAPITAL_LOSS = 0.5      # share of farm tools that can be lost in one month
 MIN_FERTILISER_FACTOR = 0.5
 FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
            "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
-           "season_labor": "season labor ratio (mean over communes)", "weather": "national weather factor",
+           "season_labor": "season labor ratio: field labor / each month's need (mean over communes)", "weather": "national weather factor",
            "capital": "farm capital factor (tools x draught animals)", "manure": "pig manure factor",
            "sown_area": "sown area factor (mean over communes)",
            "fertiliser": "chemical fertiliser factor"}
@@ -79,6 +80,15 @@ def sown_area_factor(area, fallow, marginal_yield):
     communes) share of that land the Leap left unplanted; the land that leaves (or joins) grain yields
     ``marginal_yield`` (members, 1) x the average."""
     return (1.0 - (1.0 - per_member(area)) * marginal_yield) * (1.0 - fallow * marginal_yield)
+
+
+def field_labor_ratio(labor_ratio, demand: float):
+    """Field labor / what the month's fieldwork needs: ``labor_ratio`` (field labor / the 1957 norm, capped at
+    ``MAX_LABOR_RATIO``) against ``demand``, the share of the 1957 field workforce the month needs (1 at the peak).
+    Short of the need it is ``labor_ratio`` / ``demand``; between the need and the norm the work is done (1: a slack
+    month's idle hands add nothing, so labor drafted then costs no grain); above the norm extra hands help as at
+    the peak (``labor_ratio``)."""
+    return np.where(labor_ratio < demand, labor_ratio / demand, np.maximum(labor_ratio, 1.0))
 
 
 def fertiliser_factor(applied_mt, applied_1957_mt, response_kg_per_kg, output_1957_mt):
@@ -163,7 +173,8 @@ class Agriculture(Mechanism):
         pv, pl, _geo, p, nc = world.provinces, world.places, world.geo, self.p, world.geo.n_communes
         ratio = np.minimum(pl.farm_labor[:, :nc] / pl.farm_norm[:, :nc], MAX_LABOR_RATIO)
         demand = self.calendar.labor_demand[month.month - 1]
-        pl.season_labor[:, :nc] += demand * ratio
+        if demand > 0.0:
+            pl.season_labor[:, :nc] += demand * field_labor_ratio(ratio, demand)
         pv.season_weight[:] += demand
         pv.season_commune[:] += demand * month.lever("commune")
         world.national.birds_at[:, month.t] = pv.birds
