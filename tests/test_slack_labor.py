@@ -29,7 +29,7 @@ def _summer_1958(tmp_path, name: str, events: str) -> float:
     f = tmp_path / f"{name}.toml"
     f.write_text(f'extends = "historical"\nname = "{name}"\n[run]\nend = "1958-07"\nscale = 100000\n{events}')
     m = Sim(load_scenario(str(f)), seed=2).run().monthly_national
-    return float(m.set_index("month").grain_harvest_mt.iloc[17])  # June 1958
+    return float(m.set_index("month").grain_harvest_mt.loc["1958-06-01"])
 
 
 def test_the_winter_works_cost_the_summer_harvest_little_and_a_draft_at_the_peak_costs_it_much(tmp_path):
