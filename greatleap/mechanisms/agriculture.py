@@ -43,7 +43,8 @@ MAX_CAPITAL_LOSS = 0.5      # share of farm tools that can be lost in one month
 MIN_FERTILISER_FACTOR = 0.5
 FACTORS = {"technique": "technique factor (mean over communes)", "pests": "pest factor",
            "incentive": "incentive factor", "harvest_loss": "harvest loss (mean over communes)",
-           "season_labor": "season labor ratio: field labor / each month's need (mean over communes)", "weather": "national weather factor",
+           "season_labor": "season labor ratio: field labor / each month's need (mean over communes)",
+           "weather": "national weather factor",
            "capital": "farm capital factor (tools x draught animals)", "manure": "pig manure factor",
            "sown_area": "sown area factor (mean over communes)",
            "fertiliser": "chemical fertiliser factor"}
