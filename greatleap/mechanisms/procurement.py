@@ -1,7 +1,7 @@
 """Procurement: the state collects its quota on real stocks from each harvest on.
 
 At a harvest the season's share of the annual quota (fixed in January from believed output, and redrawn at the
-autumn harvest in the years policy did so: :mod:`hierarchy`) falls due, and a share ``collection_share_per_month`` of what is still outstanding
+autumn harvest where the ``quota_redraw`` lever says so, off in the history: :mod:`hierarchy`) falls due, and a share ``collection_share_per_month`` of what is still outstanding
 (what the floor held back included) is called that month and each month after, until the season's
 next harvest forgives the rest: the autumn quota came in over the winter, and the famine peaked in
 the spring. Under the flexible-quota counterfactual the plan is drawn on last year's true output

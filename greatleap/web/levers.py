@@ -278,7 +278,7 @@ LEVER_TABLE: dict[str, WebLever] = {lever.name: lever for lever in (
        "State procurement reached 37.7% of real output in 1959 (Lin & Yang 2000; china_grain_procurement_retention).",
        ("lever:procurement_rate",), _round(lambda h: lever_at(h, "procurement_rate", "1959-06")), _procurement, True),
     _toggle("flexible_quotas", "Quotas follow the real harvest", "Reports and quotas",
-            "Off (history): quotas are fixed in January from reported output (redrawn on the autumn's reports in 1958 and 1960-61). On: the state takes its rate of the true harvest.",
+            "Off (history): quotas are fixed in January from reported output. On: the state takes its rate of the true harvest.",
             "Quotas were set before the harvest from inflated reports (Bernstein 1984; Yang 2012, Tombstone).",
             ("planning.flexible_quotas",), _const(False), _flexible),
     _L("honest_reporting", "Honest reporting", "Reports and quotas", "range", "share of inflation removed", 0.0, 1.0, 0.05,
