@@ -295,7 +295,7 @@ def test_an_outflow_task_is_shipped_and_levied_from_the_provinces_own_communes()
     """Sichuan's task (2.8 Mt a year from July 1959, the record's 14.7 bn jin in 1959-61) is shipped even
     once its granaries hold less: in 1960 it procures more from its own communes, eats less and sends more on
     balance than without the task, and no other province is levied for it (Henan's procurement is unchanged to
-    within a percent). In 1961 it still eats less, from a smaller harvest (the famine the task deepened cost it
+    within 2%). In 1961 it still eats less, from a smaller harvest (the famine the task deepened cost it
     labor and herds), so it procures less than without the task. (In 1961 the centre's resales into the
     starving province outweigh the task on balance: the record's Sichuan kept shipping; a known gap.)"""
     from greatleap.scenario import validate_scenario
@@ -313,7 +313,9 @@ def test_an_outflow_task_is_shipped_and_levied_from_the_provinces_own_communes()
     assert sichuan.procured_mt > base.procured_mt + 0.5 and sichuan.eaten_mt < base.eaten_mt
     sichuan, base = task.loc[("Sichuan", 1961)], free.loc[("Sichuan", 1961)]
     assert sichuan.eaten_mt < base.eaten_mt - 1.0 and sichuan.harvest_mt < base.harvest_mt - 1.0
-    assert task.loc[("Henan", 1960), "procured_mt"] == pytest.approx(free.loc[("Henan", 1960), "procured_mt"], rel=0.01)
+    # a levy for the task would take a sizeable share of Henan's ~2.2 Mt (the task is 2.8 Mt a year); what moves it at
+    # all is indirect (the centre's stocks, hence resales and relief)
+    assert task.loc[("Henan", 1960), "procured_mt"] == pytest.approx(free.loc[("Henan", 1960), "procured_mt"], rel=0.02)
 
 
 def test_each_city_eats_what_its_province_was_supplied():

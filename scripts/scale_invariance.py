@@ -1,0 +1,91 @@
+"""Does the headline depend on the scale? True excess deaths 1958-62 (compare's measure) at several scales.
+
+Usage: python scripts/scale_invariance.py [--scenario historical] [--scales 200,1000,5000,20000]
+                                          [--seeds 16] [--seeds-at 20000=128,5000=32] [--jobs 2] [--out FILE.csv]
+
+Each scale runs its own seeds 1..N (N from ``--seeds-at`` where given: coarse scales are cheap and noisy, so they
+need many). Prints, per scale: agents, communes, seeds, the mean in millions with its standard error, the spread of
+one seed (standard deviation) and the mean's difference from the finest scale with the standard error of that
+difference. A difference within ~2 standard errors is not evidence of a scale effect; a goal such as "within 3%"
+is shown only once the standard error of the difference is below it. ``--out`` writes every run's value (CSV).
+Runs end in December 1962 (the measure's last year; the months before are those of full runs).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+import numpy as np
+import pandas as pd
+
+from greatleap import load_scenario
+from greatleap.analysis.compare import ending_with, run_metrics
+from greatleap.analysis.ensemble import run_many
+from greatleap.sim import Sim
+
+
+def parse_seeds_at(text: str) -> dict[float, int]:
+    """``"20000=128,5000=32"`` -> {20000.0: 128, 5000.0: 32}; ValueError naming the part that is not SCALE=N."""
+    out = {}
+    for part in filter(None, text.split(",")):
+        try:
+            scale, n = part.split("=")
+            out[float(scale)] = int(n)
+        except ValueError:
+            raise ValueError(f"--seeds-at: {part!r} is not SCALE=N (e.g. 20000=128)") from None
+    return out
+
+
+def layout(scenario, scale: float) -> tuple[int, int]:
+    """Agents at the start and communes of a run at ``scale``."""
+    sim = Sim(scenario, scale=scale, seed=1)
+    return int(sim.layout.n_agents), int(sim.geo.n_communes)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="historical")
+    ap.add_argument("--scales", default="200,1000,5000,20000")
+    ap.add_argument("--seeds", type=int, default=16)
+    ap.add_argument("--seeds-at", default="", help="per-scale seed counts, e.g. 20000=128,5000=32")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    scenario = load_scenario(args.scenario)
+    data = ending_with(scenario.to_dict())
+    try:
+        seeds_at = parse_seeds_at(args.seeds_at)
+    except ValueError as exc:
+        ap.error(str(exc))
+    rows = []
+    for scale in sorted({float(s) for s in args.scales.split(",")}):
+        n = seeds_at.get(scale, args.seeds)
+        outs = run_many([(data, seed) for seed in range(1, n + 1)], scale, args.jobs)
+        failed = [o.seed for o in outs if o.error]
+        if failed:
+            print(f"scale {scale:g}: seeds {failed} failed", file=sys.stderr)
+        rows += [{"scale": scale, "seed": o.seed, "excess_deaths_true": run_metrics(o.tables)["excess_deaths_true"]}
+                 for o in outs if not o.error]
+        print(f"scale {scale:g}: {n} seeds done", file=sys.stderr, flush=True)
+    runs = pd.DataFrame(rows)
+    if args.out:
+        runs.to_csv(args.out, index=False)
+    table = runs.groupby("scale").excess_deaths_true.agg(["count", "mean", "std"])
+    table["se"] = table["std"] / np.sqrt(table["count"])
+    finest = table.index.min()
+    print(f"{args.scenario}: true excess deaths 1958-62, millions (difference against scale {finest:g})")
+    print(f"{'scale':>8} {'agents':>9} {'communes':>8} {'seeds':>5} {'mean':>7} {'+-se':>6} {'sd/seed':>8} "
+          f"{'diff %':>7} {'+-se %':>7}")
+    for scale, r in table.iterrows():
+        agents, communes = layout(scenario, scale)
+        base = table.loc[finest]
+        diff = (r["mean"] / base["mean"] - 1) * 100
+        se = 100 * math.sqrt(r["se"] ** 2 + base["se"] ** 2) / base["mean"] if scale != finest else 0.0
+        print(f"{scale:>8g} {agents:>9,} {communes:>8,} {int(r['count']):>5} {r['mean'] / 1e6:>7.2f} "
+              f"{r['se'] / 1e6:>6.2f} {r['std'] / 1e6:>8.2f} {diff:>+7.1f} {se:>7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
