@@ -15,8 +15,8 @@ where L is effective farm labor (workers x work capacity) per hectare of grain l
 constant returns to land and labor, so less land needs fewer hands) against each month's need (the share of the 1957
 field workforce the month's fieldwork needs, ``data/farm_labor_calendar.csv``: hands beyond the need add nothing, so
 labor drafted in a slack month costs no grain; :func:`field_labor_ratio`), weighted by that need over the season, and
-the harvest loss grows with the labor shortfall (per hectare) in the harvest month. Techniques, fallowing and pests act through the
-state of the fields at planting time; techniques are adopted more where provincial leaders are
+the harvest loss grows with the labor shortfall (per hectare) in the harvest month. Techniques, fallowing and pests
+act through the state of the fields at planting time; techniques are adopted more where provincial leaders are
 more radical. Birds (sparrows) fall with the Four Pests campaign and recover slowly; pest losses
 grow as birds disappear. Farm tools are melted in the furnaces and forged again; the draught animals and the
 pigs (whose manure at planting time feeds the fields) are lost in hunger and rebuilt after it
@@ -182,9 +182,9 @@ class Agriculture(Mechanism):
 
     def produce(self, world, month) -> None:
         """Field labor joins the season; birds and farm capital change; harvests come in."""
-        pv, pl, _geo, p, nc = world.provinces, world.places, world.geo, self.p, world.geo.n_communes
+        pv, pl, geo, p, nc = world.provinces, world.places, world.geo, self.p, world.geo.n_communes
         sown = sown_land(self.sown_area[:, month.year - self.first_year],
-                         month.lever("fallow")[:, world.geo.commune_province] * self.adoption)
+                         month.lever("fallow")[:, geo.commune_province] * self.adoption)
         ratio = np.minimum(pl.farm_labor[:, :nc] / (pl.farm_norm[:, :nc] * sown), MAX_LABOR_RATIO)
         demand = self.calendar.labor_demand[month.month - 1]
         if demand > 0.0:
