@@ -22,6 +22,7 @@ import pandas as pd
 from greatleap import load_scenario
 from greatleap.analysis.compare import ending_with, run_metrics
 from greatleap.analysis.ensemble import run_many
+from greatleap.mechanisms.communes import layout
 from greatleap.sim import Sim
 
 
@@ -37,10 +38,10 @@ def parse_seeds_at(text: str) -> dict[float, int]:
     return out
 
 
-def layout(scenario, scale: float) -> tuple[int, int]:
-    """Agents at the start and communes of a run at ``scale``."""
-    sim = Sim(scenario, scale=scale, seed=1)
-    return int(sim.layout.n_agents), int(sim.geo.n_communes)
+def agents_and_communes(scenario, scale: float) -> tuple[int, int]:
+    """Agents at the start and communes of a run at ``scale`` (the layout a Sim would build, without building it)."""
+    plan = layout(Sim._prepare(scenario, scale, 1))
+    return int(plan.n_agents), int(plan.geography.n_communes)
 
 
 def main(argv=None) -> int:
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     print(f"{'scale':>8} {'agents':>9} {'communes':>8} {'seeds':>5} {'mean':>7} {'+-se':>6} {'sd/seed':>8} "
           f"{'diff %':>7} {'+-se %':>7}")
     for scale, r in table.iterrows():
-        agents, communes = layout(scenario, scale)
+        agents, communes = agents_and_communes(scenario, scale)
         base = table.loc[finest]
         diff = (r["mean"] / base["mean"] - 1) * 100
         se = 100 * math.sqrt(r["se"] ** 2 + base["se"] ** 2) / base["mean"] if scale != finest else 0.0
