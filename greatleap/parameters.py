@@ -22,7 +22,7 @@ class RunConfig(_Section):
     scale: float = P(1000.0, 1.0, 1e6, "real persons per agent", "default gives ~0.63 M agents")
     seed: int = P(1958, 0, 2**62, "integer", "any")
     communes: int = P(2000, 29, 100000, "communes", "synthetic communes, the same number at every scale so that commune-level heterogeneity does not change with the scale (~25,000-26,000 people's communes in Oct 1958, glf_campaign_quantities; each synthetic commune stands for a dozen)")
-    min_agents_per_commune: int = P(200, 1, 10000, "agents", "fewer communes are used where the scale leaves fewer agents than this per commune: with few agents a commune, births and deaths alone spread food unequally between communes and, mortality being convex, raise famine deaths. True excess deaths 1958-61 (M, mean +- s.e.) at scales 200 / 1,000 / 5,000 / 20,000: with 50 agents, 24.10 +- 0.18 / 24.48 +- 0.17 / 25.13 +- 0.32 / 25.38 +- 0.72 (+5.3% at 20,000); with 200, 24.23 +- 0.11 / 24.48 +- 0.17 / 24.51 +- 0.43 / 24.68 +- 0.70 (+1.9%; 2, 4, 8, 16 seeds; measured 2026-12-04); with ~15 agents (no floor) +8% at 20,000")
+    min_agents_per_commune: int = P(200, 1, 10000, "agents", "fewer communes are used where the scale leaves fewer agents than this per commune: with few agents a commune, births and deaths alone spread food unequally between communes and, mortality being convex, raise famine deaths. Commune draws (yield, reports) are deviations from their province's (communes.commune_draws), so fewer communes do not leave a province's grain to chance. True excess deaths 1958-62 (compare's measure, M, mean +- s.e.) at scales 200 / 1,000 / 5,000 / 20,000: 18.04 +- 0.21 / 18.42 +- 0.27 / 18.26 +- 0.35 / 18.79 +- 0.13 (48, 32, 48, 800 seeds; +4.1% +- 1.4% at 20,000; measured 2026-12-07); with uncentred commune draws +7.0% at 20,000; with ~15 agents a commune (no floor) +8% at 20,000")
     capacity_factor: float = P(1.3, 1.05, 4.0, "slots per initial agent", "arrays grow if exceeded")
     check_ledgers: bool = Field(True, description="check grain and people ledgers every step")
 
@@ -201,7 +201,7 @@ class AgricultureParams(_Section):
     weather_province_sd: float = P(0.05, 0.0, 0.5, "lognormal sd per province-year",
                                    "sd of log provincial/national grain output 1954-57: median 0.08 (0.07 detrended) over 22 provinces (Meng, Qian & "
                                    "Yared 2015 panel, official series; provincial_grain_panel.csv), flood years included; estimate")
-    commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield",
+    commune_yield_sd: float = P(0.2, 0.0, 1.0, "lognormal sd of commune yield within its province",
                                 "no commune- or county-level yield dispersion found for the 1950s (the county data of Meng, Qian & Yared 2015 are "
                                 "not in the project); provincial output shares moved with sd ~0.07-0.08 a year in 1954-57; estimate")
     seed_feed_share: float = P(0.12, 0.0, 0.4, "share of harvest kept for seed and feed",

@@ -7,7 +7,7 @@ import pytest
 from greatleap import Sim, data, load_scenario
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.agriculture import Agriculture, disaster_severity
-from greatleap.mechanisms.communes import layout
+from greatleap.mechanisms.communes import commune_draws, layout
 from greatleap.mechanisms.granaries import draw, planned_resales, relief_claims, structural_deficit
 
 SC = load_scenario("historical")
@@ -158,13 +158,46 @@ def test_communes_are_the_same_number_at_every_scale_until_agents_run_short():
             assert rural / n[scale] >= per * 0.9
 
 
+def test_commune_draws_are_deviations_from_the_province_whatever_the_number_of_communes():
+    for scale in (1000, 20000, 100000):
+        geo = layout(load_scenario("historical", **{"run.scale": scale})).geography
+        k = np.bincount(geo.commune_province, minlength=geo.n_provinces)
+        z = np.concatenate([commune_draws(seed, 7, 3, geo) for seed in range(1, 41)])
+        prov = np.tile(geo.commune_province, 40) + geo.n_provinces * np.repeat(np.arange(40), geo.n_communes)
+        sums = np.bincount(prov, weights=z)
+        assert np.abs(sums).max() < 1e-9  # every province's communes average exactly 0
+        several = (k > 1)[np.tile(geo.commune_province, 40)]
+        assert np.all(z[~several] == 0.0)  # a province with one commune is the province
+        if several.any():
+            assert np.std(z[several]) == pytest.approx(1.0, rel=0.1)  # unit variance within provinces
+    assert (k == 1).any() and (k > 1).any()  # scale 100,000 has both kinds
+
+
+def test_a_provinces_yield_potential_is_the_same_for_every_seed_and_scale():
+    """Commune yield draws move grain between a province's communes, not between provinces."""
+    prov = data.provinces()
+    for scale in (20000, 50000):
+        shares = []
+        for seed in (1, 2):
+            sim = Sim(load_scenario("historical", **{"run.end": "1957-01", "run.scale": scale, "run.seed": seed}))
+            geo, nc = sim.geo, sim.geo.n_communes
+            pot = np.bincount(geo.commune_province, weights=sim.world.places.potential[0, :nc], minlength=geo.n_provinces)
+            assert np.std(np.log(sim.world.places.potential[0, :nc] / pot[geo.commune_province])) > 0.05
+            shares.append(pot / pot.sum())
+        assert shares[0] == pytest.approx(shares[1], rel=1e-9)
+        expected = sim.layout.rural * prov.yield_index.to_numpy(float)
+        assert shares[0] == pytest.approx(expected / expected.sum(), rel=1e-9)
+
+
 def test_inflation_ceilings_differ_by_commune_around_the_calibrated_maximum():
-    sim = Sim(load_scenario("historical", **{"run.end": "1957-01", "run.scale": 50000}))
+    sim = Sim(load_scenario("historical", **{"run.end": "1957-01", "run.scale": 20000}))
     nc = sim.geo.n_communes
     cap = sim.world.places.inflation_cap[0, :nc]
     rp = sim.scenarios[0].reporting
-    assert np.std(np.log(cap)) == pytest.approx(rp.cap_sd, rel=0.1)
+    assert np.std(np.log(cap)) == pytest.approx(rp.cap_sd, rel=0.15)
     assert cap.mean() == pytest.approx(rp.inflation_max, rel=0.1)  # lognormal, mean kept
+    by_province = np.bincount(sim.geo.commune_province, weights=np.log(cap)) / sim.geo.province_n_communes
+    assert by_province == pytest.approx(np.log(rp.inflation_max) - 0.5 * rp.cap_sd ** 2)  # no province by chance
 
 
 def test_radicalism_comes_from_pre_famine_evidence_not_the_famine():

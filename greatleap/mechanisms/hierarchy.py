@@ -40,7 +40,8 @@ import numpy as np
 
 from greatleap.calendar import harvest_calendar
 from greatleap.mechanisms.base import Mechanism, Series, by_province, member_power, per_member, scalar_pow
-from greatleap.streams import STREAM_CLAIM_NOISE, STREAM_REPORT_CAP, STREAM_REPORT_NOISE, normal_array
+from greatleap.mechanisms.communes import commune_draws
+from greatleap.streams import STREAM_CLAIM_NOISE, STREAM_REPORT_CAP, STREAM_REPORT_NOISE
 
 TARGET_RATIO_RANGE = (-1.0, 5.0)  # target/harvest - 1 is clipped to this range in the inflation logit
 NEUTRAL_RADICALISM = 0.5  # provinces with no evidence of zeal; only zeal above it adds to a province's own claims
@@ -134,7 +135,7 @@ class Hierarchy(Mechanism):
         nc = sim.geo.n_communes
         for m, scen in enumerate(sim.scenarios):  # setup only: a persistent ceiling per commune
             rp = scen.reporting
-            z = normal_array(scen.run.seed, STREAM_REPORT_CAP, 0, np.arange(nc, dtype=np.int64))
+            z = commune_draws(scen.run.seed, STREAM_REPORT_CAP, 0, sim.geo)
             w.places.inflation_cap[m, :nc] = rp.inflation_max * np.exp(rp.cap_sd * z - 0.5 * rp.cap_sd ** 2)
         self.rp, self.eta = sim.params.reporting, sim.params.planning.progressive_eta
         self.pp, self.cover = sim.params.procurement, sim.params.planning.commitment_cover
@@ -187,7 +188,7 @@ class Hierarchy(Mechanism):
         this month's climate: the communes' inflation, their reports and the provinces' (kg)."""
         pl, pv, geo, nc = world.places, world.provinces, world.geo, world.geo.n_communes
         prov, rp = geo.commune_province, self.rp
-        noise = np.stack([normal_array(seed, stream, month.t, np.arange(nc, dtype=np.int64)) for seed in self.seeds])
+        noise = np.stack([commune_draws(seed, stream, month.t, geo) for seed in self.seeds])
         campaign, anti_right, radicalism = month.lever("campaign"), month.lever("anti_right"), pv.radicalism
         depletion = 1.0 - pl.reserve_sum[:, :nc] / np.maximum(pl.pop[:, :nc], 1)
         pi = inflation(rp, target / np.maximum(true_c, 1.0), campaign[:, prov], pv.peer[:, prov], radicalism[:, prov],
