@@ -77,7 +77,7 @@ SAMPLED_WORLD = """
     from greatleap.mechanisms.fertility import GESTATION
     from greatleap.mechanisms.mortality import NURSING_AGE
     from greatleap.mechanisms.nutrition import stored_reserve
-    # 50 agents a commune (the default is 200): ~100 communes, so the sample holds many places
+    # 50 agents a commune (the default): ~100 communes, so the sample holds many places
     # a tenth of 1957's deaths registered (0.6 in history): the sample's few deaths then surely include ghosts
     scens = [load_scenario("historical", **{"run.scale": 1e5, "run.seed": 1, "run.check_ledgers": False,
                                             "run.min_agents_per_commune": 50,
@@ -89,7 +89,8 @@ SAMPLED_WORLD = """
     people = snap["frames"]["people"]
     alive = people["alive"][0] == 1
     keep = np.random.default_rng(0).choice(np.flatnonzero(alive), SAMPLE, replace=False)
-    keep = np.union1d(keep, np.flatnonzero(alive & (people["preg"][0] == GESTATION)))  # every mother due in July
+    due = (people["preg"][0] == GESTATION) | (people["preg"][0] == GESTATION - 1)
+    keep = np.union1d(keep, np.flatnonzero(alive & due))  # every mother due in July or August
     nursing = keep[(people["age_m"][0, keep] < 12 * NURSING_AGE) & (people["mother"][0, keep] >= 0)]
     keep = np.union1d(keep, people["mother"][0, nursing])  # and the slots of the nursing children's mothers
     # the kept slots, in order, make the whole frame: no free slot, so July's births make it grow

@@ -148,10 +148,10 @@ def test_the_summer_harvest_takes_its_own_weather():
 def test_communes_are_the_same_number_at_every_scale_until_agents_run_short():
     n = {scale: layout(load_scenario("historical", **{"run.scale": scale})).geography.n_communes
          for scale in (200, 1000, 5000, 20000, 100000)}
-    assert n[200] == n[1000] == SC.run.communes == 2000
+    assert n[200] == n[1000] == n[5000] == SC.run.communes == 2000
     per = SC.run.min_agents_per_commune
-    assert per == 200 and n[5000] < 2000  # 200 agents a commune at the least (the scale check, parameters.py)
-    for scale in (5000, 20000, 100000):  # rural agents / per, within rounding and one commune per province
+    assert per == 50 and n[20000] < 2000  # 50 agents a commune at the least (the scale check, parameters.py)
+    for scale in (20000, 100000):  # rural agents / per, within rounding and one commune per province
         rural = layout(load_scenario("historical", **{"run.scale": scale})).rural.sum()
         assert rural // per <= n[scale] <= rural // per + len(data.provinces())
         if rural // per >= 2 * len(data.provinces()):  # else one commune per province rules (scale 100,000)
