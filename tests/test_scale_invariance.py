@@ -34,9 +34,17 @@ def test_it_reports_each_scales_mean_and_spread_from_the_runs(tmp_path, capsys):
         cols = rows[scale]
         assert float(cols[4]) == pytest.approx(values.mean() / 1e6, abs=0.006)
         assert float(cols[5]) == pytest.approx(values.std() / np.sqrt(len(values)) / 1e6, abs=0.006)
-    assert rows[50000.0][7] == "+0.0"  # the finest scale is the reference
-    means = runs.groupby("scale").excess_deaths_true.mean()
-    assert float(rows[100000.0][7]) == pytest.approx((means[100000.0] / means[50000.0] - 1) * 100, abs=0.06)
+    assert rows[50000.0][8] == "+0.0"  # the finest scale is the reference
+    # the difference is paired by seed: seeds 1 and 2 ran at both scales, seed 3 only at 100,000
+    by = runs.pivot_table(index="seed", columns="scale", values="excess_deaths_true")
+    pairs = by.loc[[1, 2]]
+    d = pairs[100000.0] - pairs[50000.0]
+    assert rows[100000.0][7] == "2"
+    assert float(rows[100000.0][8]) == pytest.approx(d.mean() / pairs[50000.0].mean() * 100, abs=0.06)
+    assert float(rows[100000.0][9]) == pytest.approx(d.std() / np.sqrt(2) / pairs[50000.0].mean() * 100, abs=0.06)
+    # and the same table from the file, without running
+    assert si.main(["--runs", str(out), str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == text[2:]
 
 
 def test_bad_seed_counts_are_refused():
