@@ -86,8 +86,7 @@ def commune_draws(seed: int, stream: int, step: int, geo: Geography) -> np.ndarr
     20,000) left each province's yield and reports a few per cent off by chance, and mortality, being convex,
     turned that into more famine deaths (+7% at 20,000 against 200, stop 44)."""
     z = normal_array(seed, stream, step, np.arange(geo.n_communes, dtype=np.int64))
-    prov = geo.commune_province
-    k = np.bincount(prov, minlength=geo.n_provinces).astype(float)
+    prov, k = geo.commune_province, geo.province_n_communes.astype(float)
     mean = np.bincount(prov, weights=z, minlength=geo.n_provinces) / np.maximum(k, 1.0)
     spread = np.sqrt(k / np.maximum(k - 1.0, 1.0)) * (k > 1)
     return (z - mean[prov]) * spread[prov]
